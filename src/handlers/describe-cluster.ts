@@ -1,0 +1,28 @@
+// DescribeCluster (key 60), v0-2: the one broker, which is also the controller.
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { Handler } from './handler.ts'
+
+const api = apiByKey(60)!
+/** v1+ `endpointType`: 1 broker, 2 controller. */
+const kBrokerEndpoint = 1
+
+function handle (context: RequestContext, request: { endpointType: number }): object {
+  const { shard } = context
+  if (context.apiVersion >= 1 && request.endpointType !== kBrokerEndpoint) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: 'Only broker endpoints are served', endpointType: request.endpointType, clusterId: shard.table.clusterId, controllerId: -1, brokers: [], clusterAuthorizedOperations: -2147483648 }
+  }
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    endpointType: kBrokerEndpoint,
+    clusterId: shard.table.clusterId,
+    controllerId: shard.config.nodeId,
+    brokers: [{ brokerId: shard.config.nodeId, host: shard.advertised.host, port: shard.advertised.port, rack: null, isFenced: false }],
+    clusterAuthorizedOperations: -2147483648
+  }
+}
+
+export const describeClusterHandler: Handler = { api, minVersion: 0, maxVersion: 2, handle }

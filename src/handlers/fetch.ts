@@ -1,0 +1,212 @@
+// Fetch (key 1), v4-16. Each owner reads whole batches straight from its segments (no decompression, no
+// re-encoding) and long-polls until it has `minBytes` or `maxWaitMs` passes. When a request spans owners, the
+// connection's worker wakes the other parts as soon as one part returns data, so a consumer is never held
+// for `maxWaitMs` by an idle partition on another worker. Fetch sessions (KIP-227) are not kept: every
+// response has session id 0, which clients treat as "full fetch each time".
+//
+// Limits (KIP-74): `partitionMaxBytes` per partition and `maxBytes` per part; the first batch of the first
+// partition with data is returned whole even when larger than both. Each part applies `maxBytes` on its own.
+
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { RequestContext } from '../net/connection.ts'
+import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
+import type { Handler } from './handler.ts'
+import type { AppendWaiter, LocalPartition, Shard } from '../shard/shard.ts'
+import type { TopicEntry } from '../shard/shard-table.ts'
+
+const api = apiByKey(1)!
+
+interface FetchPartition { partition: number, fetchOffset: number, partitionMaxBytes: number, logStartOffset: number, currentLeaderEpoch: number }
+interface FetchTopic { topic: string, topicId: string, partitions: FetchPartition[] }
+interface FetchRequest {
+  maxWaitMs: number
+  minBytes: number
+  maxBytes: number
+  isolationLevel: number
+  sessionId: number
+  sessionEpoch: number
+  topics: FetchTopic[]
+}
+interface PartitionData {
+  partitionIndex: number
+  errorCode: number
+  highWatermark: number
+  lastStableOffset: number
+  logStartOffset: number
+  abortedTransactions: null | []
+  preferredReadReplica: number
+  records: Buffer | null
+}
+interface TopicResponse { topic: string, topicId: string, partitions: PartitionData[] }
+interface FetchResponse { throttleTimeMs: number, errorCode: number, sessionId: number, responses: TopicResponse[] }
+
+function topicEntry (shard: Shard, topic: FetchTopic, apiVersion: number): TopicEntry | undefined {
+  return apiVersion >= 13 ? shard.table.topicById(topic.topicId) : shard.table.topic(topic.topic)
+}
+
+function errorPartition (partitionIndex: number, errorCode: number): PartitionData {
+  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: null }
+}
+
+function unknownCode (apiVersion: number): number {
+  return apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+}
+
+/** Reads every partition of the part once. Returns the response and the record bytes it holds. */
+function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out: { bytes: number, partitions: LocalPartition[] }): FetchResponse {
+  const responses: TopicResponse[] = []
+  let remaining = request.maxBytes > 0 ? request.maxBytes : 0x7fffffff
+  out.bytes = 0
+  out.partitions.length = 0
+  for (const topic of request.topics) {
+    const entry = topicEntry(shard, topic, apiVersion)
+    const partitions: PartitionData[] = []
+    for (const p of topic.partitions) {
+      const local = entry === undefined ? undefined : shard.partition(entry, p.partition)
+      if (local === undefined) {
+        partitions.push(errorPartition(p.partition, entry === undefined ? unknownCode(apiVersion) : ErrorCode.NOT_LEADER_OR_FOLLOWER))
+        continue
+      }
+      out.partitions.push(local)
+      const log = local.log
+      const limit = Math.min(p.partitionMaxBytes, remaining)
+      const result = log.read(p.fetchOffset, limit, out.bytes === 0)
+      if (result.errorCode !== ErrorCode.NONE) {
+        partitions.push({ ...errorPartition(p.partition, result.errorCode), highWatermark: result.highWatermark, lastStableOffset: result.lastStableOffset, logStartOffset: result.logStartOffset })
+        continue
+      }
+      const size = result.records === null ? 0 : result.records.length
+      out.bytes += size
+      remaining = Math.max(0, remaining - size)
+      partitions.push({
+        partitionIndex: p.partition,
+        errorCode: ErrorCode.NONE,
+        highWatermark: result.highWatermark,
+        lastStableOffset: result.lastStableOffset,
+        logStartOffset: result.logStartOffset,
+        abortedTransactions: request.isolationLevel === 1 ? [] : null,
+        preferredReadReplica: -1,
+        records: result.records
+      })
+    }
+    responses.push({ topic: topic.topic, topicId: topic.topicId, partitions })
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }
+}
+
+/**
+ * A long poll over the local partitions of one part: re-reads when any of them is appended to, answers when
+ * it has `minBytes`, when woken by the connection's worker, or at the deadline.
+ */
+class LongPoll implements AppendWaiter {
+  readonly #shard: Shard
+  readonly #request: FetchRequest
+  readonly #apiVersion: number
+  readonly #wakeKey: string | null
+  readonly #state: { bytes: number, partitions: LocalPartition[] }
+  #resolve: ((response: FetchResponse) => void) | null
+  #timer: NodeJS.Timeout | null
+  #recheckQueued: boolean
+
+  constructor (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null, state: { bytes: number, partitions: LocalPartition[] }) {
+    this.#shard = shard
+    this.#request = request
+    this.#apiVersion = apiVersion
+    this.#wakeKey = wakeKey
+    this.#state = state
+    this.#resolve = null
+    this.#timer = null
+    this.#recheckQueued = false
+  }
+
+  start (): Promise<FetchResponse> {
+    return new Promise((resolve) => {
+      this.#resolve = resolve
+      for (const local of this.#state.partitions) local.waiters.add(this)
+      if (this.#wakeKey !== null) this.#shard.fetchWakers.set(this.#wakeKey, () => this.finish())
+      this.#timer = setTimeout(() => this.finish(), this.#request.maxWaitMs)
+    })
+  }
+
+  onAppend (): void {
+    // Appends come in bursts: re-read once per turn of the event loop, not once per append.
+    if (this.#recheckQueued || this.#resolve === null) return
+    this.#recheckQueued = true
+    setImmediate(() => {
+      this.#recheckQueued = false
+      if (this.#resolve === null) return
+      const probe = { bytes: 0, partitions: [] as LocalPartition[] }
+      const response = readOnce(this.#shard, this.#request, this.#apiVersion, probe)
+      if (probe.bytes >= this.#request.minBytes) this.#settle(response)
+    })
+  }
+
+  finish (): void {
+    if (this.#resolve === null) return
+    this.#settle(readOnce(this.#shard, this.#request, this.#apiVersion, { bytes: 0, partitions: [] }))
+  }
+
+  #settle (response: FetchResponse): void {
+    const resolve = this.#resolve
+    if (resolve === null) return
+    this.#resolve = null
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    for (const local of this.#state.partitions) local.waiters.delete(this)
+    if (this.#wakeKey !== null) this.#shard.fetchWakers.delete(this.#wakeKey)
+    resolve(response)
+  }
+}
+
+async function serveLocal (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null): Promise<FetchResponse> {
+  const state = { bytes: 0, partitions: [] as LocalPartition[] }
+  const response = readOnce(shard, request, apiVersion, state)
+  if (state.bytes >= request.minBytes || request.maxWaitMs <= 0 || state.partitions.length === 0) return response
+  return new LongPoll(shard, request, apiVersion, wakeKey, state).start()
+}
+
+let localWakeCounter = 0
+
+async function handle (context: RequestContext, request: FetchRequest): Promise<FetchResponse> {
+  const { shard, apiVersion } = context
+  if (request.sessionId !== 0) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] }
+  }
+  const grouping = groupByOwner(shard, request.topics, (t) => topicEntry(shard, t, apiVersion), (t) => t.partitions, (p) => p.partition,
+    (t, partitions) => ({ ...t, partitions }))
+  const parts = new Map<number, FetchRequest>()
+  for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
+  const unknown: TopicResponse[] = grouping.unknown.map((t) => ({
+    topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => errorPartition(p.partition, unknownCode(apiVersion)))
+  }))
+  const localWakeKey = parts.size > 1 ? `local:${++localWakeCounter}` : null
+  // Unknown partitions are an answer in themselves: do not wait on the others.
+  const waitingRequest = unknown.length > 0 ? parts : null
+  if (waitingRequest !== null) for (const part of parts.values()) part.maxWaitMs = 0
+  const calls = dispatchParts(shard, api, apiVersion, parts, serveLocal, localWakeKey)
+  const results: TopicResponse[][] = []
+  if (calls.length > 1) {
+    // The first part that comes back with data releases the others.
+    let woken = false
+    const wakeOthers = (): void => {
+      if (woken) return
+      woken = true
+      for (const call of calls) {
+        if (call.token === -1) shard.fetchWakers.get(localWakeKey as string)?.()
+        else shard.wakeFetch(call.owner, call.token)
+      }
+    }
+    for (const call of calls) {
+      call.response.then((response) => {
+        if (response.responses.some((t) => t.partitions.some((p) => p.records !== null && p.records.length > 0))) wakeOthers()
+      }, () => {})
+    }
+  }
+  for (const call of calls) results.push((await call.response).responses)
+  if (unknown.length > 0) results.push(unknown)
+  const key = apiVersion >= 13 ? (t: TopicResponse) => t.topicId : (t: TopicResponse) => t.topic
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitions') }
+}
+
+export const fetchHandler: Handler = { api, minVersion: 4, maxVersion: 16, handle }
+export const fetchServer = remoteServer(api, serveLocal)

@@ -1,0 +1,16 @@
+// What every API handler module exports. A handler gets the decoded request and returns the response object
+// (or a Promise of it, or kNoResponse); per-partition failures are error codes inside the response, never
+// exceptions. Throwing means a bug, and closes the connection.
+import type { ApiEntry } from '../protocol/apis.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { Shard } from '../shard/shard.ts'
+
+export interface Handler {
+  readonly api: ApiEntry
+  /** The versions this handler implements, advertised by ApiVersions. */
+  readonly minVersion: number
+  readonly maxVersion: number
+  handle (context: RequestContext, request: any): unknown
+  /** The response to a version outside [minVersion, maxVersion], for APIs that can express the error. */
+  unsupported? (shard: Shard): object
+}

@@ -1,0 +1,880 @@
+// The log of one partition on a single-node broker: a directory of segments (see segment.ts), the producer
+// state of its idempotent producers, and the offsets Kafka clients see.
+//
+// Directory layout:
+//   <base>.log / <base>.index / <base>.timeindex   the segments, ordered by base offset
+//   <offset>.snapshot                              producer state as of <offset> (the 2 newest are kept)
+//   log-start-offset                               "<offset>\n": the log start offset, once DeleteRecords moved it
+//   .clean-shutdown                                present only between a clean close() and the next open()
+//
+// Threading: a partition is owned by one worker thread and its PartitionLog is used by that thread only, so
+// nothing is locked. Appends and reads are synchronous (page cache); only flush() waits for the disk, through
+// the async fdatasync, so the thread keeps serving while it runs.
+//
+// Durability: append() makes a batch visible (readable, counted in the high watermark) at once; flush()
+// resolves once everything appended before the call is on disk. After a crash (kill -9, power loss), open()
+// keeps every batch that was flushed and may keep more. The log start offset checkpoint and the producer state
+// snapshots are written atomically (temporary file + rename) but not fsynced: losing one costs a replay, not data.
+//
+// Later: transactions (control batches, an aborted-transaction index <base>.txnindex per segment, and a last
+// stable offset below ongoing transactions), and tiered storage (uploading sealed segments: sealedSegments()
+// and the onSegmentSealed hook are the places).
+import {
+  closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync,
+  unlinkSync, writeFileSync
+} from 'node:fs'
+import { join } from 'node:path'
+import { crc32c } from '../protocol/crc32c.ts'
+import { ErrorCode, KafkaError } from '../protocol/errors.ts'
+import {
+  kAttributesOffset, kBaseSequenceOffset, kBaseTimestampOffset, kBatchHeaderSize, kBatchLengthOffset, kCompressionMask,
+  kControlBit, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerEpochOffset,
+  kProducerIdOffset, kRecordCountOffset, kRecordsOffset, kTimestampTypeBit
+} from '../protocol/record-batch-layout.ts'
+import { readInt64, writeInt64 } from './int64.ts'
+import { kSequenceOk, lastSequenceOf, ProducerStateTable } from './producer-state.ts'
+import {
+  kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, LogSegment, offsetFileName,
+  parseOffsetFileName, writeFileAtomic
+} from './segment.ts'
+import type { SegmentInfo } from './segment.ts'
+
+export type { SegmentInfo } from './segment.ts'
+
+export type FsyncFunction = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void
+
+export interface LogConfig {
+  /** A segment is rolled when the next batch would take it past this size. At most 2^31 - 1. */
+  segmentBytes: number
+  /** Log bytes between offset index entries. */
+  indexIntervalBytes: number
+  /** When set, a segment is also rolled when it got its first batch this long ago (checked on append). */
+  segmentMs?: number
+  /** The fsync used by flush(); fs.fdatasync unless set (tests count calls through it). */
+  fsyncImpl?: FsyncFunction
+  /** Called (synchronously, on the append path) when a segment is sealed; the hook for tiered storage uploads. */
+  onSegmentSealed?: (segment: SegmentInfo) => void
+}
+
+export const kDefaultSegmentBytes = 1024 * 1024 * 1024
+export const kDefaultIndexIntervalBytes = 4096
+export const kDefaultLogConfig: LogConfig = {
+  segmentBytes: kDefaultSegmentBytes,
+  indexIntervalBytes: kDefaultIndexIntervalBytes
+}
+
+export const kCleanShutdownFile = '.clean-shutdown'
+export const kLogStartOffsetFile = 'log-start-offset'
+export const kSnapshotSuffix = '.snapshot'
+const kRetainedSnapshots = 2
+// Sealed segments whose indexes stay in memory after a lookup loaded them (per partition, most recent first out
+// last); the active segment's are always in memory.
+const kMaxLoadedSealedIndexes = 2
+
+export interface LogReadResult {
+  /** NONE or OFFSET_OUT_OF_RANGE (fetch offset below the log start offset or above the log end offset). */
+  errorCode: number
+  /** Whole batches from the one containing the fetch offset; null when there is nothing to return. */
+  records: Buffer | null
+  highWatermark: number
+  lastStableOffset: number
+  logStartOffset: number
+}
+
+export interface OffsetAndTimestamp {
+  offset: number
+  timestamp: number
+}
+
+/** What open() found and did; for operators and tests. */
+export interface RecoveryReport {
+  /** Whether the previous close() was clean (its marker was present). */
+  clean: boolean
+  /** Segments whose batches were validated from the start and indexes rebuilt. */
+  segmentsRebuilt: number
+  /** Bytes cut off torn or corrupted tails. */
+  bytesTruncated: number
+  /** Segments removed because a corrupted segment before them broke offset continuity, or below the start. */
+  segmentsDeleted: number
+  /** Offset of the producer state snapshot loaded, -1 when none. */
+  producerSnapshotOffset: number
+  /** Batch headers replayed into the producer state after the snapshot. */
+  batchesReplayed: number
+}
+
+export function resolveLogConfig (config: Partial<LogConfig>): LogConfig {
+  const resolved = { ...kDefaultLogConfig, ...config }
+  if (!(resolved.segmentBytes >= kBatchHeaderSize && resolved.segmentBytes <= kMaxSegmentBytes)) {
+    throw new RangeError(`segmentBytes must be in [${kBatchHeaderSize}, ${kMaxSegmentBytes}]`)
+  }
+  if (!(resolved.indexIntervalBytes >= 0)) throw new RangeError('indexIntervalBytes must be >= 0')
+  return resolved
+}
+
+// Results of findRecordByTimestamp, kept in module scope rather than allocated per call.
+let foundOffset = -1
+let foundTimestamp = -1
+let varintEnd = 0
+
+export class PartitionLog {
+  readonly directory: string
+  readonly config: LogConfig
+  /** Idempotent producer state: check() before append(); append() updates it. */
+  readonly producers = new ProducerStateTable()
+  readonly recovery: RecoveryReport = {
+    clean: false, segmentsRebuilt: 0, bytesTruncated: 0, segmentsDeleted: 0, producerSnapshotOffset: -1, batchesReplayed: 0
+  }
+
+  /** Ordered by base offset; the last one is active, all others are sealed. Never empty. */
+  private segments: LogSegment[] = []
+  private startOffset = 0
+  /** Every offset below it has been fsynced (by this process). */
+  private durable = 0
+  private readonly fsyncImpl: FsyncFunction
+
+  // Group commit. At most one flush runs; callers arriving while it runs share the next one.
+  private runningFlush: PromiseWithResolvers<void> | null = null
+  private runningFlushTarget = -1
+  private nextFlush: PromiseWithResolvers<void> | null = null
+  /** Sealed segments whose data and index files the next flush must fsync. */
+  private segmentsToSync: LogSegment[] = []
+  /** A file was created, renamed or removed since the last flush: fsync the directory too. */
+  private directoryNeedsSync = false
+  /** Segments whose fds close once the running flush is done (it may be fsyncing them). */
+  private segmentsToCloseAfterFlush: LogSegment[] = []
+  private failure: Error | null = null
+  private closed = false
+  private removed = false
+
+  // Where the last read ended, so that a consumer fetching from there skips the index lookup.
+  private cachedReadOffset = -1
+  private cachedReadSegment: LogSegment | null = null
+  private cachedReadPosition = 0
+
+  private loadedSealed: LogSegment[] = []
+  private readonly sizeScratch = Buffer.allocUnsafe(kLogOverhead)
+
+  private constructor (directory: string, config: LogConfig) {
+    this.directory = directory
+    this.config = config
+    this.fsyncImpl = config.fsyncImpl ?? fdatasync
+  }
+
+  /** Opens (creating it when needed) the log in `directory`, recovering it after an unclean shutdown. */
+  static open (directory: string, config: Partial<LogConfig> = {}): PartitionLog {
+    mkdirSync(directory, { recursive: true })
+    const log = new PartitionLog(directory, resolveLogConfig(config))
+    log.load()
+    return log
+  }
+
+  get logStartOffset (): number {
+    return this.startOffset
+  }
+
+  /** The log end offset: the offset the next batch gets. Also the high watermark (the broker is the only replica). */
+  get nextOffset (): number {
+    return this.segments[this.segments.length - 1].nextOffset
+  }
+
+  get highWatermark (): number {
+    return this.nextOffset
+  }
+
+  /**
+   * The offset below which no transaction is open. Without transactions, the high watermark; transactions will
+   * make it the first offset of the earliest ongoing transaction (from the producer state) when lower.
+   */
+  get lastStableOffset (): number {
+    return this.nextOffset
+  }
+
+  /** Everything below it is fsynced. */
+  get durableOffset (): number {
+    return this.durable
+  }
+
+  get segmentCount (): number {
+    return this.segments.length
+  }
+
+  private get active (): LogSegment {
+    return this.segments[this.segments.length - 1]
+  }
+
+  /** The sealed segments (all but the active one), oldest first: what tiered storage may upload. */
+  sealedSegments (): SegmentInfo[] {
+    const infos: SegmentInfo[] = []
+    for (let index = 0; index < this.segments.length - 1; index++) infos.push(this.segments[index].info())
+    return infos
+  }
+
+  /**
+   * The producer state check for a validated batch: kSequenceOk for batches of non-idempotent producers and
+   * control batches, else ProducerStateTable.check with the batch's header fields.
+   */
+  checkProducerState (batch: Buffer): number {
+    const producerId = readInt64(batch, kProducerIdOffset)
+    if (producerId < 0 || (batch.readUInt16BE(kAttributesOffset) & kControlBit) !== 0) return kSequenceOk
+    const baseSequence = batch.readInt32BE(kBaseSequenceOffset)
+    return this.producers.check(producerId, batch.readInt16BE(kProducerEpochOffset), baseSequence,
+      lastSequenceOf(baseSequence, batch.readInt32BE(kRecordCountOffset)))
+  }
+
+  /**
+   * Appends one validated batch and returns its base offset. Assigns offsets in place (bytes 0..7 := nextOffset);
+   * when `logAppendTime` >= 0 sets the timestamp type to LogAppendTime and maxTimestamp := logAppendTime, and
+   * recomputes the CRC (the baseOffset is outside the CRC's coverage, so with -1 the CRC stays). Rolls a new
+   * segment first when this one would outgrow segmentBytes. Updates the producer state for idempotent batches.
+   * Throws KafkaError KAFKA_STORAGE_ERROR when the write fails, CORRUPT_MESSAGE for a batch whose length is off.
+   */
+  append (batch: Buffer, logAppendTime: number): number {
+    this.ensureWritable()
+    if (batch.length < kBatchHeaderSize || batch.readInt32BE(kBatchLengthOffset) !== batch.length - kLogOverhead) {
+      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'batch length does not match its buffer')
+    }
+    const lastOffsetDelta = batch.readInt32BE(kLastOffsetDeltaOffset)
+    if (lastOffsetDelta < 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'negative lastOffsetDelta')
+    let active = this.active
+    const baseOffset = active.nextOffset
+    const lastOffset = baseOffset + lastOffsetDelta
+    const attributes = batch.readUInt16BE(kAttributesOffset)
+    let maxTimestamp: number
+    if (logAppendTime >= 0) {
+      batch.writeUInt16BE(attributes | kTimestampTypeBit, kAttributesOffset)
+      writeInt64(batch, kMaxTimestampOffset, logAppendTime)
+      batch.writeUInt32BE(crc32c(batch.subarray(kAttributesOffset)), kCrcOffset)
+      maxTimestamp = logAppendTime
+    } else {
+      maxTimestamp = readInt64(batch, kMaxTimestampOffset)
+    }
+    writeInt64(batch, 0, baseOffset)
+    if (this.shouldRoll(active, batch.length, lastOffset)) {
+      this.roll()
+      active = this.active
+    }
+    try {
+      active.append(batch, baseOffset, lastOffset, maxTimestamp)
+    } catch (error) {
+      if (active.tornByFailedWrite) this.failure = error as Error
+      throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `append to ${active.logPath} failed: ${(error as Error).message}`)
+    }
+    if (active.createdAtMs < 0 && this.config.segmentMs !== undefined) active.createdAtMs = Date.now()
+    const producerId = readInt64(batch, kProducerIdOffset)
+    if (producerId >= 0 && (attributes & kControlBit) === 0) {
+      // Transactions: control batches will end the producer's ongoing transaction here.
+      const baseSequence = batch.readInt32BE(kBaseSequenceOffset)
+      this.producers.update(producerId, batch.readInt16BE(kProducerEpochOffset), baseSequence,
+        lastSequenceOf(baseSequence, batch.readInt32BE(kRecordCountOffset)), baseOffset, lastOffset, maxTimestamp)
+    }
+    return baseOffset
+  }
+
+  private shouldRoll (active: LogSegment, batchSize: number, lastOffset: number): boolean {
+    if (active.isEmpty) return false
+    if (active.size + batchSize > this.config.segmentBytes) return true
+    if (lastOffset - active.baseOffset > kMaxRelativeOffset) return true
+    const segmentMs = this.config.segmentMs
+    return segmentMs !== undefined && active.createdAtMs >= 0 && Date.now() - active.createdAtMs >= segmentMs
+  }
+
+  /**
+   * Seals the active segment and starts a new one at nextOffset. Order matters for crash safety: the sealed
+   * segment's index files and the producer snapshot are complete before the new segment exists, and while it
+   * does not, the old segment is the last one and gets recovered in full.
+   */
+  private roll (): void {
+    const sealed = this.active
+    try {
+      sealed.seal()
+      this.takeProducerSnapshot()
+      this.segments.push(LogSegment.create(this.directory, sealed.nextOffset, this.config.indexIntervalBytes))
+    } catch (error) {
+      this.failure = error as Error
+      throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `rolling ${sealed.logPath} failed: ${(error as Error).message}`)
+    }
+    this.segmentsToSync.push(sealed)
+    this.directoryNeedsSync = true
+    this.noteIndexesLoaded(sealed)
+    this.config.onSegmentSealed?.(sealed.info())
+  }
+
+  /** Writes the producer state as of nextOffset to `<nextOffset>.snapshot`, keeping the newest two snapshots. */
+  takeProducerSnapshot (): void {
+    writeFileAtomic(join(this.directory, offsetFileName(this.nextOffset, kSnapshotSuffix)), this.producers.serialize())
+    this.directoryNeedsSync = true
+    const offsets = this.snapshotOffsets()
+    for (let index = kRetainedSnapshots; index < offsets.length; index++) {
+      unlinkSync(join(this.directory, offsetFileName(offsets[index], kSnapshotSuffix)))
+    }
+  }
+
+  /** Offsets of the snapshot files, newest first. */
+  private snapshotOffsets (): number[] {
+    const offsets: number[] = []
+    for (const name of readdirSync(this.directory)) {
+      const offset = parseOffsetFileName(name, kSnapshotSuffix)
+      if (offset >= 0) offsets.push(offset)
+    }
+    return offsets.sort((a, b) => b - a)
+  }
+
+  /**
+   * Reads whole batches from the one containing `fetchOffset` on, up to `maxBytes` in all, crossing segments.
+   * When even the first batch is larger than maxBytes, it is returned whole if `minOneBatch` (KIP-74), else
+   * nothing is. fetchOffset == nextOffset returns no records; outside [logStartOffset, nextOffset] the result
+   * has errorCode OFFSET_OUT_OF_RANGE. Allocates one Buffer for the records (two in the KIP-74 case).
+   */
+  read (fetchOffset: number, maxBytes: number, minOneBatch: boolean): LogReadResult {
+    const nextOffset = this.nextOffset
+    const result: LogReadResult = {
+      errorCode: ErrorCode.NONE,
+      records: null,
+      highWatermark: nextOffset,
+      lastStableOffset: this.lastStableOffset,
+      logStartOffset: this.startOffset
+    }
+    if (fetchOffset < this.startOffset || fetchOffset > nextOffset) {
+      result.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
+      return result
+    }
+    if (fetchOffset === nextOffset) return result
+    if (this.closed) throw new Error(`partition log ${this.directory} is closed`)
+    const segments = this.segments
+    const segmentIndex = this.segmentIndexFor(fetchOffset)
+    const segment = segments[segmentIndex]
+    let position: number
+    if (fetchOffset === this.cachedReadOffset && segment === this.cachedReadSegment && this.cachedReadPosition < segment.size) {
+      position = this.cachedReadPosition
+    } else {
+      this.prepareIndexes(segment)
+      position = segment.locate(fetchOffset)
+      if (position < 0) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `offset ${fetchOffset} not found in ${segment.logPath}`)
+    }
+    let available = segment.size - position
+    for (let index = segmentIndex + 1; index < segments.length; index++) available += segments[index].size
+    const toRead = Math.min(Math.max(maxBytes, 0), available)
+    let records: Buffer | null = null
+    let end = 0
+    let lastBatchStart = 0
+    if (toRead >= kLogOverhead) {
+      records = Buffer.allocUnsafe(toRead)
+      this.readRange(segmentIndex, position, records, toRead)
+      // Keep whole batches only: the read may end inside one.
+      while (end + kLogOverhead <= toRead) {
+        const batchSize = kLogOverhead + records.readInt32BE(end + kBatchLengthOffset)
+        if (end + batchSize > toRead) break
+        lastBatchStart = end
+        end += batchSize
+      }
+    }
+    if (end === 0) {
+      if (!minOneBatch) return result
+      const firstBatchSize = records !== null
+        ? kLogOverhead + records.readInt32BE(kBatchLengthOffset)
+        : this.batchSizeAt(segment, position)
+      records = Buffer.allocUnsafe(firstBatchSize)
+      this.readRange(segmentIndex, position, records, firstBatchSize)
+      end = firstBatchSize
+    }
+    records = records!
+    // Remember where the next batch starts, for the consumer's next fetch.
+    this.cachedReadOffset = readInt64(records, lastBatchStart) + records.readInt32BE(lastBatchStart + kLastOffsetDeltaOffset) + 1
+    let cacheIndex = segmentIndex
+    let cachePosition = position + end
+    while (cacheIndex < segments.length - 1 && cachePosition >= segments[cacheIndex].size) {
+      cachePosition -= segments[cacheIndex].size
+      cacheIndex++
+    }
+    this.cachedReadSegment = segments[cacheIndex]
+    this.cachedReadPosition = cachePosition
+    result.records = end === records.length ? records : records.subarray(0, end)
+    return result
+  }
+
+  /** Copies `length` log bytes starting at `position` of segments[segmentIndex] (continuing into the next ones). */
+  private readRange (segmentIndex: number, position: number, target: Buffer, length: number): void {
+    let done = 0
+    while (done < length) {
+      const segment = this.segments[segmentIndex]
+      const count = Math.min(length - done, segment.size - position)
+      if (segment.readInto(position, target, done, count) !== count) {
+        throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short read from ${segment.logPath}`)
+      }
+      done += count
+      segmentIndex++
+      position = 0
+    }
+  }
+
+  private batchSizeAt (segment: LogSegment, position: number): number {
+    if (segment.readInto(position, this.sizeScratch, 0, kLogOverhead) !== kLogOverhead) {
+      throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `short read from ${segment.logPath}`)
+    }
+    return kLogOverhead + this.sizeScratch.readInt32BE(kBatchLengthOffset)
+  }
+
+  /** Index of the segment holding `offset` (the last one whose base offset is <= offset). */
+  private segmentIndexFor (offset: number): number {
+    const segments = this.segments
+    let high = segments.length - 1
+    if (offset >= segments[high].baseOffset) return high
+    let low = 0
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1
+      if (segments[middle].baseOffset <= offset) low = middle
+      else high = middle - 1
+    }
+    return low
+  }
+
+  /** Loads a sealed segment's indexes for a lookup, unloading the least recently loaded beyond the limit. */
+  private prepareIndexes (segment: LogSegment): void {
+    if (segment.indexesLoaded) return
+    segment.loadIndexes()
+    this.noteIndexesLoaded(segment)
+  }
+
+  private noteIndexesLoaded (segment: LogSegment): void {
+    if (!segment.sealed) return
+    this.loadedSealed.push(segment)
+    if (this.loadedSealed.length > kMaxLoadedSealedIndexes) this.loadedSealed.shift()!.unloadIndexes()
+  }
+
+  /**
+   * ListOffsets by timestamp: the earliest offset (>= logStartOffset) whose record timestamp is >= `timestamp`,
+   * with that timestamp; null when no record is that recent. Found through the time index and batch headers; the
+   * exact record is found by decoding record timestamps in uncompressed batches. For compressed batches the
+   * batch's base offset (or logStartOffset) and max timestamp are returned: the batch granularity Kafka allows.
+   * LogAppendTime batches: every record has the batch's max timestamp. `timestamp` is a real timestamp (>= 0):
+   * the caller answers LATEST (-1), EARLIEST (-2) and MAX_TIMESTAMP (-3) from nextOffset, logStartOffset and
+   * maxTimestampOffset().
+   */
+  offsetForTimestamp (timestamp: number): OffsetAndTimestamp | null {
+    const minOffset = this.startOffset
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= minOffset || segment.maxTimestamp < timestamp) continue
+      this.prepareIndexes(segment)
+      let position = segment.findByTimestamp(timestamp, minOffset, -1)
+      while (position >= 0) {
+        const size = segment.lastLocatedSize
+        const batch = Buffer.allocUnsafe(size)
+        segment.readInto(position, batch, 0, size)
+        if (findRecordByTimestamp(batch, timestamp, minOffset)) return { offset: foundOffset, timestamp: foundTimestamp }
+        position = segment.findByTimestamp(timestamp, minOffset, position + size)
+      }
+    }
+    return null
+  }
+
+  /**
+   * ListOffsets MAX_TIMESTAMP (-3): the offset of the record with the largest timestamp (the earliest such) and
+   * that timestamp; {-1, -1} when the log holds no record or no timestamps. Exact for uncompressed CreateTime
+   * batches, the batch's base offset otherwise. When that batch lies partly before logStartOffset the offset may
+   * be below it.
+   */
+  maxTimestampOffset (): OffsetAndTimestamp {
+    if (this.startOffset === this.nextOffset) return { offset: -1, timestamp: -1 }
+    let best: LogSegment | null = null
+    for (const segment of this.segments) {
+      if (segment.nextOffset > this.startOffset && segment.maxTimestamp >= 0 &&
+        (best === null || segment.maxTimestamp > best.maxTimestamp)) best = segment
+    }
+    if (best === null) return { offset: -1, timestamp: -1 }
+    this.prepareIndexes(best)
+    const position = best.locate(best.offsetOfMaxTimestamp)
+    if (position >= 0) {
+      const batch = Buffer.allocUnsafe(best.lastLocatedSize)
+      best.readInto(position, batch, 0, batch.length)
+      if (findRecordByTimestamp(batch, best.maxTimestamp, this.startOffset)) {
+        return { offset: foundOffset, timestamp: foundTimestamp }
+      }
+    }
+    return { offset: best.offsetOfMaxTimestamp, timestamp: best.maxTimestamp }
+  }
+
+  /**
+   * Resolves once everything appended before the call is on disk (fdatasync). Group commit: at most one fsync
+   * round runs at a time; callers arriving while it runs share the next round, which starts when it ends and
+   * covers everything appended by then (or share the running one when it already covers everything). Segments
+   * sealed since the last round are fsynced (data and index files) in the same round, as is the directory when
+   * files came or went. A failed fsync fails the log: the page cache can no longer be trusted to reach the disk,
+   * so every later append and flush fails with KAFKA_STORAGE_ERROR.
+   */
+  flush (): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.storageError())
+    if (this.closed) return this.removed ? Promise.reject(removedError()) : Promise.resolve()
+    const nothingNewToSync = this.segmentsToSync.length === 0 && !this.directoryNeedsSync
+    if (this.runningFlush !== null) {
+      if (nothingNewToSync && this.runningFlushTarget >= this.nextOffset) return this.runningFlush.promise
+      this.nextFlush ??= Promise.withResolvers<void>()
+      return this.nextFlush.promise
+    }
+    if (nothingNewToSync && this.durable >= this.nextOffset) return Promise.resolve()
+    const flush = Promise.withResolvers<void>()
+    this.startFlush(flush)
+    return flush.promise
+  }
+
+  private startFlush (flush: PromiseWithResolvers<void>): void {
+    this.runningFlush = flush
+    const target = this.nextOffset
+    this.runningFlushTarget = target
+    const fds: number[] = []
+    // Index files and the directory are opened for the round only and closed when it ends.
+    const roundFds: number[] = []
+    let openError: Error | null = null
+    try {
+      for (const segment of this.segmentsToSync) {
+        fds.push(segment.fd)
+        roundFds.push(openSync(segment.indexPath, 'r'))
+        roundFds.push(openSync(segment.timeIndexPath, 'r'))
+      }
+      if (this.directoryNeedsSync) roundFds.push(openSync(this.directory, 'r'))
+    } catch (error) {
+      openError = error as Error
+    }
+    this.segmentsToSync.length = 0
+    this.directoryNeedsSync = false
+    fds.push(this.active.fd)
+    let pending = fds.length + roundFds.length
+    let firstError: Error | null = openError
+    const onSynced = (error: NodeJS.ErrnoException | null): void => {
+      if (error !== null && firstError === null) firstError = error
+      if (--pending === 0) this.finishFlush(target, roundFds, firstError)
+    }
+    for (const fd of fds) this.fsyncImpl(fd, onSynced)
+    for (const fd of roundFds) this.fsyncImpl(fd, onSynced)
+  }
+
+  private finishFlush (target: number, roundFds: number[], error: Error | null): void {
+    for (const fd of roundFds) closeSync(fd)
+    const finished = this.runningFlush!
+    this.runningFlush = null
+    for (const segment of this.segmentsToCloseAfterFlush) segment.closeFd()
+    this.segmentsToCloseAfterFlush.length = 0
+    const next = this.nextFlush
+    this.nextFlush = null
+    if (error !== null) {
+      this.failure ??= error
+      finished.reject(this.storageError())
+      next?.reject(this.storageError())
+      return
+    }
+    if (target > this.durable) this.durable = target
+    if (this.removed) {
+      finished.reject(removedError())
+      next?.reject(removedError())
+      return
+    }
+    finished.resolve()
+    if (next === null) return
+    // close() fsyncs everything itself (synchronously), so a round queued before it has nothing left to wait for.
+    if (this.closed) next.resolve()
+    else this.startFlush(next)
+  }
+
+  private storageError (): KafkaError {
+    return new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition log ${this.directory} failed: ${this.failure?.message}`)
+  }
+
+  /**
+   * DeleteRecords: moves the log start offset up to `offset` (no-op when not above it), persisting it in the
+   * log-start-offset checkpoint, and deletes the segments that end at or before it (rolling first when that is
+   * the active one). Throws KafkaError OFFSET_OUT_OF_RANGE when offset > nextOffset.
+   */
+  deleteRecordsBefore (offset: number): void {
+    this.ensureWritable()
+    if (offset > this.nextOffset) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is above the log end offset ${this.nextOffset}`)
+    }
+    if (offset <= this.startOffset) return
+    this.startOffset = offset
+    writeFileAtomic(join(this.directory, kLogStartOffsetFile), `${offset}\n`)
+    this.directoryNeedsSync = true
+    if (this.active.nextOffset <= offset && !this.active.isEmpty) this.roll()
+    while (this.segments.length > 1 && this.segments[0].nextOffset <= offset) this.deleteSegment(this.segments.shift()!)
+    this.producers.evictBefore(offset)
+    this.producers.stateMayBeIncomplete = true
+  }
+
+  private deleteSegment (segment: LogSegment): void {
+    segment.deleteFiles()
+    this.directoryNeedsSync = true
+    removeFrom(this.segmentsToSync, segment)
+    removeFrom(this.loadedSealed, segment)
+    if (this.cachedReadSegment === segment) {
+      this.cachedReadSegment = null
+      this.cachedReadOffset = -1
+    }
+    this.closeSegmentFd(segment)
+  }
+
+  /** Closes a segment's fd now, or once the running flush (which may be fsyncing it) is done. */
+  private closeSegmentFd (segment: LogSegment): void {
+    if (this.runningFlush !== null) this.segmentsToCloseAfterFlush.push(segment)
+    else segment.closeFd()
+  }
+
+  /**
+   * Clean shutdown: persists the active segment's indexes and a producer snapshot, fsyncs everything
+   * (synchronously: shutdown is the one place the thread waits for the disk, so that the marker never
+   * vouches for data that is not there) and writes the clean-shutdown marker.
+   */
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    try {
+      if (this.failure === null) {
+        const active = this.active
+        active.persistIndexes()
+        this.takeProducerSnapshot()
+        for (const segment of this.segmentsToSync) syncSegmentSync(segment)
+        syncSegmentSync(active)
+        this.segmentsToSync.length = 0
+        writeFileSync(join(this.directory, kCleanShutdownFile), '')
+        syncPathSync(this.directory)
+        this.durable = this.nextOffset
+        const next = this.nextFlush
+        this.nextFlush = null
+        next?.resolve()
+      }
+    } finally {
+      for (const segment of this.segments) this.closeSegmentFd(segment)
+    }
+  }
+
+  /** Closes the log and removes its directory (topic deletion). Pending flushes reject. */
+  delete (): void {
+    this.closed = true
+    this.removed = true
+    for (const segment of this.segments) this.closeSegmentFd(segment)
+    rmSync(this.directory, { recursive: true, force: true })
+    const next = this.nextFlush
+    this.nextFlush = null
+    next?.reject(removedError())
+  }
+
+  private ensureWritable (): void {
+    if (this.closed) throw new Error(`partition log ${this.directory} is closed`)
+    if (this.failure !== null) throw this.storageError()
+  }
+
+  /**
+   * Loads the directory. Sealed segments are checked cheaply (index files' sizes and last entries) and rebuilt
+   * when they fail; the last segment is rebuilt in full (every batch validated, indexes recomputed) after an
+   * unclean shutdown, and after a clean one only the batches after its last index entry are validated. A segment
+   * that loses batches to recovery makes the segments after it unreachable (offsets must be contiguous): they
+   * are deleted. Then the log start offset, and the producer state from the latest snapshot plus a replay.
+   */
+  private load (): void {
+    const directory = this.directory
+    const report = this.recovery
+    const markerPath = join(directory, kCleanShutdownFile)
+    report.clean = existsSync(markerPath)
+    if (report.clean) unlinkSync(markerPath)
+    const names = readdirSync(directory)
+    const bases: number[] = []
+    for (const name of names) {
+      if (name.endsWith('.tmp')) unlinkSync(join(directory, name)) // an interrupted atomic write
+      const base = parseOffsetFileName(name, kLogSuffix)
+      if (base >= 0) bases.push(base)
+    }
+    bases.sort((a, b) => a - b)
+    const baseSet = new Set(bases)
+    for (const name of names) {
+      // Index files of a segment whose deletion was interrupted after its .log went.
+      const base = Math.max(parseOffsetFileName(name, kIndexSuffix), parseOffsetFileName(name, kTimeIndexSuffix))
+      if (base >= 0 && !baseSet.has(base)) unlinkSync(join(directory, name))
+    }
+    const checkpoint = this.readLogStartCheckpoint()
+    const interval = this.config.indexIntervalBytes
+    if (bases.length === 0) {
+      this.segments = [LogSegment.create(directory, Math.max(checkpoint, 0), interval)]
+      this.directoryNeedsSync = true
+    } else {
+      this.segments = bases.map(base => LogSegment.openExisting(directory, base, interval))
+      this.recoverSegments()
+    }
+    const nextOffset = this.nextOffset
+    this.startOffset = Math.min(Math.max(checkpoint, this.segments[0].baseOffset), nextOffset)
+    while (this.segments.length > 1 && this.segments[0].nextOffset <= this.startOffset) {
+      const below = this.segments.shift()!
+      below.closeFd()
+      below.deleteFiles()
+      report.segmentsDeleted++
+    }
+    this.loadProducerState()
+    this.producers.evictBefore(this.startOffset)
+    this.producers.stateMayBeIncomplete = this.startOffset > 0
+    if (report.clean) {
+      this.durable = nextOffset
+    } else {
+      // Nothing found after a crash is known to be on disk: the first flush fsyncs it all.
+      this.durable = this.startOffset
+      for (let index = 0; index < this.segments.length - 1; index++) this.segmentsToSync.push(this.segments[index])
+      this.directoryNeedsSync = true
+    }
+    this.active.createdAtMs = Date.now()
+  }
+
+  private recoverSegments (): void {
+    const segments = this.segments
+    const report = this.recovery
+    let lastRecovered = false
+    for (let index = 0; index < segments.length - 1; index++) {
+      const segment = segments[index]
+      const nextBase = segments[index + 1].baseOffset
+      if (segment.checkSealed(nextBase)) continue
+      report.segmentsRebuilt++
+      report.bytesTruncated += segment.rebuild()
+      if (segment.nextOffset !== nextBase) {
+        for (const orphan of segments.splice(index + 1)) {
+          orphan.closeFd()
+          orphan.deleteFiles()
+          report.segmentsDeleted++
+        }
+        lastRecovered = true
+        break
+      }
+      segment.sealed = true
+      segment.unloadIndexes()
+    }
+    const last = segments[segments.length - 1]
+    if (lastRecovered) return
+    if (report.clean && last.loadActive()) return
+    report.segmentsRebuilt++
+    report.bytesTruncated += last.rebuild()
+  }
+
+  private readLogStartCheckpoint (): number {
+    try {
+      const text = readFileSync(join(this.directory, kLogStartOffsetFile), 'latin1')
+      return /^\d+\n$/.test(text) ? Number(text.trimEnd()) : -1
+    } catch {
+      return -1
+    }
+  }
+
+  /**
+   * Producer state: the newest valid snapshot at or below nextOffset (newer ones describe batches recovery
+   * dropped and are deleted, as are invalid ones), then a replay of the batch headers after it.
+   */
+  private loadProducerState (): void {
+    const nextOffset = this.nextOffset
+    let replayFrom = this.segments[0].baseOffset
+    let loaded = false
+    for (const offset of this.snapshotOffsets()) {
+      const path = join(this.directory, offsetFileName(offset, kSnapshotSuffix))
+      if (offset > nextOffset) {
+        unlinkSync(path)
+        continue
+      }
+      if (loaded) continue
+      try {
+        this.producers.load(readFileSync(path))
+        loaded = true
+        this.recovery.producerSnapshotOffset = offset
+        replayFrom = Math.max(replayFrom, offset)
+      } catch {
+        unlinkSync(path)
+      }
+    }
+    if (replayFrom >= nextOffset) return
+    const producers = this.producers
+    const report = this.recovery
+    const visitor = (buffer: Buffer, at: number): void => {
+      const baseOffset = readInt64(buffer, at)
+      if (baseOffset < replayFrom) return
+      report.batchesReplayed++
+      const producerId = readInt64(buffer, at + kProducerIdOffset)
+      if (producerId < 0 || (buffer.readUInt16BE(at + kAttributesOffset) & kControlBit) !== 0) return
+      const baseSequence = buffer.readInt32BE(at + kBaseSequenceOffset)
+      producers.update(producerId, buffer.readInt16BE(at + kProducerEpochOffset), baseSequence,
+        lastSequenceOf(baseSequence, buffer.readInt32BE(at + kRecordCountOffset)), baseOffset,
+        baseOffset + buffer.readInt32BE(at + kLastOffsetDeltaOffset), readInt64(buffer, at + kMaxTimestampOffset))
+    }
+    const first = this.segmentIndexFor(replayFrom)
+    this.prepareIndexes(this.segments[first])
+    let position = Math.max(this.segments[first].locate(replayFrom), 0)
+    for (let index = first; index < this.segments.length; index++) {
+      this.segments[index].forEachHeader(position, visitor)
+      position = 0
+    }
+  }
+}
+
+function removedError (): KafkaError {
+  return new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'partition log deleted')
+}
+
+function removeFrom<T> (list: T[], item: T): void {
+  const index = list.indexOf(item)
+  if (index >= 0) list.splice(index, 1)
+}
+
+function syncSegmentSync (segment: LogSegment): void {
+  fdatasyncSync(segment.fd)
+  syncPathSync(segment.indexPath)
+  syncPathSync(segment.timeIndexPath)
+}
+
+function syncPathSync (path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Finds the first record of `batch` at or after `minOffset` whose timestamp is >= `timestamp`, into foundOffset
+ * and foundTimestamp; false when none. Decodes records (varint length, int8 attributes, varlong timestampDelta,
+ * varint offsetDelta, ...) of uncompressed CreateTime batches; answers with the batch (max timestamp, first offset
+ * at or after minOffset) for LogAppendTime batches, where all records share the time, and compressed ones.
+ */
+function findRecordByTimestamp (batch: Buffer, timestamp: number, minOffset: number): boolean {
+  const baseOffset = readInt64(batch, 0)
+  const lastOffset = baseOffset + batch.readInt32BE(kLastOffsetDeltaOffset)
+  const maxTimestamp = readInt64(batch, kMaxTimestampOffset)
+  const attributes = batch.readUInt16BE(kAttributesOffset)
+  if (maxTimestamp < timestamp || lastOffset < minOffset) return false
+  if ((attributes & (kTimestampTypeBit | kCompressionMask)) !== 0) {
+    foundOffset = Math.max(baseOffset, minOffset)
+    foundTimestamp = maxTimestamp
+    return true
+  }
+  const baseTimestamp = readInt64(batch, kBaseTimestampOffset)
+  const recordCount = batch.readInt32BE(kRecordCountOffset)
+  let cursor = kRecordsOffset
+  for (let index = 0; index < recordCount && cursor < batch.length; index++) {
+    const length = readZigZagVarint(batch, cursor)
+    const recordStart = varintEnd
+    const timestampDelta = readZigZagVarint(batch, recordStart + 1) // after the int8 attributes
+    const offsetDelta = readZigZagVarint(batch, varintEnd)
+    const offset = baseOffset + offsetDelta
+    const recordTimestamp = baseTimestamp + timestampDelta
+    if (offset >= minOffset && recordTimestamp >= timestamp) {
+      foundOffset = offset
+      foundTimestamp = recordTimestamp
+      return true
+    }
+    cursor = recordStart + length
+  }
+  return false
+}
+
+/** A zigzag varint/varlong as a number (exact below 2^53); sets varintEnd to the byte after it. */
+function readZigZagVarint (buffer: Buffer, at: number): number {
+  let value = 0
+  let multiplier = 1
+  let byte = 0x80
+  while (byte >= 0x80 && at < buffer.length) {
+    byte = buffer[at++]
+    value += (byte & 0x7f) * multiplier
+    multiplier *= 128
+  }
+  varintEnd = at
+  return value % 2 === 0 ? value / 2 : -(value + 1) / 2
+}

@@ -1,0 +1,703 @@
+// One segment of a partition log: the batches from `baseOffset` on, in three files named by the base offset
+// zero-padded to 20 digits (the names sort by offset):
+//
+//   <base>.log        record batches (magic v2) back to back, exactly as produced, offsets assigned
+//   <base>.index      offset index: entries [int32 offset - base][int32 position of that batch in .log], one every
+//                     `indexIntervalBytes` of log data; both columns strictly increasing
+//   <base>.timeindex  time index: entries [int64 timestamp][int32 offset - base]: the segment's max timestamp so far
+//                     and the batch that reached it, appended at index points when the max has grown, and once
+//                     more when the segment is sealed, so that the last entry holds the segment's max timestamp
+//
+// The active segment (the last one) keeps its indexes in memory and writes them to their files when sealed or
+// closed: index entries are not appended with a syscall each, and after an unclean shutdown the last segment's
+// indexes are rebuilt from the log anyway. Sealed segments load their indexes from the files on first use.
+//
+// Used by one thread only. Appends write with fs.writeSync (may block on the page cache, never on the disk);
+// fsync is the PartitionLog's business (flush), never done here.
+import {
+  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync,
+  writeFileSync, writeSync
+} from 'node:fs'
+import { join } from 'node:path'
+import { crc32c } from '../protocol/crc32c.ts'
+import {
+  kAttributesOffset, kBatchHeaderSize, kBatchLengthOffset, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead,
+  kMagicOffset, kMaxTimestampOffset
+} from '../protocol/record-batch-layout.ts'
+import { readInt64, writeInt64 } from './int64.ts'
+
+export const kLogSuffix = '.log'
+export const kIndexSuffix = '.index'
+export const kTimeIndexSuffix = '.timeindex'
+export const kOffsetIndexEntrySize = 8
+export const kTimeIndexEntrySize = 12
+/** The smallest valid batchLength: a batch header with no records. */
+export const kMinBatchLength = kBatchHeaderSize - kLogOverhead
+/** Index entries hold positions and relative offsets as int32, which bounds a segment's size and offset span. */
+export const kMaxSegmentBytes = 0x7fffffff
+export const kMaxRelativeOffset = 0x7fffffff
+
+const kMagicV2 = 2
+// Header scans (locating a batch, replaying producer state) read the file through a window of this size.
+const kHeaderWindowBytes = 16 * 1024
+// Recovery reads the file in chunks of this size; larger batches get a buffer of their own.
+const kRecoveryChunkBytes = 1024 * 1024
+
+export function offsetFileName (offset: number, suffix: string): string {
+  return String(offset).padStart(20, '0') + suffix
+}
+
+/** The offset a file is named by, or -1 when `name` is not 20 digits followed by `suffix`. */
+export function parseOffsetFileName (name: string, suffix: string): number {
+  if (name.length !== 20 + suffix.length || !name.endsWith(suffix)) return -1
+  const digits = name.slice(0, 20)
+  return /^\d{20}$/.test(digits) ? Number(digits) : -1
+}
+
+/** fs.readSync until `length` bytes are read or the file ends; returns the count read. */
+export function readFully (fd: number, buffer: Buffer, offset: number, length: number, position: number): number {
+  let total = 0
+  while (total < length) {
+    const count = readSync(fd, buffer, offset + total, length - total, position + total)
+    if (count === 0) break
+    total += count
+  }
+  return total
+}
+
+/** Writes `data` to `path` atomically: a temporary file renamed over it (a crash leaves the old or the new). */
+export function writeFileAtomic (path: string, data: Buffer | string): void {
+  const temporaryPath = path + '.tmp'
+  writeFileSync(temporaryPath, data)
+  renameSync(temporaryPath, path)
+}
+
+function unlinkIfExists (path: string): void {
+  try {
+    unlinkSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+}
+
+/** The offset index in memory: [relativeOffset, position] pairs in an Int32Array that doubles as it fills. */
+export class OffsetIndex {
+  private entries: Int32Array
+  count = 0
+  /** Entries [0, persistedCount) are in the .index file. */
+  persistedCount = 0
+
+  constructor (capacity = 64) {
+    this.entries = new Int32Array(capacity * 2)
+  }
+
+  append (relativeOffset: number, position: number): void {
+    if (this.count * 2 === this.entries.length) {
+      const grown = new Int32Array(this.entries.length * 2)
+      grown.set(this.entries)
+      this.entries = grown
+    }
+    this.entries[this.count * 2] = relativeOffset
+    this.entries[this.count * 2 + 1] = position
+    this.count++
+  }
+
+  relativeOffsetAt (index: number): number {
+    return this.entries[index * 2]
+  }
+
+  positionAt (index: number): number {
+    return this.entries[index * 2 + 1]
+  }
+
+  /** Position of the last entry whose relative offset is <= `relativeOffset`; 0 (the segment start) if none. */
+  floorPosition (relativeOffset: number): number {
+    let low = 0
+    let high = this.count - 1
+    let found = -1
+    while (low <= high) {
+      const middle = (low + high) >>> 1
+      if (this.entries[middle * 2] <= relativeOffset) {
+        found = middle
+        low = middle + 1
+      } else {
+        high = middle - 1
+      }
+    }
+    return found < 0 ? 0 : this.entries[found * 2 + 1]
+  }
+
+  encode (from: number, to: number): Buffer {
+    const buffer = Buffer.allocUnsafe((to - from) * kOffsetIndexEntrySize)
+    for (let index = from; index < to; index++) {
+      const at = (index - from) * kOffsetIndexEntrySize
+      buffer.writeInt32BE(this.entries[index * 2], at)
+      buffer.writeInt32BE(this.entries[index * 2 + 1], at + 4)
+    }
+    return buffer
+  }
+
+  /**
+   * Decodes an .index file; null when it is not a valid index of a log of `logSize` bytes whose relative offsets
+   * are below `relativeOffsetLimit`: a torn entry, keys or positions not strictly increasing, or past the end.
+   */
+  static decode (buffer: Buffer, logSize: number, relativeOffsetLimit: number): OffsetIndex | null {
+    if (buffer.length % kOffsetIndexEntrySize !== 0) return null
+    const count = buffer.length / kOffsetIndexEntrySize
+    const index = new OffsetIndex(Math.max(64, count))
+    let previousOffset = -1
+    let previousPosition = -1
+    for (let at = 0; at < buffer.length; at += kOffsetIndexEntrySize) {
+      const relativeOffset = buffer.readInt32BE(at)
+      const position = buffer.readInt32BE(at + 4)
+      if (relativeOffset <= previousOffset || position <= previousPosition || position >= logSize ||
+        relativeOffset >= relativeOffsetLimit) return null
+      index.append(relativeOffset, position)
+      previousOffset = relativeOffset
+      previousPosition = position
+    }
+    index.persistedCount = count
+    return index
+  }
+}
+
+/** The time index in memory: strictly increasing timestamps and the relative offset of the batch of each. */
+export class TimeIndex {
+  private timestamps: Float64Array
+  private relativeOffsets: Int32Array
+  count = 0
+  /** Entries [0, persistedCount) are in the .timeindex file. */
+  persistedCount = 0
+
+  constructor (capacity = 64) {
+    this.timestamps = new Float64Array(capacity)
+    this.relativeOffsets = new Int32Array(capacity)
+  }
+
+  get lastTimestamp (): number {
+    return this.count === 0 ? -1 : this.timestamps[this.count - 1]
+  }
+
+  get lastRelativeOffset (): number {
+    return this.count === 0 ? -1 : this.relativeOffsets[this.count - 1]
+  }
+
+  append (timestamp: number, relativeOffset: number): void {
+    if (this.count === this.timestamps.length) {
+      const timestamps = new Float64Array(this.count * 2)
+      timestamps.set(this.timestamps)
+      this.timestamps = timestamps
+      const relativeOffsets = new Int32Array(this.count * 2)
+      relativeOffsets.set(this.relativeOffsets)
+      this.relativeOffsets = relativeOffsets
+    }
+    this.timestamps[this.count] = timestamp
+    this.relativeOffsets[this.count] = relativeOffset
+    this.count++
+  }
+
+  /**
+   * Relative offset of the last entry whose timestamp is < `timestamp`, or -1 when none. Every batch up to that
+   * entry's batch has a max timestamp below `timestamp`, so a search for it may start there.
+   */
+  relativeOffsetBefore (timestamp: number): number {
+    let low = 0
+    let high = this.count - 1
+    let found = -1
+    while (low <= high) {
+      const middle = (low + high) >>> 1
+      if (this.timestamps[middle] < timestamp) {
+        found = middle
+        low = middle + 1
+      } else {
+        high = middle - 1
+      }
+    }
+    return found < 0 ? -1 : this.relativeOffsets[found]
+  }
+
+  encode (from: number, to: number): Buffer {
+    const buffer = Buffer.allocUnsafe((to - from) * kTimeIndexEntrySize)
+    for (let index = from; index < to; index++) {
+      const at = (index - from) * kTimeIndexEntrySize
+      writeInt64(buffer, at, this.timestamps[index])
+      buffer.writeInt32BE(this.relativeOffsets[index], at + 8)
+    }
+    return buffer
+  }
+
+  /** Decodes a .timeindex file; null when torn, not increasing, or pointing at or past `relativeOffsetLimit`. */
+  static decode (buffer: Buffer, relativeOffsetLimit: number): TimeIndex | null {
+    if (buffer.length % kTimeIndexEntrySize !== 0) return null
+    const count = buffer.length / kTimeIndexEntrySize
+    const index = new TimeIndex(Math.max(64, count))
+    let previousTimestamp = -Infinity
+    for (let at = 0; at < buffer.length; at += kTimeIndexEntrySize) {
+      const timestamp = readInt64(buffer, at)
+      const relativeOffset = buffer.readInt32BE(at + 8)
+      if (timestamp <= previousTimestamp || relativeOffset < 0 || relativeOffset >= relativeOffsetLimit) return null
+      index.append(timestamp, relativeOffset)
+      previousTimestamp = timestamp
+    }
+    index.persistedCount = count
+    return index
+  }
+}
+
+/**
+ * Reads batch headers through a window, so that scanning many small batches costs one read per window rather
+ * than one per batch. One per thread (module scope): scans are synchronous and never nested; each starts with
+ * reset(), since the file may have grown or the fd been reused since the last one.
+ */
+class HeaderWindow {
+  readonly buffer = Buffer.allocUnsafeSlow(kHeaderWindowBytes)
+  private fd = -1
+  private start = 0
+  private length = 0
+
+  reset (fd: number): void {
+    this.fd = fd
+    this.start = 0
+    this.length = 0
+  }
+
+  /** Offset in `buffer` of the full batch header at `position`; -1 when fewer header bytes remain in the file. */
+  headerAt (position: number, fileSize: number): number {
+    if (position >= this.start && position + kBatchHeaderSize <= this.start + this.length) return position - this.start
+    if (fileSize - position < kBatchHeaderSize) return -1
+    this.length = readFully(this.fd, this.buffer, 0, Math.min(this.buffer.length, fileSize - position), position)
+    this.start = position
+    return this.length >= kBatchHeaderSize ? 0 : -1
+  }
+}
+
+const headerWindow = new HeaderWindow()
+let recoveryChunk: Buffer | null = null
+
+/** What a sealed segment looks like to an uploader (tiered storage) or an operator. */
+export interface SegmentInfo {
+  baseOffset: number
+  /** One past the last offset in the segment. */
+  nextOffset: number
+  size: number
+  maxTimestamp: number
+  logPath: string
+  indexPath: string
+  timeIndexPath: string
+}
+
+/** Called for each batch of a header scan: the header is at buffer[at, at + 61); `position` is its file position. */
+export type HeaderVisitor = (buffer: Buffer, at: number, position: number) => void
+
+export class LogSegment {
+  readonly baseOffset: number
+  readonly logPath: string
+  readonly indexPath: string
+  readonly timeIndexPath: string
+  readonly indexIntervalBytes: number
+  /** Opened 'a+': writes append, reads are positional. */
+  fd: number
+  /** Bytes of valid batches in the .log file. */
+  size: number
+  /** One past the last offset in the segment; baseOffset while empty. */
+  nextOffset: number
+  /** Largest batch max timestamp in the segment (-1 when none) and the base offset of the batch that has it. */
+  maxTimestamp = -1
+  offsetOfMaxTimestamp = -1
+  bytesSinceLastIndexEntry = 0
+  /** Wall-clock time of the first append to this segment (or of its opening), for time-based rolling. */
+  createdAtMs = -1
+  sealed = false
+  deleted = false
+  /** Null while a sealed segment's indexes are not loaded. */
+  offsetIndex: OffsetIndex | null = null
+  timeIndex: TimeIndex | null = null
+  /** Size of the batch found by the last locate() or findByTimestamp(). */
+  lastLocatedSize = 0
+  /** Set when a failed append left bytes that could not be truncated away: the segment must not be appended to. */
+  tornByFailedWrite = false
+
+  private constructor (directory: string, baseOffset: number, indexIntervalBytes: number, fd: number, size: number) {
+    this.baseOffset = baseOffset
+    this.logPath = join(directory, offsetFileName(baseOffset, kLogSuffix))
+    this.indexPath = join(directory, offsetFileName(baseOffset, kIndexSuffix))
+    this.timeIndexPath = join(directory, offsetFileName(baseOffset, kTimeIndexSuffix))
+    this.indexIntervalBytes = indexIntervalBytes
+    this.fd = fd
+    this.size = size
+    this.nextOffset = baseOffset
+  }
+
+  /** Creates an empty active segment; its files must not exist yet (or be empty). */
+  static create (directory: string, baseOffset: number, indexIntervalBytes: number): LogSegment {
+    const fd = openSync(join(directory, offsetFileName(baseOffset, kLogSuffix)), 'a+')
+    if (fstatSync(fd).size !== 0) {
+      closeSync(fd)
+      throw new Error(`segment ${baseOffset} already exists in ${directory}`)
+    }
+    const segment = new LogSegment(directory, baseOffset, indexIntervalBytes, fd, 0)
+    writeFileSync(segment.indexPath, '')
+    writeFileSync(segment.timeIndexPath, '')
+    segment.offsetIndex = new OffsetIndex()
+    segment.timeIndex = new TimeIndex()
+    return segment
+  }
+
+  /** Opens an existing segment; its end and indexes are unknown until checkSealed(), loadActive() or rebuild(). */
+  static openExisting (directory: string, baseOffset: number, indexIntervalBytes: number): LogSegment {
+    const fd = openSync(join(directory, offsetFileName(baseOffset, kLogSuffix)), 'a+')
+    return new LogSegment(directory, baseOffset, indexIntervalBytes, fd, fstatSync(fd).size)
+  }
+
+  get isEmpty (): boolean {
+    return this.size === 0
+  }
+
+  info (): SegmentInfo {
+    return {
+      baseOffset: this.baseOffset,
+      nextOffset: this.nextOffset,
+      size: this.size,
+      maxTimestamp: this.maxTimestamp,
+      logPath: this.logPath,
+      indexPath: this.indexPath,
+      timeIndexPath: this.timeIndexPath
+    }
+  }
+
+  /**
+   * Appends a batch whose offsets are already assigned (bytes 0..7 hold `baseOffset`). On a failed write the
+   * file is truncated back so that no partial batch stays behind; if even that fails, `tornByFailedWrite` is set.
+   */
+  append (batch: Buffer, baseOffset: number, lastOffset: number, maxTimestamp: number): void {
+    const position = this.size
+    let written = 0
+    try {
+      while (written < batch.length) written += writeSync(this.fd, batch, written, batch.length - written)
+    } catch (error) {
+      try {
+        ftruncateSync(this.fd, position)
+      } catch {
+        this.tornByFailedWrite = true
+      }
+      throw error
+    }
+    this.track(position, baseOffset, lastOffset, maxTimestamp, batch.length)
+  }
+
+  /** Accounts for a batch at `position` (appended or found by recovery): indexes, max timestamp, end. */
+  private track (position: number, baseOffset: number, lastOffset: number, maxTimestamp: number, length: number): void {
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp
+      this.offsetOfMaxTimestamp = baseOffset
+    }
+    if (this.bytesSinceLastIndexEntry > this.indexIntervalBytes) {
+      this.offsetIndex!.append(baseOffset - this.baseOffset, position)
+      this.maybeAppendTimeIndex()
+      this.bytesSinceLastIndexEntry = 0
+    }
+    this.bytesSinceLastIndexEntry += length
+    this.size = position + length
+    this.nextOffset = lastOffset + 1
+  }
+
+  private maybeAppendTimeIndex (): void {
+    const timeIndex = this.timeIndex!
+    if (this.maxTimestamp > timeIndex.lastTimestamp) {
+      timeIndex.append(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset)
+    }
+  }
+
+  /** Reads `length` bytes at `position` into target[targetOffset, ...); returns the count read. */
+  readInto (position: number, target: Buffer, targetOffset: number, length: number): number {
+    return readFully(this.fd, target, targetOffset, length, position)
+  }
+
+  /**
+   * Position of the batch that contains `offset`, via the offset index and then a scan of batch headers; -1 when
+   * the segment holds no such batch. Sets lastLocatedSize. Indexes must be loaded.
+   */
+  locate (offset: number): number {
+    let position = this.offsetIndex!.floorPosition(offset - this.baseOffset)
+    headerWindow.reset(this.fd)
+    const buffer = headerWindow.buffer
+    while (position < this.size) {
+      const at = headerWindow.headerAt(position, this.size)
+      if (at < 0) return -1
+      const length = kLogOverhead + buffer.readInt32BE(at + kBatchLengthOffset)
+      if (readInt64(buffer, at) + buffer.readInt32BE(at + kLastOffsetDeltaOffset) >= offset) {
+        this.lastLocatedSize = length
+        return position
+      }
+      position += length
+    }
+    return -1
+  }
+
+  /**
+   * Position of the first batch at or after `fromPosition` whose max timestamp is >= `timestamp` and whose last
+   * offset is >= `minOffset`; -1 when none. When `fromPosition` is -1 the search starts where the time index
+   * allows. Sets lastLocatedSize. Indexes must be loaded.
+   */
+  findByTimestamp (timestamp: number, minOffset: number, fromPosition: number): number {
+    let position = fromPosition
+    if (position < 0) {
+      const relativeOffset = this.timeIndex!.relativeOffsetBefore(timestamp)
+      position = this.offsetIndex!.floorPosition(Math.max(relativeOffset, minOffset - this.baseOffset))
+    }
+    headerWindow.reset(this.fd)
+    const buffer = headerWindow.buffer
+    while (position < this.size) {
+      const at = headerWindow.headerAt(position, this.size)
+      if (at < 0) return -1
+      const length = kLogOverhead + buffer.readInt32BE(at + kBatchLengthOffset)
+      if (readInt64(buffer, at + kMaxTimestampOffset) >= timestamp &&
+        readInt64(buffer, at) + buffer.readInt32BE(at + kLastOffsetDeltaOffset) >= minOffset) {
+        this.lastLocatedSize = length
+        return position
+      }
+      position += length
+    }
+    return -1
+  }
+
+  /** Calls `visit` for each batch header from `position` (a batch boundary) to the end of the segment. */
+  forEachHeader (position: number, visit: HeaderVisitor): void {
+    headerWindow.reset(this.fd)
+    const buffer = headerWindow.buffer
+    while (position < this.size) {
+      const at = headerWindow.headerAt(position, this.size)
+      if (at < 0) return
+      visit(buffer, at, position)
+      position += kLogOverhead + buffer.readInt32BE(at + kBatchLengthOffset)
+    }
+  }
+
+  /**
+   * Validates the batches from `position` (a batch boundary where `expectedOffset` starts) to the end of the file,
+   * tracking each valid one as an append would. A batch is valid when its batchLength is at least 49 and fits in
+   * the file, its magic is 2, its CRC-32C matches, its baseOffset is `expectedOffset` (offsets are contiguous)
+   * and its offsets fit the segment. The file is truncated at the first invalid batch (a torn or corrupted tail).
+   * Returns the number of bytes truncated.
+   */
+  private recoverFrom (position: number, expectedOffset: number): number {
+    const fileSize = fstatSync(this.fd).size
+    this.size = position
+    this.nextOffset = expectedOffset
+    const chunk = recoveryChunk ??= Buffer.allocUnsafeSlow(kRecoveryChunkBytes)
+    let chunkStart = 0
+    let chunkLength = 0
+    while (fileSize - position >= kBatchHeaderSize) {
+      if (position < chunkStart || position + kBatchHeaderSize > chunkStart + chunkLength) {
+        chunkLength = readFully(this.fd, chunk, 0, Math.min(chunk.length, fileSize - position), position)
+        chunkStart = position
+        if (chunkLength < kBatchHeaderSize) break
+      }
+      const batchLength = chunk.readInt32BE(position - chunkStart + kBatchLengthOffset)
+      if (batchLength < kMinBatchLength || batchLength > fileSize - position - kLogOverhead) break
+      const size = kLogOverhead + batchLength
+      let batch: Buffer
+      if (position + size <= chunkStart + chunkLength) {
+        batch = chunk.subarray(position - chunkStart, position - chunkStart + size)
+      } else if (size <= chunk.length) {
+        chunkLength = readFully(this.fd, chunk, 0, Math.min(chunk.length, fileSize - position), position)
+        chunkStart = position
+        if (chunkLength < size) break
+        batch = chunk.subarray(0, size)
+      } else {
+        batch = Buffer.allocUnsafe(size)
+        if (readFully(this.fd, batch, 0, size, position) < size) break
+      }
+      if (batch[kMagicOffset] !== kMagicV2) break
+      if (batch.readUInt32BE(kCrcOffset) !== crc32c(batch.subarray(kAttributesOffset))) break
+      const baseOffset = readInt64(batch, 0)
+      const lastOffsetDelta = batch.readInt32BE(kLastOffsetDeltaOffset)
+      if (baseOffset !== expectedOffset || lastOffsetDelta < 0) break
+      const lastOffset = baseOffset + lastOffsetDelta
+      if (lastOffset - this.baseOffset > kMaxRelativeOffset || position + size > kMaxSegmentBytes) break
+      this.track(position, baseOffset, lastOffset, readInt64(batch, kMaxTimestampOffset), size)
+      position += size
+      expectedOffset = lastOffset + 1
+    }
+    if (position < fileSize) ftruncateSync(this.fd, position)
+    return fileSize - position
+  }
+
+  /**
+   * Full recovery: validates every batch (truncating at the first invalid one) and rebuilds both indexes from
+   * the log, replacing their files. Returns the number of log bytes truncated.
+   */
+  rebuild (): number {
+    this.offsetIndex = new OffsetIndex()
+    this.timeIndex = new TimeIndex()
+    this.maxTimestamp = -1
+    this.offsetOfMaxTimestamp = -1
+    this.bytesSinceLastIndexEntry = 0
+    const truncated = this.recoverFrom(0, this.baseOffset)
+    this.maybeAppendTimeIndex()
+    this.writeIndexFiles()
+    return truncated
+  }
+
+  /**
+   * Opens the last segment after a clean shutdown: loads its indexes and validates the batches after the last
+   * index entry (written since the indexes were last persisted). Returns false, changing nothing that rebuild()
+   * would not redo, when anything is off: the caller then rebuilds.
+   */
+  loadActive (): boolean {
+    const offsetIndex = readOffsetIndex(this.indexPath, this.size, kMaxRelativeOffset)
+    const timeIndex = readTimeIndex(this.timeIndexPath, kMaxRelativeOffset)
+    if (offsetIndex === null || timeIndex === null) return false
+    this.offsetIndex = offsetIndex
+    this.timeIndex = timeIndex
+    this.maxTimestamp = timeIndex.lastTimestamp
+    this.offsetOfMaxTimestamp = timeIndex.count === 0 ? -1 : this.baseOffset + timeIndex.lastRelativeOffset
+    this.bytesSinceLastIndexEntry = 0
+    const last = offsetIndex.count - 1
+    const position = last < 0 ? 0 : offsetIndex.positionAt(last)
+    const expectedOffset = this.baseOffset + (last < 0 ? 0 : offsetIndex.relativeOffsetAt(last))
+    if (this.recoverFrom(position, expectedOffset) !== 0) return false
+    if (this.size === position && last >= 0) return false
+    return timeIndex.count === 0 || this.offsetOfMaxTimestamp < this.nextOffset
+  }
+
+  /**
+   * Checks a sealed segment's index files cheaply (sizes, last entries) and takes its end from the next segment's
+   * base offset and its max timestamp from the last time index entry. Returns false when they cannot be
+   * trusted: the caller then rebuilds.
+   */
+  checkSealed (nextBaseOffset: number): boolean {
+    const relativeOffsetLimit = nextBaseOffset - this.baseOffset
+    const lastIndexEntry = readLastEntry(this.indexPath, kOffsetIndexEntrySize)
+    const lastTimeEntry = readLastEntry(this.timeIndexPath, kTimeIndexEntrySize)
+    if (lastIndexEntry === null || lastTimeEntry === null) return false
+    if (lastIndexEntry.length > 0) {
+      const relativeOffset = lastIndexEntry.readInt32BE(0)
+      const position = lastIndexEntry.readInt32BE(4)
+      if (relativeOffset < 0 || relativeOffset >= relativeOffsetLimit || position < 0 || position >= this.size) return false
+    }
+    if (lastTimeEntry.length > 0) {
+      const relativeOffset = lastTimeEntry.readInt32BE(8)
+      if (relativeOffset < 0 || relativeOffset >= relativeOffsetLimit) return false
+      this.maxTimestamp = readInt64(lastTimeEntry, 0)
+      this.offsetOfMaxTimestamp = this.baseOffset + relativeOffset
+    }
+    if (this.size === 0) return false
+    this.nextOffset = nextBaseOffset
+    this.sealed = true
+    return true
+  }
+
+  get indexesLoaded (): boolean {
+    return this.offsetIndex !== null
+  }
+
+  /** Loads a sealed segment's indexes from their files, rebuilding them when they turn out invalid. */
+  loadIndexes (): void {
+    if (this.offsetIndex !== null) return
+    const relativeOffsetLimit = this.nextOffset - this.baseOffset
+    const offsetIndex = readOffsetIndex(this.indexPath, this.size, relativeOffsetLimit)
+    const timeIndex = readTimeIndex(this.timeIndexPath, relativeOffsetLimit)
+    if (offsetIndex === null || timeIndex === null) {
+      this.rebuild()
+      return
+    }
+    this.offsetIndex = offsetIndex
+    this.timeIndex = timeIndex
+  }
+
+  /** Drops a sealed segment's in-memory indexes (they are in their files); the next lookup loads them again. */
+  unloadIndexes (): void {
+    if (this.sealed) {
+      this.offsetIndex = null
+      this.timeIndex = null
+    }
+  }
+
+  /** Seals the segment (it will get no more appends): final time index entry, indexes written to their files. */
+  seal (): void {
+    this.maybeAppendTimeIndex()
+    this.persistIndexes()
+    this.sealed = true
+  }
+
+  /** Appends the index entries not yet in the files to them (on seal and on clean close). */
+  persistIndexes (): void {
+    this.maybeAppendTimeIndex()
+    const offsetIndex = this.offsetIndex
+    const timeIndex = this.timeIndex
+    if (offsetIndex === null || timeIndex === null) return
+    if (offsetIndex.count > offsetIndex.persistedCount) {
+      appendToFile(this.indexPath, offsetIndex.encode(offsetIndex.persistedCount, offsetIndex.count))
+      offsetIndex.persistedCount = offsetIndex.count
+    }
+    if (timeIndex.count > timeIndex.persistedCount) {
+      appendToFile(this.timeIndexPath, timeIndex.encode(timeIndex.persistedCount, timeIndex.count))
+      timeIndex.persistedCount = timeIndex.count
+    }
+  }
+
+  /** Replaces both index files with the in-memory indexes, atomically each. */
+  private writeIndexFiles (): void {
+    const offsetIndex = this.offsetIndex!
+    const timeIndex = this.timeIndex!
+    writeFileAtomic(this.indexPath, offsetIndex.encode(0, offsetIndex.count))
+    offsetIndex.persistedCount = offsetIndex.count
+    writeFileAtomic(this.timeIndexPath, timeIndex.encode(0, timeIndex.count))
+    timeIndex.persistedCount = timeIndex.count
+  }
+
+  closeFd (): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd)
+      this.fd = -1
+    }
+  }
+
+  /** Removes the segment's files (the fd may stay open a while: see PartitionLog's deferred closing). */
+  deleteFiles (): void {
+    this.deleted = true
+    unlinkIfExists(this.logPath)
+    unlinkIfExists(this.indexPath)
+    unlinkIfExists(this.timeIndexPath)
+  }
+}
+
+function appendToFile (path: string, data: Buffer): void {
+  const fd = openSync(path, 'a')
+  try {
+    let written = 0
+    while (written < data.length) written += writeSync(fd, data, written, data.length - written)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function readOffsetIndex (path: string, logSize: number, relativeOffsetLimit: number): OffsetIndex | null {
+  if (!existsSync(path)) return null
+  return OffsetIndex.decode(readFileSync(path), logSize, relativeOffsetLimit)
+}
+
+function readTimeIndex (path: string, relativeOffsetLimit: number): TimeIndex | null {
+  if (!existsSync(path)) return null
+  return TimeIndex.decode(readFileSync(path), relativeOffsetLimit)
+}
+
+/** The last entry of an index file (empty when the file is), or null when it is missing or torn. */
+function readLastEntry (path: string, entrySize: number): Buffer | null {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return null
+  }
+  try {
+    const size = fstatSync(fd).size
+    if (size % entrySize !== 0) return null
+    if (size === 0) return Buffer.alloc(0)
+    const entry = Buffer.allocUnsafe(entrySize)
+    return readFully(fd, entry, 0, entrySize, size - entrySize) === entrySize ? entry : null
+  } finally {
+    closeSync(fd)
+  }
+}

@@ -1,0 +1,212 @@
+// A bounds-checked cursor over one Kafka frame. Every length read from the wire is checked against the bytes
+// remaining before anything is allocated or sliced; a violation throws ProtocolDecodeError, which the
+// connection turns into a closed connection (a frame we cannot decode cannot be answered).
+//
+// Strings are decoded to JS strings; bytes and records are returned as views (`subarray`) into the frame:
+// the frame buffer is owned by the request and never reused, so views stay valid.
+
+const kTwoPow32 = 4294967296
+
+export class ProtocolDecodeError extends Error {
+  readonly code = 'SHOAL_PROTOCOL_DECODE'
+  constructor (message: string) {
+    super(message)
+    this.name = 'ProtocolDecodeError'
+  }
+}
+
+const kHex: string[] = []
+for (let i = 0; i < 256; i++) kHex.push(i.toString(16).padStart(2, '0'))
+
+export class Reader {
+  buffer: Buffer
+  position: number
+  end: number
+
+  constructor (buffer: Buffer, position = 0, end = buffer.length) {
+    this.buffer = buffer
+    this.position = position
+    this.end = end
+  }
+
+  get remaining (): number {
+    return this.end - this.position
+  }
+
+  #need (bytes: number): void {
+    if (bytes < 0 || this.position + bytes > this.end) {
+      throw new ProtocolDecodeError(`need ${bytes} bytes at ${this.position}, frame ends at ${this.end}`)
+    }
+  }
+
+  skip (bytes: number): void {
+    this.#need(bytes)
+    this.position += bytes
+  }
+
+  int8 (): number {
+    this.#need(1)
+    return this.buffer.readInt8(this.position++)
+  }
+
+  bool (): boolean {
+    return this.int8() !== 0
+  }
+
+  int16 (): number {
+    this.#need(2)
+    const value = this.buffer.readInt16BE(this.position)
+    this.position += 2
+    return value
+  }
+
+  uint16 (): number {
+    this.#need(2)
+    const value = this.buffer.readUInt16BE(this.position)
+    this.position += 2
+    return value
+  }
+
+  int32 (): number {
+    this.#need(4)
+    const value = this.buffer.readInt32BE(this.position)
+    this.position += 4
+    return value
+  }
+
+  uint32 (): number {
+    this.#need(4)
+    const value = this.buffer.readUInt32BE(this.position)
+    this.position += 4
+    return value
+  }
+
+  /** int64 as a number: exact within ±2^53, which covers every offset, timestamp and id Kafka sends. */
+  int64 (): number {
+    this.#need(8)
+    const high = this.buffer.readInt32BE(this.position)
+    const low = this.buffer.readUInt32BE(this.position + 4)
+    this.position += 8
+    return high * kTwoPow32 + low
+  }
+
+  float64 (): number {
+    this.#need(8)
+    const value = this.buffer.readDoubleBE(this.position)
+    this.position += 8
+    return value
+  }
+
+  /** 16 bytes as 32 lowercase hex characters. */
+  uuid (): string {
+    this.#need(16)
+    const b = this.buffer
+    let out = ''
+    for (let i = this.position, end = this.position + 16; i < end; i++) out += kHex[b[i]]
+    this.position += 16
+    return out
+  }
+
+  /** Unsigned LEB128 varint of at most 5 bytes (32 bits), as flexible versions use for lengths and tags. */
+  unsignedVarint (): number {
+    let value = 0
+    let shift = 0
+    for (let i = 0; i < 5; i++) {
+      this.#need(1)
+      const byte = this.buffer[this.position++]
+      value += (byte & 0x7f) * 2 ** shift
+      if ((byte & 0x80) === 0) return value
+      shift += 7
+    }
+    throw new ProtocolDecodeError('unsigned varint longer than 5 bytes')
+  }
+
+  #text (length: number): string {
+    this.#need(length)
+    const value = this.buffer.toString('utf8', this.position, this.position + length)
+    this.position += length
+    return value
+  }
+
+  #view (length: number): Buffer {
+    this.#need(length)
+    const value = this.buffer.subarray(this.position, this.position + length)
+    this.position += length
+    return value
+  }
+
+  /** int16 length, -1 for null. */
+  nullableString (): string | null {
+    const length = this.int16()
+    if (length < 0) {
+      if (length === -1) return null
+      throw new ProtocolDecodeError(`negative string length ${length}`)
+    }
+    return this.#text(length)
+  }
+
+  string (): string {
+    const value = this.nullableString()
+    if (value === null) throw new ProtocolDecodeError('null in a non-nullable string')
+    return value
+  }
+
+  /** Unsigned varint length + 1, 0 for null. */
+  compactNullableString (): string | null {
+    const lengthPlusOne = this.unsignedVarint()
+    if (lengthPlusOne === 0) return null
+    return this.#text(lengthPlusOne - 1)
+  }
+
+  compactString (): string {
+    const value = this.compactNullableString()
+    if (value === null) throw new ProtocolDecodeError('null in a non-nullable compact string')
+    return value
+  }
+
+  /** int32 length, -1 for null. */
+  nullableBytes (): Buffer | null {
+    const length = this.int32()
+    if (length < 0) {
+      if (length === -1) return null
+      throw new ProtocolDecodeError(`negative bytes length ${length}`)
+    }
+    return this.#view(length)
+  }
+
+  bytes (): Buffer {
+    const value = this.nullableBytes()
+    if (value === null) throw new ProtocolDecodeError('null in non-nullable bytes')
+    return value
+  }
+
+  compactNullableBytes (): Buffer | null {
+    const lengthPlusOne = this.unsignedVarint()
+    if (lengthPlusOne === 0) return null
+    return this.#view(lengthPlusOne - 1)
+  }
+
+  compactBytes (): Buffer {
+    const value = this.compactNullableBytes()
+    if (value === null) throw new ProtocolDecodeError('null in non-nullable compact bytes')
+    return value
+  }
+
+  /**
+   * int32 element count, -1 for null. Every element takes at least one byte on the wire, so a count larger than
+   * the bytes remaining is rejected before any array is allocated.
+   */
+  arrayLength (): number {
+    const count = this.int32()
+    if (count < -1) throw new ProtocolDecodeError(`negative array length ${count}`)
+    if (count > this.remaining) throw new ProtocolDecodeError(`array of ${count} in ${this.remaining} bytes`)
+    return count
+  }
+
+  /** Unsigned varint count + 1, 0 for null: returns the count, or -1 for null. */
+  compactArrayLength (): number {
+    const count = this.unsignedVarint() - 1
+    if (count > this.remaining) throw new ProtocolDecodeError(`array of ${count} in ${this.remaining} bytes`)
+    return count
+  }
+}

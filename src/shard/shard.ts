@@ -1,0 +1,316 @@
+// A partition worker's state: the partitions it owns (exclusively: no other thread touches their logs), its
+// copy of the shard table, its client connections, and its ends of the rings to every other worker.
+//
+// Cross-worker calls travel over the rings as flat messages:
+//   int32 op          the API key of the part (0 Produce, 1 Fetch, 2 ListOffsets), or kOpReply / kOpFetchWake
+//   int32 token       chosen by the caller, echoed in the reply
+//   int32 source      the caller's worker index
+//   int32 apiVersion
+//   payload           a Kafka-encoded request (or response, for kOpReply) of that API and version holding only
+//                     the owner's partitions: the wire format is already a flat, versioned encoding, so the
+//                     owner runs the same code it runs for its own clients' requests.
+// Replies come back on the ring in the other direction. Each worker parks on its doorbell with
+// Atomics.waitAsync and drains all its incoming rings when woken.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { MessagePort } from 'node:worker_threads'
+import type { Socket } from 'node:net'
+import { Doorbells, RingReader, RingWriter } from './ring.ts'
+import { ShardTable, type ClusterMetadata, type TopicEntry } from './shard-table.ts'
+import { PartitionLog } from '../log/partition-log.ts'
+import { Connection } from '../net/connection.ts'
+import type { BrokerConfig } from '../config/config.ts'
+import type { Logger } from '../logger.ts'
+import type { Handler } from '../handlers/handler.ts'
+import type { AdminOp } from '../admin/controller.ts'
+
+export const kOpReply = 1000
+export const kOpFetchWake = 1001
+export const kCallHeaderBytes = 16
+
+/** Owner-side server of one op: answers with `shard.reply(...)` (possibly later). */
+export type RemoteServer = (shard: Shard, source: number, token: number, apiVersion: number, payload: Buffer) => void
+
+export interface AdvertisedAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** Something waiting for appends to a partition (a long-polling Fetch). */
+export interface AppendWaiter {
+  onAppend (): void
+}
+
+export class LocalPartition {
+  readonly topic: TopicEntry
+  readonly index: number
+  readonly log: PartitionLog
+  readonly waiters: Set<AppendWaiter>
+
+  constructor (topic: TopicEntry, index: number, log: PartitionLog) {
+    this.topic = topic
+    this.index = index
+    this.log = log
+    this.waiters = new Set()
+  }
+
+  /** Wakes long polls after an append. */
+  appended (): void {
+    if (this.waiters.size === 0) return
+    for (const waiter of this.waiters) waiter.onAppend()
+  }
+}
+
+export function partitionDir (dataDir: string, topic: string, partition: number): string {
+  return join(dataDir, `${topic}-${partition}`)
+}
+
+interface PendingCall {
+  resolve (payload: Buffer): void
+}
+
+export class Shard {
+  readonly index: number
+  readonly workers: number
+  readonly config: BrokerConfig
+  readonly logger: Logger
+  readonly handlers: Map<number, Handler>
+  readonly remoteServers: Map<number, RemoteServer>
+  advertised: AdvertisedAddress
+  table: ShardTable
+  readonly #port: MessagePort
+  readonly #partitions: Map<string, Array<LocalPartition | undefined>>
+  readonly #writers: Array<RingWriter | null>
+  readonly #readers: Array<RingReader | null>
+  readonly #doorbells: Doorbells
+  readonly #calls: Map<number, PendingCall>
+  readonly #adminCalls: Map<number, { resolve (value: unknown): void, reject (error: Error): void }>
+  readonly #connections: Set<Connection>
+  /** Wakes for fetch parts this worker serves for others, by `${source}:${token}`. */
+  readonly fetchWakers: Map<string, () => void>
+  #nextToken: number
+  #stopping: boolean
+
+  constructor (options: {
+    index: number
+    config: BrokerConfig
+    logger: Logger
+    port: MessagePort
+    outgoing: Array<SharedArrayBuffer | null>
+    incoming: Array<SharedArrayBuffer | null>
+    doorbells: SharedArrayBuffer
+    metadata: ClusterMetadata
+    advertised: AdvertisedAddress
+    handlers: Map<number, Handler>
+    remoteServers: Map<number, RemoteServer>
+  }) {
+    this.index = options.index
+    this.config = options.config
+    this.workers = options.config.workers
+    this.logger = options.logger
+    this.handlers = options.handlers
+    this.remoteServers = options.remoteServers
+    this.advertised = options.advertised
+    this.#port = options.port
+    this.#partitions = new Map()
+    this.#writers = options.outgoing.map((sab) => sab === null ? null : new RingWriter(sab))
+    this.#readers = options.incoming.map((sab) => sab === null ? null : new RingReader(sab))
+    this.#doorbells = new Doorbells(options.doorbells)
+    this.#calls = new Map()
+    this.#adminCalls = new Map()
+    this.#connections = new Set()
+    this.fetchWakers = new Map()
+    this.#nextToken = 1
+    this.#stopping = false
+    this.table = new ShardTable({ version: 0, clusterId: options.metadata.clusterId, topics: [] }, this.workers)
+    this.applyMetadata(options.metadata)
+  }
+
+  // ---- partitions ----------------------------------------------------------------------------------------
+
+  /** The local partition, or undefined when this worker does not own it (or it does not exist). */
+  partition (topic: TopicEntry, index: number): LocalPartition | undefined {
+    return this.#partitions.get(topic.id)?.[index]
+  }
+
+  /**
+   * Installs a new metadata version: closes and deletes the logs of topics that are gone, opens the logs of
+   * partitions this worker now owns. Runs before the worker acknowledges the version to the controller.
+   */
+  applyMetadata (metadata: ClusterMetadata): void {
+    if (metadata.version <= this.table.version) return
+    const table = new ShardTable(metadata, this.workers)
+    for (const [topicId, partitions] of this.#partitions) {
+      const topic = table.topicById(topicId)
+      for (const local of partitions) {
+        if (local === undefined) continue
+        if (topic === undefined) {
+          local.log.delete()
+        } else if (table.ownerOf(topic, local.index) !== this.index) {
+          local.log.close()
+        } else {
+          continue
+        }
+        local.appended()
+        partitions[local.index] = undefined
+      }
+      if (topic === undefined) this.#partitions.delete(topicId)
+    }
+    for (const topic of table.topics()) {
+      let partitions = this.#partitions.get(topic.id)
+      for (let p = 0; p < topic.partitions; p++) {
+        if (topic.owners[p] !== this.index) continue
+        if (partitions === undefined) {
+          partitions = []
+          this.#partitions.set(topic.id, partitions)
+        }
+        const existing = partitions[p]
+        if (existing !== undefined) {
+          // Same log; the topic entry (configs, partition count) may have changed.
+          partitions[p] = new LocalPartition(topic, p, existing.log)
+          for (const waiter of existing.waiters) partitions[p]?.waiters.add(waiter)
+          continue
+        }
+        const dir = partitionDir(this.config.dataDir, topic.name, p)
+        mkdirSync(dir, { recursive: true })
+        const segmentBytes = Number(topic.configs['segment.bytes'] ?? this.config.segmentBytes)
+        partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, indexIntervalBytes: 4096 }))
+      }
+    }
+    this.table = table
+  }
+
+  // ---- connections ---------------------------------------------------------------------------------------
+
+  adopt (socket: Socket): void {
+    if (this.#stopping) {
+      socket.destroy()
+      return
+    }
+    const connection = new Connection(socket, this)
+    this.#connections.add(connection)
+  }
+
+  connectionClosed (connection: Connection): void {
+    this.#connections.delete(connection)
+    this.#port.postMessage({ type: 'connection-closed', worker: this.index })
+  }
+
+  // ---- controller (control plane, postMessage) ------------------------------------------------------------
+
+  admin<T> (op: AdminOp): Promise<T> {
+    const id = this.#nextToken++
+    return new Promise<T>((resolve, reject) => {
+      this.#adminCalls.set(id, { resolve: resolve as (value: unknown) => void, reject })
+      this.#port.postMessage({ type: 'admin', id, op })
+    })
+  }
+
+  adminResult (id: number, result: unknown, error: string | undefined): void {
+    const call = this.#adminCalls.get(id)
+    if (call === undefined) return
+    this.#adminCalls.delete(id)
+    if (error !== undefined) call.reject(new Error(error))
+    else call.resolve(result)
+  }
+
+  // ---- rings (data plane) --------------------------------------------------------------------------------
+
+  /** Sends a request part to its owner; resolves with the owner's encoded response. */
+  call (worker: number, op: number, apiVersion: number, payload: Buffer | Buffer[]): { token: number, reply: Promise<Buffer> } {
+    const token = this.#nextToken++
+    const reply = new Promise<Buffer>((resolve) => { this.#calls.set(token, { resolve }) })
+    this.#send(worker, op, token, apiVersion, payload)
+    return { token, reply }
+  }
+
+  reply (worker: number, token: number, apiVersion: number, payload: Buffer | Buffer[]): void {
+    this.#send(worker, kOpReply, token, apiVersion, payload)
+  }
+
+  /** Asks a worker to answer a long-polling fetch part now. */
+  wakeFetch (worker: number, token: number): void {
+    this.#send(worker, kOpFetchWake, token, 0, Buffer.alloc(0))
+  }
+
+  #send (worker: number, op: number, token: number, apiVersion: number, payload: Buffer | Buffer[]): void {
+    const chunks = Buffer.isBuffer(payload) ? [payload] : payload
+    let length = kCallHeaderBytes
+    for (let i = 0; i < chunks.length; i++) length += chunks[i].length
+    // One contiguous message per call: the ring copies it once more into shared memory.
+    const message = Buffer.allocUnsafe(length)
+    message.writeInt32LE(op, 0)
+    message.writeInt32LE(token, 4)
+    message.writeInt32LE(this.index, 8)
+    message.writeInt32LE(apiVersion, 12)
+    let at = kCallHeaderBytes
+    for (let i = 0; i < chunks.length; i++) at += chunks[i].copy(message, at)
+    const writer = this.#writers[worker]
+    if (writer === null) throw new Error(`no ring from worker ${this.index} to itself`)
+    if (writer.send(message)) this.#doorbells.ring(worker)
+  }
+
+  /** The worker's ring loop: drain every incoming ring, then park on the doorbell. */
+  async runRingLoop (): Promise<void> {
+    const doorbells = this.#doorbells
+    while (!this.#stopping) {
+      const seen = doorbells.load(this.index)
+      this.#drain()
+      const wait = doorbells.wait(this.index, seen)
+      if (wait !== null) await wait
+    }
+  }
+
+  #drain (): void {
+    for (let source = 0; source < this.#readers.length; source++) {
+      const reader = this.#readers[source]
+      if (reader === null) continue
+      let message
+      while ((message = reader.receive()) !== null) this.#dispatch(message)
+      // The other side queued messages behind a full ring: tell it we made room.
+      if (reader.takeSenderWaiting()) this.#doorbells.ring(source)
+    }
+    for (let target = 0; target < this.#writers.length; target++) {
+      const writer = this.#writers[target]
+      if (writer !== null && writer.blocked && writer.flush()) this.#doorbells.ring(target)
+    }
+  }
+
+  #dispatch (message: Buffer): void {
+    const op = message.readInt32LE(0)
+    const token = message.readInt32LE(4)
+    const source = message.readInt32LE(8)
+    const apiVersion = message.readInt32LE(12)
+    const payload = message.subarray(kCallHeaderBytes)
+    if (op === kOpReply) {
+      const call = this.#calls.get(token)
+      if (call === undefined) return
+      this.#calls.delete(token)
+      call.resolve(payload)
+      return
+    }
+    if (op === kOpFetchWake) {
+      this.fetchWakers.get(`${source}:${token}`)?.()
+      return
+    }
+    const server = this.remoteServers.get(op)
+    if (server === undefined) {
+      this.logger.error(`worker ${this.index}: no server for op ${op} from worker ${source}`)
+      return
+    }
+    server(this, source, token, apiVersion, payload)
+  }
+
+  // ---- shutdown ------------------------------------------------------------------------------------------
+
+  stop (): void {
+    this.#stopping = true
+    for (const connection of this.#connections) connection.socket.destroy()
+    for (const partitions of this.#partitions.values()) {
+      for (const local of partitions) local?.log.close()
+    }
+    this.#partitions.clear()
+    this.#doorbells.ring(this.index)
+  }
+}

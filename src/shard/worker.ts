@@ -1,0 +1,53 @@
+// Entry point of a partition worker thread. The main thread sends it sockets, metadata versions and controller
+// answers over its port (control plane); partition traffic between workers goes over the rings (Shard).
+import { parentPort, workerData } from 'node:worker_threads'
+import { Logger } from '../logger.ts'
+import { Shard } from './shard.ts'
+import { buildHandlers } from '../handlers/index.ts'
+import type { BrokerConfig } from '../config/config.ts'
+
+interface WorkerData {
+  index: number
+  config: BrokerConfig
+  outgoing: Array<SharedArrayBuffer | null>
+  incoming: Array<SharedArrayBuffer | null>
+  doorbells: SharedArrayBuffer
+  metadata: import('./shard-table.ts').ClusterMetadata
+  advertised: { host: string, port: number }
+}
+
+const data = workerData as WorkerData
+const port = parentPort
+if (port === null) throw new Error('worker.ts must run in a worker thread')
+const logger = new Logger(data.config.logLevel, `worker-${data.index}`)
+const { handlers, remoteServers } = buildHandlers()
+const shard = new Shard({ ...data, logger, port, handlers, remoteServers })
+
+port.on('message', (message) => {
+  switch (message.type) {
+    case 'socket':
+      shard.adopt(message.socket)
+      break
+    case 'metadata':
+      shard.applyMetadata(message.metadata)
+      port.postMessage({ type: 'metadata-ack', worker: data.index, version: message.metadata.version })
+      break
+    case 'admin-result':
+      shard.adminResult(message.id, message.result, message.error)
+      break
+    case 'advertised':
+      shard.advertised = message.advertised
+      break
+    case 'stop':
+      shard.stop()
+      port.postMessage({ type: 'stopped', worker: data.index })
+      port.close()
+      break
+  }
+})
+
+shard.runRingLoop().catch((error: Error) => {
+  logger.error(`ring loop failed: ${error.stack ?? error.message}`)
+  process.exit(1)
+})
+port.postMessage({ type: 'ready', worker: data.index })
