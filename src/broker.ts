@@ -126,7 +126,9 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     async close () {
       server.close()
       await Promise.all(handles.map((handle) => new Promise<void>((resolve) => {
-        handle.worker.once('exit', () => resolve())
+        // A worker closes its logs (writing clean-shutdown markers) and exits; one that hangs is terminated.
+        const timer = setTimeout(() => { handle.worker.terminate().catch(() => {}) }, 10_000)
+        handle.worker.once('exit', () => { clearTimeout(timer); resolve() })
         handle.worker.postMessage({ type: 'stop' })
       })))
     }

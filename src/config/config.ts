@@ -40,7 +40,7 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--data-dir', env: 'SHOAL_DATA_DIR', help: 'directory for partition logs and metadata (default ./data)' },
   { flag: '--workers', env: 'SHOAL_WORKERS', help: 'partition worker threads (default: number of cores)' },
   { flag: '--default-partitions', env: 'SHOAL_DEFAULT_PARTITIONS', help: 'partitions of auto-created topics and of CreateTopics with -1 (default 1)' },
-  { flag: '--auto-create-topics', env: 'SHOAL_AUTO_CREATE_TOPICS', help: 'create unknown topics on Metadata/Produce (default true; --auto-create-topics=false to turn off)', boolean: true },
+  { flag: '--auto-create-topics', env: 'SHOAL_AUTO_CREATE_TOPICS', help: 'create unknown topics when a client asks for their metadata (default true; =false to turn off)', boolean: true },
   { flag: '--log-level', env: 'SHOAL_LOG_LEVEL', help: 'error | warn | info | debug (default info)' },
   { flag: '--max-frame-bytes', env: 'SHOAL_MAX_FRAME_BYTES', help: 'largest request frame accepted (default 104857600)' },
   { flag: '--message-max-bytes', env: 'SHOAL_MESSAGE_MAX_BYTES', help: 'largest record batch accepted, Kafka message.max.bytes (default 1048588)' },

@@ -36,7 +36,7 @@ interface PartitionData {
   logStartOffset: number
   abortedTransactions: null | []
   preferredReadReplica: number
-  records: Buffer | null
+  records: Buffer
 }
 interface TopicResponse { topic: string, topicId: string, partitions: PartitionData[] }
 interface FetchResponse { throttleTimeMs: number, errorCode: number, sessionId: number, responses: TopicResponse[] }
@@ -45,8 +45,11 @@ function topicEntry (shard: Shard, topic: FetchTopic, apiVersion: number): Topic
   return apiVersion >= 13 ? shard.table.topicById(topic.topicId) : shard.table.topic(topic.topic)
 }
 
+/** Kafka answers "no records" with an empty record set, never null: librdkafka rejects a null (-1) size. */
+const kNoRecords = Buffer.alloc(0)
+
 function errorPartition (partitionIndex: number, errorCode: number): PartitionData {
-  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: null }
+  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: kNoRecords }
 }
 
 function unknownCode (apiVersion: number): number {
@@ -76,7 +79,8 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
         partitions.push({ ...errorPartition(p.partition, result.errorCode), highWatermark: result.highWatermark, lastStableOffset: result.lastStableOffset, logStartOffset: result.logStartOffset })
         continue
       }
-      const size = result.records === null ? 0 : result.records.length
+      const records = result.records ?? kNoRecords
+      const size = records.length
       out.bytes += size
       remaining = Math.max(0, remaining - size)
       partitions.push({
@@ -87,7 +91,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
         logStartOffset: result.logStartOffset,
         abortedTransactions: request.isolationLevel === 1 ? [] : null,
         preferredReadReplica: -1,
-        records: result.records
+        records
       })
     }
     responses.push({ topic: topic.topic, topicId: topic.topicId, partitions })
@@ -181,8 +185,7 @@ async function handle (context: RequestContext, request: FetchRequest): Promise<
   }))
   const localWakeKey = parts.size > 1 ? `local:${++localWakeCounter}` : null
   // Unknown partitions are an answer in themselves: do not wait on the others.
-  const waitingRequest = unknown.length > 0 ? parts : null
-  if (waitingRequest !== null) for (const part of parts.values()) part.maxWaitMs = 0
+  if (unknown.length > 0) for (const part of parts.values()) part.maxWaitMs = 0
   const calls = dispatchParts(shard, api, apiVersion, parts, serveLocal, localWakeKey)
   const results: TopicResponse[][] = []
   if (calls.length > 1) {
@@ -198,7 +201,7 @@ async function handle (context: RequestContext, request: FetchRequest): Promise<
     }
     for (const call of calls) {
       call.response.then((response) => {
-        if (response.responses.some((t) => t.partitions.some((p) => p.records !== null && p.records.length > 0))) wakeOthers()
+        if (response.responses.some((t) => t.partitions.some((p) => p.records.length > 0))) wakeOthers()
       }, () => {})
     }
   }

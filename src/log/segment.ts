@@ -80,119 +80,121 @@ function unlinkIfExists (path: string): void {
   }
 }
 
-/** The offset index in memory: [relativeOffset, position] pairs in an Int32Array that doubles as it fills. */
+/**
+ * The offset index in memory, in its file format ([int32 relativeOffset][int32 position] entries, big-endian) so
+ * that loading a sealed segment's index is one file read with no decoding pass, and persisting is a write of a
+ * slice. The active segment's buffer doubles as it fills.
+ */
 export class OffsetIndex {
-  private entries: Int32Array
-  count = 0
+  private entries: Buffer
+  count: number
   /** Entries [0, persistedCount) are in the .index file. */
-  persistedCount = 0
+  persistedCount: number
 
-  constructor (capacity = 64) {
-    this.entries = new Int32Array(capacity * 2)
+  /** An empty index, or one over `fileContents` (entries as in the file; trusted, see validate()). */
+  constructor (fileContents?: Buffer) {
+    this.entries = fileContents ?? Buffer.allocUnsafe(64 * kOffsetIndexEntrySize)
+    this.count = fileContents === undefined ? 0 : Math.floor(fileContents.length / kOffsetIndexEntrySize)
+    this.persistedCount = this.count
   }
 
   append (relativeOffset: number, position: number): void {
-    if (this.count * 2 === this.entries.length) {
-      const grown = new Int32Array(this.entries.length * 2)
-      grown.set(this.entries)
+    const at = this.count * kOffsetIndexEntrySize
+    if (at + kOffsetIndexEntrySize > this.entries.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.entries.length * 2, 64 * kOffsetIndexEntrySize))
+      this.entries.copy(grown, 0, 0, at)
       this.entries = grown
     }
-    this.entries[this.count * 2] = relativeOffset
-    this.entries[this.count * 2 + 1] = position
+    this.entries.writeInt32BE(relativeOffset, at)
+    this.entries.writeInt32BE(position, at + 4)
     this.count++
   }
 
   relativeOffsetAt (index: number): number {
-    return this.entries[index * 2]
+    return this.entries.readInt32BE(index * kOffsetIndexEntrySize)
   }
 
   positionAt (index: number): number {
-    return this.entries[index * 2 + 1]
+    return this.entries.readInt32BE(index * kOffsetIndexEntrySize + 4)
   }
 
   /** Position of the last entry whose relative offset is <= `relativeOffset`; 0 (the segment start) if none. */
   floorPosition (relativeOffset: number): number {
+    const entries = this.entries
     let low = 0
     let high = this.count - 1
     let found = -1
     while (low <= high) {
       const middle = (low + high) >>> 1
-      if (this.entries[middle * 2] <= relativeOffset) {
+      if (entries.readInt32BE(middle * kOffsetIndexEntrySize) <= relativeOffset) {
         found = middle
         low = middle + 1
       } else {
         high = middle - 1
       }
     }
-    return found < 0 ? 0 : this.entries[found * 2 + 1]
+    return found < 0 ? 0 : entries.readInt32BE(found * kOffsetIndexEntrySize + 4)
   }
 
+  /** Entries [from, to) in the file format: a view, to be written before the next append. */
   encode (from: number, to: number): Buffer {
-    const buffer = Buffer.allocUnsafe((to - from) * kOffsetIndexEntrySize)
-    for (let index = from; index < to; index++) {
-      const at = (index - from) * kOffsetIndexEntrySize
-      buffer.writeInt32BE(this.entries[index * 2], at)
-      buffer.writeInt32BE(this.entries[index * 2 + 1], at + 4)
-    }
-    return buffer
+    return this.entries.subarray(from * kOffsetIndexEntrySize, to * kOffsetIndexEntrySize)
   }
 
   /**
-   * Decodes an .index file; null when it is not a valid index of a log of `logSize` bytes whose relative offsets
-   * are below `relativeOffsetLimit`: a torn entry, keys or positions not strictly increasing, or past the end.
+   * An index over an .index file's contents, or null when they are not a valid index of a log of `logSize`
+   * bytes with relative offsets below `relativeOffsetLimit`: a torn entry, keys or positions not strictly
+   * increasing, or past the end.
    */
-  static decode (buffer: Buffer, logSize: number, relativeOffsetLimit: number): OffsetIndex | null {
-    if (buffer.length % kOffsetIndexEntrySize !== 0) return null
-    const count = buffer.length / kOffsetIndexEntrySize
-    const index = new OffsetIndex(Math.max(64, count))
+  static decode (fileContents: Buffer, logSize: number, relativeOffsetLimit: number): OffsetIndex | null {
+    if (fileContents.length % kOffsetIndexEntrySize !== 0) return null
     let previousOffset = -1
     let previousPosition = -1
-    for (let at = 0; at < buffer.length; at += kOffsetIndexEntrySize) {
-      const relativeOffset = buffer.readInt32BE(at)
-      const position = buffer.readInt32BE(at + 4)
+    for (let at = 0; at < fileContents.length; at += kOffsetIndexEntrySize) {
+      const relativeOffset = fileContents.readInt32BE(at)
+      const position = fileContents.readInt32BE(at + 4)
       if (relativeOffset <= previousOffset || position <= previousPosition || position >= logSize ||
         relativeOffset >= relativeOffsetLimit) return null
-      index.append(relativeOffset, position)
       previousOffset = relativeOffset
       previousPosition = position
     }
-    index.persistedCount = count
-    return index
+    return new OffsetIndex(fileContents)
   }
 }
 
-/** The time index in memory: strictly increasing timestamps and the relative offset of the batch of each. */
+/**
+ * The time index in memory, in its file format ([int64 timestamp][int32 relativeOffset] entries, big-endian):
+ * strictly increasing timestamps, each with the relative offset of the batch that reached it.
+ */
 export class TimeIndex {
-  private timestamps: Float64Array
-  private relativeOffsets: Int32Array
-  count = 0
+  private entries: Buffer
+  count: number
   /** Entries [0, persistedCount) are in the .timeindex file. */
-  persistedCount = 0
+  persistedCount: number
 
-  constructor (capacity = 64) {
-    this.timestamps = new Float64Array(capacity)
-    this.relativeOffsets = new Int32Array(capacity)
+  constructor (fileContents?: Buffer) {
+    this.entries = fileContents ?? Buffer.allocUnsafe(64 * kTimeIndexEntrySize)
+    this.count = fileContents === undefined ? 0 : Math.floor(fileContents.length / kTimeIndexEntrySize)
+    this.persistedCount = this.count
   }
 
   get lastTimestamp (): number {
-    return this.count === 0 ? -1 : this.timestamps[this.count - 1]
+    return this.count === 0 ? -1 : readInt64(this.entries, (this.count - 1) * kTimeIndexEntrySize)
   }
 
   get lastRelativeOffset (): number {
-    return this.count === 0 ? -1 : this.relativeOffsets[this.count - 1]
+    return this.count === 0 ? -1 : this.entries.readInt32BE((this.count - 1) * kTimeIndexEntrySize + 8)
   }
 
   append (timestamp: number, relativeOffset: number): void {
-    if (this.count === this.timestamps.length) {
-      const timestamps = new Float64Array(this.count * 2)
-      timestamps.set(this.timestamps)
-      this.timestamps = timestamps
-      const relativeOffsets = new Int32Array(this.count * 2)
-      relativeOffsets.set(this.relativeOffsets)
-      this.relativeOffsets = relativeOffsets
+    const at = this.count * kTimeIndexEntrySize
+    if (at + kTimeIndexEntrySize > this.entries.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.entries.length * 2, 64 * kTimeIndexEntrySize))
+      this.entries.copy(grown, 0, 0, at)
+      this.entries = grown
     }
-    this.timestamps[this.count] = timestamp
-    this.relativeOffsets[this.count] = relativeOffset
+    writeInt64(this.entries, at, timestamp)
+    this.entries.writeInt32BE(relativeOffset, at + 8)
     this.count++
   }
 
@@ -201,46 +203,38 @@ export class TimeIndex {
    * entry's batch has a max timestamp below `timestamp`, so a search for it may start there.
    */
   relativeOffsetBefore (timestamp: number): number {
+    const entries = this.entries
     let low = 0
     let high = this.count - 1
     let found = -1
     while (low <= high) {
       const middle = (low + high) >>> 1
-      if (this.timestamps[middle] < timestamp) {
+      if (readInt64(entries, middle * kTimeIndexEntrySize) < timestamp) {
         found = middle
         low = middle + 1
       } else {
         high = middle - 1
       }
     }
-    return found < 0 ? -1 : this.relativeOffsets[found]
+    return found < 0 ? -1 : entries.readInt32BE(found * kTimeIndexEntrySize + 8)
   }
 
+  /** Entries [from, to) in the file format: a view, to be written before the next append. */
   encode (from: number, to: number): Buffer {
-    const buffer = Buffer.allocUnsafe((to - from) * kTimeIndexEntrySize)
-    for (let index = from; index < to; index++) {
-      const at = (index - from) * kTimeIndexEntrySize
-      writeInt64(buffer, at, this.timestamps[index])
-      buffer.writeInt32BE(this.relativeOffsets[index], at + 8)
-    }
-    return buffer
+    return this.entries.subarray(from * kTimeIndexEntrySize, to * kTimeIndexEntrySize)
   }
 
-  /** Decodes a .timeindex file; null when torn, not increasing, or pointing at or past `relativeOffsetLimit`. */
-  static decode (buffer: Buffer, relativeOffsetLimit: number): TimeIndex | null {
-    if (buffer.length % kTimeIndexEntrySize !== 0) return null
-    const count = buffer.length / kTimeIndexEntrySize
-    const index = new TimeIndex(Math.max(64, count))
+  /** An index over a .timeindex file's contents; null when torn, not increasing, or at/past the limit. */
+  static decode (fileContents: Buffer, relativeOffsetLimit: number): TimeIndex | null {
+    if (fileContents.length % kTimeIndexEntrySize !== 0) return null
     let previousTimestamp = -Infinity
-    for (let at = 0; at < buffer.length; at += kTimeIndexEntrySize) {
-      const timestamp = readInt64(buffer, at)
-      const relativeOffset = buffer.readInt32BE(at + 8)
+    for (let at = 0; at < fileContents.length; at += kTimeIndexEntrySize) {
+      const timestamp = readInt64(fileContents, at)
+      const relativeOffset = fileContents.readInt32BE(at + 8)
       if (timestamp <= previousTimestamp || relativeOffset < 0 || relativeOffset >= relativeOffsetLimit) return null
-      index.append(timestamp, relativeOffset)
       previousTimestamp = timestamp
     }
-    index.persistedCount = count
-    return index
+    return new TimeIndex(fileContents)
   }
 }
 
@@ -419,6 +413,7 @@ export class LogSegment {
    */
   locate (offset: number): number {
     let position = this.offsetIndex!.floorPosition(offset - this.baseOffset)
+    if (position >= this.size) position = 0 // a bad entry in an unvalidated index: scan from the start
     headerWindow.reset(this.fd)
     const buffer = headerWindow.buffer
     while (position < this.size) {
@@ -444,6 +439,7 @@ export class LogSegment {
     if (position < 0) {
       const relativeOffset = this.timeIndex!.relativeOffsetBefore(timestamp)
       position = this.offsetIndex!.floorPosition(Math.max(relativeOffset, minOffset - this.baseOffset))
+      if (position >= this.size) position = 0
     }
     headerWindow.reset(this.fd)
     const buffer = headerWindow.buffer
@@ -592,18 +588,27 @@ export class LogSegment {
     return this.offsetIndex !== null
   }
 
-  /** Loads a sealed segment's indexes from their files, rebuilding them when they turn out invalid. */
+  /**
+   * Loads a sealed segment's indexes from their files: one read each, no validation pass (checkSealed() checked
+   * their last entries at open; lookups clamp what they find). Rebuilds them when a file is gone or torn.
+   */
   loadIndexes (): void {
     if (this.offsetIndex !== null) return
-    const relativeOffsetLimit = this.nextOffset - this.baseOffset
-    const offsetIndex = readOffsetIndex(this.indexPath, this.size, relativeOffsetLimit)
-    const timeIndex = readTimeIndex(this.timeIndexPath, relativeOffsetLimit)
-    if (offsetIndex === null || timeIndex === null) {
+    let offsetContents: Buffer
+    let timeContents: Buffer
+    try {
+      offsetContents = readFileSync(this.indexPath)
+      timeContents = readFileSync(this.timeIndexPath)
+    } catch {
       this.rebuild()
       return
     }
-    this.offsetIndex = offsetIndex
-    this.timeIndex = timeIndex
+    if (offsetContents.length % kOffsetIndexEntrySize !== 0 || timeContents.length % kTimeIndexEntrySize !== 0) {
+      this.rebuild()
+      return
+    }
+    this.offsetIndex = new OffsetIndex(offsetContents)
+    this.timeIndex = new TimeIndex(timeContents)
   }
 
   /** Drops a sealed segment's in-memory indexes (they are in their files); the next lookup loads them again. */

@@ -1,5 +1,7 @@
 // Kafka's error codes (the protocol guide's table and org.apache.kafka.common.protocol.Errors): the one
 // table every handler answers from. `retriable` is whether a Kafka client retries the request on its own.
+// Codes and names checked against Errors.java of Kafka 4.x trunk (up to 133, SHARE_SESSION_LIMIT_REACHED; trunk
+// branches disagree about what comes after it, so nothing later is listed yet).
 
 export const ErrorCode = {
   UNKNOWN_SERVER_ERROR: -1,
@@ -124,11 +126,29 @@ export const ErrorCode = {
   TELEMETRY_TOO_LARGE: 118,
   INVALID_REGISTRATION: 119,
   TRANSACTION_ABORTABLE: 120,
+  INVALID_RECORD_STATE: 121,
+  SHARE_SESSION_NOT_FOUND: 122,
+  INVALID_SHARE_SESSION_EPOCH: 123,
+  FENCED_STATE_EPOCH: 124,
+  INVALID_VOTER_KEY: 125,
+  DUPLICATE_VOTER: 126,
+  VOTER_NOT_FOUND: 127,
+  INVALID_REGULAR_EXPRESSION: 128,
+  REBOOTSTRAP_REQUIRED: 129,
+  STREAMS_INVALID_TOPOLOGY: 130,
+  STREAMS_INVALID_TOPOLOGY_EPOCH: 131,
+  STREAMS_TOPOLOGY_FENCED: 132,
+  SHARE_SESSION_LIMIT_REACHED: 133,
 } as const
 
 export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode]
 
-const retriableCodes = new Set<number>([2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51, 56, 70, 71, 72, 74, 75, 78, 80, 83, 84, 88, 89, 100, 103, 106])
+// The codes whose exception is a RetriableException in Kafka (directly, or through InvalidMetadataException /
+// RefreshRetriableException), as Kafka 4.1's javadoc shows the class hierarchy.
+const retriableCodes = new Set<number>([
+  2, 3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 41, 51, 56, 70, 71, 72, 74, 75, 78, 80, 83, 84, 88, 89, 100, 103, 106,
+  122, 123, 133
+])
 const namesByCode = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]))
 
 export function isRetriable (code: number): boolean {

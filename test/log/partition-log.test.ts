@@ -186,7 +186,7 @@ test('LogAppendTime sets the timestamp type and max timestamp and keeps the CRC 
 
 test('concurrent flushes share fsyncs (group commit) and advance durableOffset', async t => {
   let fsyncCalls = 0
-  const fsyncImpl: FsyncFunction = (fd, callback) => {
+  const fsyncImpl: FsyncFunction = (_fd, callback) => {
     fsyncCalls++
     setTimeout(() => callback(null), 2)
   }
@@ -232,7 +232,7 @@ test('flush makes a rolled segment durable before resolving', async t => {
 })
 
 test('a failed fsync fails the log', async t => {
-  const fsyncImpl: FsyncFunction = (fd, callback) => setImmediate(() => callback(Object.assign(new Error('EIO'), { code: 'EIO' })))
+  const fsyncImpl: FsyncFunction = (_fd, callback) => setImmediate(() => callback(Object.assign(new Error('EIO'), { code: 'EIO' })))
   const log = PartitionLog.open(temporaryDirectory(t), { ...kSmallSegments, fsyncImpl })
   log.append(buildBatch({ values: ['a'] }), -1)
   await assert.rejects(log.flush(), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)

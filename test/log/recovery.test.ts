@@ -229,3 +229,22 @@ test('kill -9: every acknowledged offset survives, with its contents and produce
     if (round === 1) log.close() // one clean restart in between; the others leave the log as the kill did
   }
 })
+
+test('batches larger than the read windows and the recovery chunk survive recovery and reads', t => {
+  const directory = temporaryDirectory(t)
+  const config = { segmentBytes: 1024 * 1024, indexIntervalBytes: 4096 }
+  const log = PartitionLog.open(directory, config)
+  const sizes = [10, 1_500_000, 10, 20_000, 30_000, 10, 2_000_000, 10]
+  for (const [index, size] of sizes.entries()) log.append(buildBatch({ values: [`${index}:` + 'x'.repeat(size)] }), -1)
+  assert.equal(log.segmentCount, 5)
+  const values = valuesOf(log.read(0, 64 << 20, true).records)
+  assert.deepEqual(values.map(value => value.length), sizes.map((size, index) => size + `${index}:`.length))
+  // No close: full recovery of the last segment, whose batches exceed the 1 MiB recovery chunk.
+  const recovered = PartitionLog.open(directory, config)
+  assert.equal(recovered.nextOffset, sizes.length)
+  for (let offset = 0; offset < sizes.length; offset++) {
+    const one = valuesOf(recovered.read(offset, 1, true).records)
+    assert.deepEqual(one, [values[offset]])
+  }
+  recovered.close()
+})

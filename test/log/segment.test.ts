@@ -16,7 +16,7 @@ test('file names are the base offset zero-padded to 20 digits', () => {
 })
 
 test('the offset index finds the last entry at or before an offset', () => {
-  const index = new OffsetIndex(2)
+  const index = new OffsetIndex()
   for (let entry = 1; entry <= 100; entry++) index.append(entry * 10, entry * 1000)
   assert.equal(index.count, 100)
   assert.equal(index.floorPosition(0), 0)
@@ -34,7 +34,7 @@ test('the offset index finds the last entry at or before an offset', () => {
 })
 
 test('the time index finds the last entry strictly before a timestamp', () => {
-  const index = new TimeIndex(1)
+  const index = new TimeIndex()
   index.append(100, 0)
   index.append(200, 5)
   index.append(300, 9)

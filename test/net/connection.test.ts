@@ -1,0 +1,299 @@
+// Hostile input against a real broker process. Each attack runs on a connection of its own; the broker must
+// close (or answer) that connection, name the reason in its log, and keep serving: two well-behaved clients,
+// connected before the first attack (one per worker), produce and fetch in a loop the whole time, and each
+// attack waits for both of them to complete more round trips after it.
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
+import { createTopic, fetchRecords, KafkaClient, kProduceVersion, produce } from '../helpers/kafka-client.ts'
+import { apiByKey, requestHeaderVersion } from '../../src/protocol/apis.ts'
+import { codecFor } from '../../src/protocol/codec.ts'
+import { requestHeader } from '../../src/protocol/messages/headers.ts'
+import { buildRecordBatch } from '../../src/protocol/record-batch.ts'
+import { ErrorCode } from '../../src/protocol/errors.ts'
+import { Writer } from '../../src/protocol/writer.ts'
+
+const kTopic = 'steady'
+
+/** Produces and fetches back in a loop, checking every round trip, until stopped. */
+class SteadyClient {
+  readonly client: KafkaClient
+  readonly partition: number
+  roundTrips = 0
+  error: Error | null = null
+  readonly acknowledged: Array<{ offset: number, value: string }> = []
+  #stopped = false
+  #done: Promise<void> | null = null
+
+  constructor (client: KafkaClient, partition: number) {
+    this.client = client
+    this.partition = partition
+  }
+
+  start (): void {
+    this.#done = this.#run().catch((error: Error) => { this.error = error })
+  }
+
+  async #run (): Promise<void> {
+    for (let round = 0; !this.#stopped; round++) {
+      const values = [`p${this.partition}-r${round}-a`, `p${this.partition}-r${round}-b`]
+      const result = await produce(this.client, kTopic, this.partition, values)
+      if (result.errorCode !== 0) throw new Error(`produce failed with ${result.errorCode}`)
+      const fetched = await fetchRecords(this.client, kTopic, this.partition, result.baseOffset)
+      assert.deepEqual(fetched.slice(0, 2), values.map((value, i) => ({ offset: result.baseOffset + i, value })))
+      values.forEach((value, i) => this.acknowledged.push({ offset: result.baseOffset + i, value }))
+      this.roundTrips++
+    }
+  }
+
+  /** Waits until `count` more round trips than now have completed. */
+  async advance (count: number): Promise<void> {
+    const target = this.roundTrips + count
+    await waitFor(() => {
+      if (this.error !== null) throw this.error
+      return this.roundTrips >= target
+    }, 20_000, `partition ${this.partition} client to make progress`)
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    await this.#done
+    if (this.error !== null) throw this.error
+  }
+}
+
+/** A request frame: size, header (for `apiKey`/`version`, in the header version the broker expects), body. */
+function frame (apiKey: number, version: number, body: Buffer, correlationId = 7): Buffer {
+  const api = apiByKey(apiKey)
+  const writer = new Writer()
+  writer.startFrame()
+  if (api === undefined) {
+    writer.int16(apiKey)
+    writer.int16(version)
+    writer.int32(correlationId)
+    writer.nullableString('hostile')
+  } else {
+    codecFor(requestHeader, requestHeaderVersion(api, version)).encode(writer, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: 'hostile' })
+  }
+  writer.raw(body)
+  return Buffer.concat(writer.finishFrame())
+}
+
+function int32 (value: number): Buffer {
+  const buffer = Buffer.alloc(4)
+  buffer.writeInt32BE(value)
+  return buffer
+}
+
+/** Deterministic pseudo-random bytes (mulberry32), so that a failure can be replayed. */
+function pseudoRandom (seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function randomBytes (next: () => number, length: number): Buffer {
+  const buffer = Buffer.alloc(length)
+  for (let i = 0; i < length; i++) buffer[i] = Math.floor(next() * 256)
+  return buffer
+}
+
+describe('hostile frames against a running broker', () => {
+  let broker: TestBroker
+  let steady: SteadyClient[]
+  let logChecked = 0
+
+  before(async () => {
+    broker = await startBroker({ workers: 2 })
+    const admin = await KafkaClient.to(broker.bootstrap)
+    await createTopic(admin, kTopic, 2)
+    admin.close()
+    // The acceptor hands connections to the worker with the fewest: these two land on different workers.
+    steady = [new SteadyClient(await KafkaClient.to(broker.bootstrap), 0), new SteadyClient(await KafkaClient.to(broker.bootstrap), 1)]
+    for (const client of steady) client.start()
+    for (const client of steady) await client.advance(1)
+  })
+
+  after(async () => {
+    if (steady !== undefined) {
+      for (const client of steady) await client.stop()
+      // Every acknowledged record is still there, once, at its offset.
+      const reader = await KafkaClient.to(broker.bootstrap)
+      for (const client of steady) {
+        const all = await fetchRecords(reader, kTopic, client.partition)
+        assert.deepEqual(all, all.map((_, offset) => all[offset]).map((record, offset) => ({ ...record, offset })))
+        for (const record of client.acknowledged) assert.deepEqual(all[record.offset], record)
+        assert.equal(all.length, client.acknowledged.length)
+        client.client.close()
+      }
+      reader.close()
+    }
+    const output = broker.output()
+    await broker.stop()
+    assert.doesNotMatch(output, / ERROR /, `the broker logged an error:\n${output}`)
+  })
+
+  /**
+   * Opens a fresh connection, writes `bytes` (then half-closes when `end`), and waits for the broker to close
+   * it. Then checks that the log names `reason`, the broker is alive, and both steady clients progress.
+   */
+  async function attack (bytes: Buffer, reason: RegExp | null, options: { end?: boolean } = {}): Promise<void> {
+    const client = await KafkaClient.to(broker.bootstrap)
+    client.sendBytes(bytes)
+    if (options.end === true) client.socket.end()
+    await waitFor(() => client.isClosed, 10_000, 'the broker to close the hostile connection')
+    await expectAlive(reason)
+  }
+
+  async function expectAlive (reason: RegExp | null): Promise<void> {
+    if (reason !== null) {
+      await waitFor(() => reason.test(broker.output().slice(logChecked)), 10_000, `a log line matching ${reason}`)
+      logChecked = broker.output().length
+    }
+    assert.equal(broker.process.exitCode, null, `the broker exited:\n${broker.output()}`)
+    for (const client of steady) await client.advance(2)
+  }
+
+  test('a frame size of 2^31 - 1 closes the connection', async () => {
+    await attack(int32(0x7fffffff), /closing connection .*: bad frame size 2147483647/)
+  })
+
+  test('a frame size just above --max-frame-bytes closes the connection', async () => {
+    await attack(int32(100 * 1024 * 1024 + 1), /bad frame size 104857601/)
+  })
+
+  test('a negative frame size closes the connection', async () => {
+    await attack(int32(-1), /bad frame size -1 /)
+    await attack(int32(-0x80000000), /bad frame size -2147483648/)
+  })
+
+  test('a frame size of 3 (smaller than any header) closes the connection', async () => {
+    await attack(Buffer.concat([int32(3), Buffer.from([0, 18, 0])]), /bad frame size 3 /)
+  })
+
+  test('a size of 8 with a header cut before its client id closes the connection', async () => {
+    const bytes = Buffer.concat([int32(8), Buffer.from([0, 18, 0, 0, 0, 0, 0, 1])])
+    await attack(bytes, /undecodable ApiVersions v0 request/)
+  })
+
+  test('a truncated body followed by the client closing is dropped quietly', async () => {
+    const whole = frame(3, 12, encodeBody(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }))
+    await attack(whole.subarray(0, whole.length - 3), null, { end: true })
+    // A size prefix announcing far more than is ever sent, then the end of the stream.
+    await attack(Buffer.concat([int32(1 << 20), Buffer.alloc(1000, 1)]), null, { end: true })
+  })
+
+  test('an array count of -5 in a Metadata request closes the connection', async () => {
+    // Metadata v8 (not flexible): topics is an int32 count, then three booleans.
+    await attack(frame(3, 8, Buffer.concat([int32(-5), Buffer.from([1, 0, 0])])), /undecodable Metadata v8 request: negative array length -5/)
+  })
+
+  test('an array count of 2^30 in a Metadata request closes the connection before allocating', async () => {
+    await attack(frame(3, 8, Buffer.concat([int32(1 << 30), Buffer.from([1, 0, 0])])), /undecodable Metadata v8 request: array of 1073741824 in 3 bytes/)
+    // The same in a flexible version: a compact (varint, count + 1) array length.
+    const writer = new Writer()
+    writer.unsignedVarint((1 << 30) + 1)
+    writer.raw(Buffer.from([1, 0, 0]))
+    await attack(frame(3, 12, writer.toBuffer()), /undecodable Metadata v12 request: array of 1073741824 in 3 bytes/)
+  })
+
+  test('a string length past the end of the frame closes the connection', async () => {
+    // One topic whose name claims 30000 bytes.
+    const body = Buffer.concat([int32(1), Buffer.from([0x75, 0x30]), Buffer.from('short'), Buffer.from([1, 0, 0])])
+    await attack(frame(3, 8, body), /undecodable Metadata v8 request: need 30000 bytes/)
+  })
+
+  test('a truncated Produce body closes the connection', async () => {
+    const batch = buildRecordBatch([{ key: null, value: Buffer.from('never appended') }])
+    const body = encodeBody(0, kProduceVersion, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: kTopic, partitionData: [{ index: 0, records: batch }] }] })
+    await attack(frame(0, kProduceVersion, body.subarray(0, body.length - 20)), new RegExp(`undecodable Produce v${kProduceVersion} request`))
+  })
+
+  test('a well-framed Produce whose record batch is garbage is answered with a partition error', async () => {
+    const client = await KafkaClient.to(broker.bootstrap)
+    const batch = buildRecordBatch([{ key: null, value: Buffer.from('corrupted in flight') }])
+    batch[batch.length - 3] ^= 0xff // the CRC no longer matches
+    const crc = await produce(client, kTopic, 0, batch)
+    assert.equal(crc.errorCode, ErrorCode.CORRUPT_MESSAGE)
+    const cut = await produce(client, kTopic, 0, batch.subarray(0, 40))
+    assert.notEqual(cut.errorCode, ErrorCode.NONE)
+    const noise = await produce(client, kTopic, 0, randomBytes(pseudoRandom(1), 200))
+    assert.notEqual(noise.errorCode, ErrorCode.NONE)
+    // The connection stays usable.
+    assert.equal((await produce(client, kTopic, 0, ['after the garbage'])).errorCode, ErrorCode.NONE)
+    client.close()
+    await expectAlive(null)
+  })
+
+  test('an unknown API key closes the connection', async () => {
+    await attack(frame(9999, 0, Buffer.alloc(0)), /unknown or unimplemented API key 9999/)
+    await attack(frame(-1, 0, Buffer.alloc(0)), /unknown or unimplemented API key -1/)
+  })
+
+  test('a known but unimplemented API key closes the connection', async () => {
+    // JoinGroup (11) has message definitions but no handler in this broker; ApiVersions does not list it.
+    await attack(frame(11, 5, Buffer.alloc(16)), /unknown or unimplemented API key 11/)
+  })
+
+  test('ApiVersions v99 is answered in v0 with UNSUPPORTED_VERSION and the key list, and the connection stays open', async () => {
+    const client = await KafkaClient.to(broker.bootstrap)
+    const response = await client.request(18, 99, Buffer.alloc(0), { responseVersion: 0 })
+    assert.equal(response.errorCode, ErrorCode.UNSUPPORTED_VERSION)
+    const keys = new Map<number, { minVersion: number, maxVersion: number }>(response.apiKeys.map((k: any) => [k.apiKey, k]))
+    assert.deepEqual(keys.get(18), { apiKey: 18, minVersion: 0, maxVersion: 4 })
+    assert.equal(keys.get(0)?.minVersion, 3)
+    assert.equal(keys.get(3)?.maxVersion, 12)
+    // A negative version is unsupported the same way.
+    const negative = await client.request(18, -1, Buffer.alloc(0), { responseVersion: 0 })
+    assert.equal(negative.errorCode, ErrorCode.UNSUPPORTED_VERSION)
+    // The client retries with a version from the list, on the same connection.
+    const supported = await client.request(18, 3, { clientSoftwareName: 'shoal-test', clientSoftwareVersion: '1' })
+    assert.equal(supported.errorCode, ErrorCode.NONE)
+    assert.equal(client.isClosed, false)
+    client.close()
+    await expectAlive(null)
+  })
+
+  test('Metadata v99 (an unsupported version of an API that cannot express the error) closes the connection', async () => {
+    await attack(frame(3, 99, Buffer.alloc(4)), /unsupported Metadata version 99/)
+    // Below the supported range too (Metadata v0-3 are not served).
+    await attack(frame(3, 1, int32(-1)), /unsupported Metadata version 1/)
+  })
+
+  test('random garbage closes the connection', async () => {
+    const next = pseudoRandom(20260101)
+    for (let round = 0; round < 12; round++) {
+      const bytes = randomBytes(next, 1 + Math.floor(next() * 600))
+      // Without the half close, a garbage size prefix that happens to be plausible would wait for more bytes.
+      await attack(bytes, null, { end: true })
+    }
+  })
+
+  test('random bodies behind valid headers of every served API are answered or closed', async () => {
+    const next = pseudoRandom(77)
+    const served = [0, 1, 2, 3, 18, 19, 20, 22, 37, 60]
+    for (const apiKey of served) {
+      const api = apiByKey(apiKey)!
+      for (const version of [api.minVersion, api.maxVersion]) {
+        const client = await KafkaClient.to(broker.bootstrap)
+        client.sendBytes(frame(apiKey, version, randomBytes(next, 1 + Math.floor(next() * 200))))
+        // Answered (a frame comes back) or closed: either way the broker must not hang on it.
+        const answered = new Promise<void>((resolve) => client.socket.once('data', () => resolve()))
+        await Promise.race([answered, client.closed, waitFor(() => false, 5_000, `an answer to a random ${api.name} v${version}`)])
+        client.close()
+      }
+    }
+    await expectAlive(null)
+  })
+})
+
+function encodeBody (apiKey: number, version: number, body: object): Buffer {
+  const writer = new Writer()
+  apiByKey(apiKey)!.request(version).encode(writer, body)
+  return writer.toBuffer()
+}
