@@ -10,6 +10,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { join } from 'node:path'
 import { ErrorCode } from '../protocol/errors.ts'
 import { kTopicConfigDefaults, validateTopicConfig, validateTopicName } from '../config/topic-config.ts'
+import { kOffsetsTopic } from '../group/offset-store.ts'
 import type { ClusterMetadata, TopicMetadata } from '../shard/shard-table.ts'
 import type { Logger } from '../logger.ts'
 
@@ -26,6 +27,8 @@ export interface CreateTopicRequest {
   readonly replicationFactor: number
   readonly configs: ReadonlyArray<{ readonly name: string, readonly value: string | null }>
   readonly hasAssignments: boolean
+  /** Broker-internal topics (`__consumer_offsets`); clients cannot create these. */
+  readonly internal?: boolean
 }
 
 export interface CreateTopicResult {
@@ -156,6 +159,7 @@ export class Controller {
       }
       const nameError = validateTopicName(request.name)
       if (nameError !== null) { fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError); continue }
+      if (request.name === kOffsetsTopic && request.internal !== true) { fail(ErrorCode.INVALID_REQUEST, `${kOffsetsTopic} is reserved for the broker`); continue }
       if (seen.has(request.name)) { fail(ErrorCode.INVALID_REQUEST, `Duplicate topic name ${request.name} in request`); continue }
       seen.add(request.name)
       if (this.#state.topics.some((t) => t.name === request.name)) {
@@ -180,7 +184,7 @@ export class Controller {
         if (config.value !== null) overrides[config.name] = config.value
       }
       if (configError !== null) { fail(ErrorCode.INVALID_CONFIG, configError); continue }
-      const topic: TopicMetadata = { name: request.name, id: newTopicId(), partitions, configs: overrides }
+      const topic: TopicMetadata = { name: request.name, id: newTopicId(), partitions, configs: overrides, internal: request.internal === true }
       added.push(topic)
       results.push({
         name: request.name,
@@ -205,11 +209,13 @@ export class Controller {
     for (const name of names) {
       const topic = this.#state.topics.find((t) => t.name === name)
       if (topic === undefined) results.push({ name, topicId: zeroUuid(), errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' })
+      else if (topic.internal === true) results.push({ name, topicId: topic.id, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Internal topics cannot be deleted.' })
       else { remove.add(topic.id); results.push({ name, topicId: topic.id, errorCode: ErrorCode.NONE, errorMessage: null }) }
     }
     for (const id of ids) {
       const topic = this.#state.topics.find((t) => t.id === id)
       if (topic === undefined) results.push({ name: null, topicId: id, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'This server does not host this topic ID.' })
+      else if (topic.internal === true) results.push({ name: topic.name, topicId: id, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Internal topics cannot be deleted.' })
       else { remove.add(topic.id); results.push({ name: topic.name, topicId: id, errorCode: ErrorCode.NONE, errorMessage: null }) }
     }
     if (remove.size > 0) {

@@ -23,6 +23,11 @@ export interface BrokerConfig {
   /** Bytes of each worker-to-worker ring (a power of two). */
   readonly ringBytes: number
   readonly nodeId: number
+  readonly groupInitialRebalanceDelayMs: number
+  readonly groupMinSessionTimeoutMs: number
+  readonly groupMaxSessionTimeoutMs: number
+  readonly groupMaxSize: number
+  readonly offsetsRetentionMinutes: number
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
@@ -46,7 +51,12 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--message-max-bytes', env: 'SHOAL_MESSAGE_MAX_BYTES', help: 'largest record batch accepted, Kafka message.max.bytes (default 1048588)' },
   { flag: '--segment-bytes', env: 'SHOAL_SEGMENT_BYTES', help: 'log segment size before rolling (default 1073741824)' },
   { flag: '--ring-bytes', env: 'SHOAL_RING_BYTES', help: 'bytes of each worker-to-worker ring buffer, a power of two (default 1048576)' },
-  { flag: '--node-id', env: 'SHOAL_NODE_ID', help: 'broker id reported to clients (default 1)' }
+  { flag: '--node-id', env: 'SHOAL_NODE_ID', help: 'broker id reported to clients (default 1)' },
+  { flag: '--group-initial-rebalance-delay-ms', env: 'SHOAL_GROUP_INITIAL_REBALANCE_DELAY_MS', help: 'how long the first rebalance of an empty group waits for more members (default 3000)' },
+  { flag: '--group-min-session-timeout-ms', env: 'SHOAL_GROUP_MIN_SESSION_TIMEOUT_MS', help: 'smallest consumer session timeout accepted (default 6000)' },
+  { flag: '--group-max-session-timeout-ms', env: 'SHOAL_GROUP_MAX_SESSION_TIMEOUT_MS', help: 'largest consumer session timeout accepted (default 1800000)' },
+  { flag: '--group-max-size', env: 'SHOAL_GROUP_MAX_SIZE', help: 'most members in one group (default 2147483647)' },
+  { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', help: 'how long an empty group keeps its committed offsets (default 10080)' }
 ]
 
 export class ConfigError extends Error {
@@ -119,6 +129,11 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     messageMaxBytes: parseInteger(get('--message-max-bytes') ?? '1048588', '--message-max-bytes', 64),
     segmentBytes: parseInteger(get('--segment-bytes') ?? String(1024 * 1024 * 1024), '--segment-bytes', 1024),
     ringBytes,
-    nodeId: parseInteger(get('--node-id') ?? '1', '--node-id', 0)
+    nodeId: parseInteger(get('--node-id') ?? '1', '--node-id', 0),
+    groupInitialRebalanceDelayMs: parseInteger(get('--group-initial-rebalance-delay-ms') ?? '3000', '--group-initial-rebalance-delay-ms', 0),
+    groupMinSessionTimeoutMs: parseInteger(get('--group-min-session-timeout-ms') ?? '6000', '--group-min-session-timeout-ms', 1),
+    groupMaxSessionTimeoutMs: parseInteger(get('--group-max-session-timeout-ms') ?? '1800000', '--group-max-session-timeout-ms', 1),
+    groupMaxSize: parseInteger(get('--group-max-size') ?? '2147483647', '--group-max-size', 1),
+    offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', '--offsets-retention-minutes', 1)
   }
 }

@@ -11,12 +11,25 @@ import { deleteTopicsHandler } from './delete-topics.ts'
 import { createPartitionsHandler } from './create-partitions.ts'
 import { describeClusterHandler } from './describe-cluster.ts'
 import { initProducerIdHandler } from './init-producer-id.ts'
+import { findCoordinatorHandler } from './find-coordinator.ts'
+import { joinGroupHandler, joinGroupServer } from './join-group.ts'
+import { syncGroupHandler, syncGroupServer } from './sync-group.ts'
+import { heartbeatHandler, heartbeatServer } from './heartbeat.ts'
+import { leaveGroupHandler, leaveGroupServer } from './leave-group.ts'
+import { offsetCommitHandler, offsetCommitServer } from './offset-commit.ts'
+import { offsetFetchHandler, offsetFetchServer } from './offset-fetch.ts'
+import { listGroupsHandler, listGroupsServer } from './list-groups.ts'
+import { describeGroupsHandler, describeGroupsServer } from './describe-groups.ts'
+import { deleteGroupsHandler, deleteGroupsServer } from './delete-groups.ts'
+import { offsetDeleteHandler, offsetDeleteServer } from './offset-delete.ts'
 
 export function buildHandlers (): { handlers: Map<number, Handler>, remoteServers: Map<number, RemoteServer> } {
   const handlers = new Map<number, Handler>()
   for (const handler of [
     apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler,
-    createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, describeClusterHandler, initProducerIdHandler
+    createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, describeClusterHandler, initProducerIdHandler,
+    findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler,
+    offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler, offsetDeleteHandler
   ]) {
     handlers.set(handler.api.key, handler)
   }
@@ -24,7 +37,18 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
   const remoteServers = new Map<number, RemoteServer>([
     [produceHandler.api.key, produceServer],
     [fetchHandler.api.key, fetchServer],
-    [listOffsetsHandler.api.key, listOffsetsServer]
+    [listOffsetsHandler.api.key, listOffsetsServer],
+    // Group requests forwarded to their coordinator (coordinated.ts).
+    [joinGroupHandler.api.key, joinGroupServer],
+    [syncGroupHandler.api.key, syncGroupServer],
+    [heartbeatHandler.api.key, heartbeatServer],
+    [leaveGroupHandler.api.key, leaveGroupServer],
+    [offsetCommitHandler.api.key, offsetCommitServer],
+    [offsetFetchHandler.api.key, offsetFetchServer],
+    [listGroupsHandler.api.key, listGroupsServer],
+    [describeGroupsHandler.api.key, describeGroupsServer],
+    [deleteGroupsHandler.api.key, deleteGroupsServer],
+    [offsetDeleteHandler.api.key, offsetDeleteServer]
   ])
   return { handlers, remoteServers }
 }

@@ -30,7 +30,7 @@ function describeTopic (shard: Shard, topic: TopicEntry): object {
   for (let p = 0; p < topic.partitions; p++) {
     partitions.push({ errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId], isrNodes: [nodeId], offlineReplicas: [] })
   }
-  return { errorCode: ErrorCode.NONE, name: topic.name, topicId: topic.id, isInternal: false, partitions, topicAuthorizedOperations: kOperationsNotRequested }
+  return { errorCode: ErrorCode.NONE, name: topic.name, topicId: topic.id, isInternal: topic.internal, partitions, topicAuthorizedOperations: kOperationsNotRequested }
 }
 
 function missingTopic (name: string | null, topicId: string, errorCode: number): object {

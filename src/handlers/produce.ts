@@ -63,6 +63,10 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
         partitionResponses.push(errorPartition(data.index, entry === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER))
         continue
       }
+      if (entry.internal) {
+        partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${entry.name}`))
+        continue
+      }
       const log = local.log
       if (data.records === null || data.records.length === 0) {
         partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_RECORD, 'no record batch'))

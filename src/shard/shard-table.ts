@@ -13,6 +13,8 @@ export interface TopicMetadata {
   readonly partitions: number
   /** Topic-level config overrides (Kafka names, string values). */
   readonly configs: Readonly<Record<string, string>>
+  /** Broker-internal (`__consumer_offsets`): listed with isInternal, not writable by clients. */
+  readonly internal?: boolean
 }
 
 export interface ClusterMetadata {
@@ -27,6 +29,7 @@ export class TopicEntry {
   readonly id: string
   readonly partitions: number
   readonly configs: Readonly<Record<string, string>>
+  readonly internal: boolean
   /** owners[p] = worker index owning partition p. */
   readonly owners: Int32Array
 
@@ -35,6 +38,7 @@ export class TopicEntry {
     this.id = topic.id
     this.partitions = topic.partitions
     this.configs = topic.configs
+    this.internal = topic.internal === true
     this.owners = new Int32Array(topic.partitions)
     const seed = parseInt(topic.id.slice(0, 8), 16)
     for (let p = 0; p < topic.partitions; p++) this.owners[p] = (seed + p) % workers

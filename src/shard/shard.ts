@@ -24,6 +24,8 @@ import type { BrokerConfig } from '../config/config.ts'
 import type { Logger } from '../logger.ts'
 import type { Handler } from '../handlers/handler.ts'
 import type { AdminOp } from '../admin/controller.ts'
+import { GroupCoordinator } from '../group/coordinator.ts'
+import { kOffsetsTopic } from '../group/offset-store.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
@@ -89,6 +91,8 @@ export class Shard {
   readonly #connections: Set<Connection>
   /** Wakes for fetch parts this worker serves for others, by `${source}:${token}`. */
   readonly fetchWakers: Map<string, () => void>
+  /** Coordinator of the groups whose offsets partitions this worker owns. */
+  readonly groups: GroupCoordinator
   #nextToken: number
   #stopping: boolean
 
@@ -124,6 +128,7 @@ export class Shard {
     this.#nextToken = 1
     this.#stopping = false
     this.table = new ShardTable({ version: 0, clusterId: options.metadata.clusterId, topics: [] }, this.workers)
+    this.groups = new GroupCoordinator(this)
     this.applyMetadata(options.metadata)
   }
 
@@ -141,10 +146,12 @@ export class Shard {
   applyMetadata (metadata: ClusterMetadata): void {
     if (metadata.version <= this.table.version) return
     const table = new ShardTable(metadata, this.workers)
+    const opened: LocalPartition[] = []
     for (const [topicId, partitions] of this.#partitions) {
       const topic = table.topicById(topicId)
       for (const local of partitions) {
         if (local === undefined) continue
+        if (local.topic.name === kOffsetsTopic) this.groups.unloadPartition(local.index)
         if (topic === undefined) {
           local.log.delete()
         } else if (table.ownerOf(topic, local.index) !== this.index) {
@@ -176,9 +183,12 @@ export class Shard {
         mkdirSync(dir, { recursive: true })
         const segmentBytes = Number(topic.configs['segment.bytes'] ?? this.config.segmentBytes)
         partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, indexIntervalBytes: 4096 }))
+        if (topic.name === kOffsetsTopic) opened.push(partitions[p] as LocalPartition)
       }
     }
     this.table = table
+    // Groups are loaded once the table that routes to them is in place.
+    for (const local of opened) this.groups.loadPartition(local)
   }
 
   // ---- connections ---------------------------------------------------------------------------------------
@@ -306,6 +316,7 @@ export class Shard {
 
   stop (): void {
     this.#stopping = true
+    this.groups.shutdown()
     for (const connection of this.#connections) connection.socket.destroy()
     for (const partitions of this.#partitions.values()) {
       for (const local of partitions) local?.log.close()

@@ -36,7 +36,7 @@ export class KafkaClient {
   readonly closed: Promise<void>
   #nextCorrelationId = 1
   readonly #pending = new Map<number, Pending>()
-  #buffer = Buffer.alloc(0)
+  #buffer: Buffer = Buffer.alloc(0)
   #isClosed = false
   readonly #clientId: string
 

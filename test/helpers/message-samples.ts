@@ -12,8 +12,9 @@
 //   mixed   array lengths cycle 0, 1, 2; every other nullable field null; tagged fields left out
 // Values are deterministic: numbers cycle through each type's extremes (negatives, int64 beyond 2^32 up to
 // ±2^53), strings carry non-ASCII characters (and one long enough to need a 2-byte compact length), uuids are
-// never the zero uuid, bytes and records are Buffers.
+// never the zero uuid, bytes are Buffers of arbitrary bytes, records are empty or a valid v2 record batch.
 import { inVersions, type FieldDef, type MessageDef } from '../../src/protocol/schema.ts'
+import { buildRecordBatch } from '../../src/protocol/record-batch.ts'
 
 export type Variant = 'full' | 'sparse' | 'mixed'
 export const kVariants: readonly Variant[] = ['full', 'sparse', 'mixed']
@@ -115,7 +116,14 @@ class Builder {
       case 'bool': return i % 2 === 0
       case 'string': return kStrings[i % kStrings.length]
       case 'uuid': return (i + 1).toString(16).padStart(8, '0') + 'a1b2c3d4e5f60718' + (0xfedc0000 + i).toString(16).slice(-8)
-      case 'bytes': case 'records': {
+      case 'records': {
+        // A real v2 batch (so that other implementations can parse it), or no records at all.
+        const count = [1, 0, 2][i % 3]
+        if (count === 0) return Buffer.alloc(0)
+        const records = Array.from({ length: count }, (_, r) => ({ key: r === 0 ? null : Buffer.from(`k${i}`), value: Buffer.from(`välue ${i}.${r}`), timestamp: 1700000000000 + i }))
+        return buildRecordBatch(records, { baseOffset: i * 10 })
+      }
+      case 'bytes': {
         const length = [3, 17, 0, 130][i % 4]
         const out = Buffer.alloc(length)
         for (let b = 0; b < length; b++) out[b] = (b * 31 + i) & 0xff

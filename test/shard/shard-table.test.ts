@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ShardTable } from '../../src/shard/shard-table.ts'
+import { ShardTable, type ClusterMetadata } from '../../src/shard/shard-table.ts'
 
-const metadata = {
+const metadata: ClusterMetadata = {
   version: 3,
   clusterId: 'c',
   topics: [

@@ -1,0 +1,106 @@
+// The loads `npm run bench` runs. Each scenario is one kind of load on a fresh topic:
+//   produce  the producer sends `records` records as fast as it can (throughput, produce->ack latency)
+//   consume  the topic is filled first (not measured), then read from the beginning
+//   e2e      a consumer waits at the end of the topic while a rate-limited producer sends: produce-to-consume latency
+//   group    like consume, through a consumer group (-G): needs FindCoordinator/JoinGroup/SyncGroup/OffsetCommit
+
+export type ScenarioKind = 'produce' | 'consume' | 'e2e' | 'group'
+export type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+
+export interface Scenario {
+  name: string
+  kind: ScenarioKind
+  recordSize: number
+  /** 1, -1 (all) or 0. */
+  acks: number
+  compression: Codec
+  partitions: number
+}
+
+export const kCodecs: readonly Codec[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
+
+function sizeName (bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024}KiB` : `${bytes}B`
+}
+
+function acksName (acks: number): string {
+  return acks === -1 ? 'acksall' : `acks${acks}`
+}
+
+export function scenarioName (scenario: Omit<Scenario, 'name'>): string {
+  const size = sizeName(scenario.recordSize)
+  const partitions = `${scenario.partitions}p`
+  switch (scenario.kind) {
+    case 'produce': return `produce-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
+    case 'e2e': return `e2e-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
+    case 'consume': return `consume-${size}-${partitions}`
+    case 'group': return `group-${size}-${partitions}`
+  }
+}
+
+function make (kind: ScenarioKind, recordSize: number, acks: number, compression: Codec, partitions: number): Scenario {
+  const fields = { kind, recordSize, acks, compression, partitions }
+  return { name: scenarioName(fields), ...fields }
+}
+
+/** The default set, sized for a small machine: every dimension of the issue, not their full cross product. */
+export function defaultScenarios (): Scenario[] {
+  return [
+    make('produce', 100, 1, 'none', 1),
+    make('produce', 100, -1, 'none', 1),
+    make('produce', 1024, 1, 'none', 1),
+    make('produce', 1024, -1, 'none', 1),
+    make('produce', 1024, 1, 'lz4', 1),
+    make('produce', 1024, 1, 'zstd', 1),
+    make('produce', 100, 1, 'none', 8),
+    make('produce', 1024, 1, 'none', 8),
+    make('consume', 100, 1, 'none', 1),
+    make('consume', 1024, 1, 'none', 8),
+    make('e2e', 100, 1, 'none', 1),
+    make('group', 100, 1, 'none', 1)
+  ]
+}
+
+/** The full matrix: sizes x acks x {none, lz4, zstd} x {1, 8} partitions produced, consumed, end to end, grouped. */
+export function fullScenarios (): Scenario[] {
+  const scenarios: Scenario[] = []
+  for (const partitions of [1, 8]) {
+    for (const recordSize of [100, 1024]) {
+      for (const acks of [1, -1]) {
+        for (const codec of ['none', 'lz4', 'zstd'] as const) scenarios.push(make('produce', recordSize, acks, codec, partitions))
+      }
+    }
+  }
+  for (const partitions of [1, 8]) {
+    for (const recordSize of [100, 1024]) scenarios.push(make('consume', recordSize, 1, 'none', partitions))
+  }
+  for (const recordSize of [100, 1024]) {
+    scenarios.push(make('e2e', recordSize, 1, 'none', 1))
+    scenarios.push(make('e2e', recordSize, -1, 'none', 1))
+  }
+  scenarios.push(make('group', 100, 1, 'none', 1))
+  return scenarios
+}
+
+/** `*` matches any run of characters; a pattern without `*` matches names containing it. */
+export function matchesPattern (name: string, pattern: string): boolean {
+  if (!pattern.includes('*')) return name.includes(pattern)
+  const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')
+  return new RegExp(`^${source}$`).test(name)
+}
+
+/** The scenarios matching any of the patterns (all of them when there are no patterns), in their order. */
+export function selectScenarios (all: readonly Scenario[], patterns: readonly string[]): Scenario[] {
+  if (patterns.length === 0) return [...all]
+  return all.filter((scenario) => patterns.some((pattern) => matchesPattern(scenario.name, pattern)))
+}
+
+/**
+ * Records per run: `--records` when given, else sized for about a second or two of work per run on a small
+ * machine (larger records, fewer of them); e2e runs are rate-limited, so they get fewer.
+ */
+export function recordsFor (scenario: Scenario, records: number | null): number {
+  if (records !== null) return records
+  if (scenario.kind === 'e2e') return 20_000
+  return scenario.recordSize <= 256 ? 300_000 : 60_000
+}

@@ -1,0 +1,106 @@
+// Routing of group requests to their coordinator: the worker that owns the group's `__consumer_offsets`
+// partition. Like partitioned.ts, a request for a group coordinated elsewhere travels over the ring as a Kafka
+// request of the same version; its payload is prefixed with the client's id and address (JoinGroup records
+// them, DescribeGroups reports them):
+//   int16 clientIdLength, clientId (utf8), int16 clientHostLength, clientHost (utf8), request bytes
+// Requests naming several groups are split by coordinator and the answers concatenated.
+
+import { Reader } from '../protocol/reader.ts'
+import { Writer } from '../protocol/writer.ts'
+import { kOffsetsTopic, kOffsetsTopicPartitions, offsetsPartitionFor } from '../group/offset-store.ts'
+import type { ApiEntry } from '../protocol/apis.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { RemoteServer, Shard } from '../shard/shard.ts'
+import type { TopicEntry } from '../shard/shard-table.ts'
+
+export interface ClientInfo {
+  readonly clientId: string
+  readonly clientHost: string
+}
+
+export type ServeGroup<Req, Res> = (shard: Shard, request: Req, apiVersion: number, client: ClientInfo) => Promise<Res> | Res
+
+let creating: Promise<unknown> | null = null
+
+/** The offsets topic, created (internal, compacted, 50 partitions like Kafka) on first use. */
+export async function offsetsTopic (shard: Shard): Promise<TopicEntry | undefined> {
+  const existing = shard.table.topic(kOffsetsTopic)
+  if (existing !== undefined) return existing
+  creating ??= shard.admin({
+    op: 'createTopics',
+    topics: [{ name: kOffsetsTopic, numPartitions: kOffsetsTopicPartitions, replicationFactor: -1, configs: [{ name: 'cleanup.policy', value: 'compact' }], hasAssignments: false, internal: true }],
+    validateOnly: false
+  }).finally(() => { creating = null })
+  await creating
+  return shard.table.topic(kOffsetsTopic)
+}
+
+/** The worker coordinating `groupId`. */
+export function coordinatorOf (shard: Shard, topic: TopicEntry, groupId: string): number {
+  return shard.table.ownerOf(topic, offsetsPartitionFor(groupId, topic.partitions))
+}
+
+function clientInfo (context: RequestContext): ClientInfo {
+  return { clientId: context.clientId ?? '', clientHost: `/${context.connection.socket.remoteAddress ?? ''}` }
+}
+
+/** Runs `serve` on the coordinator of `groupId`: here, or over the ring. */
+export async function routeToCoordinator<Req, Res> (context: RequestContext, api: ApiEntry, groupId: string, request: Req, serve: ServeGroup<Req, Res>): Promise<Res> {
+  const { shard, apiVersion } = context
+  const topic = await offsetsTopic(shard)
+  const owner = topic === undefined ? shard.index : coordinatorOf(shard, topic, groupId)
+  return callWorker(shard, api, apiVersion, owner, request, clientInfo(context), serve)
+}
+
+/** Runs `serve` with `request` on worker `owner`. */
+export async function callWorker<Req, Res> (shard: Shard, api: ApiEntry, apiVersion: number, owner: number, request: Req, client: ClientInfo, serve: ServeGroup<Req, Res>): Promise<Res> {
+  if (owner === shard.index) return serve(shard, request, apiVersion, client)
+  const writer = new Writer()
+  writer.nullableString(client.clientId)
+  writer.nullableString(client.clientHost)
+  api.request(apiVersion).encode(writer, request)
+  writer.finishFrame()
+  const { reply } = shard.call(owner, api.key, apiVersion, writer.chunks)
+  const payload = await reply
+  return api.response(apiVersion).decode(new Reader(payload)) as Res
+}
+
+/** Splits the groups of a request by coordinator; every group of one list goes to the same worker. */
+export async function groupsByCoordinator (context: RequestContext, groupIds: readonly string[]): Promise<Map<number, string[]>> {
+  const { shard } = context
+  const topic = await offsetsTopic(shard)
+  const byOwner = new Map<number, string[]>()
+  for (const groupId of groupIds) {
+    const owner = topic === undefined ? shard.index : coordinatorOf(shard, topic, groupId)
+    let list = byOwner.get(owner)
+    if (list === undefined) { list = []; byOwner.set(owner, list) }
+    list.push(groupId)
+  }
+  return byOwner
+}
+
+export { clientInfo }
+
+/** The coordinator side of a routed request. */
+export function coordinatorServer<Req, Res> (api: ApiEntry, serve: ServeGroup<Req, Res>): RemoteServer {
+  return (shard, source, token, apiVersion, payload) => {
+    let request: Req
+    let client: ClientInfo
+    try {
+      const reader = new Reader(payload)
+      client = { clientId: reader.nullableString() ?? '', clientHost: reader.nullableString() ?? '' }
+      request = api.request(apiVersion).decode(reader) as Req
+    } catch (error) {
+      shard.logger.error(`${api.name} from worker ${source} undecodable: ${(error as Error).message}`)
+      return
+    }
+    Promise.resolve(serve(shard, request, apiVersion, client)).then((response) => {
+      const writer = new Writer()
+      api.response(apiVersion).encode(writer, response)
+      writer.finishFrame()
+      shard.reply(source, token, apiVersion, writer.chunks)
+    }, (error: Error) => {
+      shard.logger.error(`${api.name} from worker ${source} failed: ${error.stack ?? error.message}`)
+    })
+  }
+}

@@ -1,0 +1,53 @@
+// DescribeGroups (key 15), v0-6: each group described by its coordinator. Unknown groups are reported as Dead
+// (v0-5) or with GROUP_ID_NOT_FOUND (v6), as Kafka does.
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { Handler } from './handler.ts'
+import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
+import type { Shard } from '../shard/shard.ts'
+
+const api = apiByKey(15)!
+
+interface DescribeGroupsRequest { groups: string[], includeAuthorizedOperations: boolean }
+
+function serve (shard: Shard, request: DescribeGroupsRequest, apiVersion: number): object {
+  return {
+    throttleTimeMs: 0,
+    groups: request.groups.map((groupId) => {
+      const base = { groupId, errorMessage: null, protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 }
+      if (shard.groups.partitionFor(groupId) === undefined) return { ...base, errorCode: ErrorCode.NOT_COORDINATOR, groupState: '' }
+      const group = shard.groups.group(groupId)
+      if (group === undefined) {
+        return { ...base, errorCode: apiVersion >= 6 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.NONE, groupState: 'Dead' }
+      }
+      const stable = group.state === 'Stable'
+      return {
+        ...base,
+        errorCode: ErrorCode.NONE,
+        groupState: group.state,
+        protocolType: group.protocolType ?? '',
+        protocolData: stable ? group.protocolName ?? '' : '',
+        members: [...group.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: stable ? m.metadataFor(group.protocolName) : Buffer.alloc(0),
+          memberAssignment: stable ? m.assignment : Buffer.alloc(0)
+        }))
+      }
+    })
+  }
+}
+
+async function handle (context: RequestContext, request: DescribeGroupsRequest): Promise<object> {
+  const { shard, apiVersion } = context
+  const byOwner = await groupsByCoordinator(context, request.groups)
+  const parts = await Promise.all([...byOwner].map(([owner, groups]) =>
+    callWorker(shard, api, apiVersion, owner, { ...request, groups }, clientInfo(context), serve) as Promise<{ groups: object[] }>))
+  return { throttleTimeMs: 0, groups: parts.flatMap((part) => part.groups) }
+}
+
+export const describeGroupsHandler: Handler = { api, minVersion: 0, maxVersion: 6, handle }
+export const describeGroupsServer = coordinatorServer(api, serve)

@@ -1,0 +1,29 @@
+// FindCoordinator (key 10), v0-6: every coordinator (group or transaction, one key or a batch from v4) is this
+// broker. Internally, requests are routed to the coordinating worker (coordinated.ts).
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { Handler } from './handler.ts'
+import { offsetsTopic } from './coordinated.ts'
+
+const api = apiByKey(10)!
+const kGroupKey = 0
+const kTransactionKey = 1
+
+async function handle (context: RequestContext, request: { key: string, keyType: number, coordinatorKeys: string[] }): Promise<object> {
+  const { shard, apiVersion } = context
+  const { nodeId } = shard.config
+  const { host, port } = shard.advertised
+  const keyError = request.keyType !== kGroupKey && request.keyType !== kTransactionKey ? ErrorCode.INVALID_REQUEST : ErrorCode.NONE
+  if (keyError === ErrorCode.NONE && request.keyType === kGroupKey) await offsetsTopic(shard)
+  const answer = (key: string) => {
+    const errorCode = keyError !== ErrorCode.NONE ? keyError : key === '' && request.keyType === kGroupKey ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+    const ok = errorCode === ErrorCode.NONE
+    return { key, nodeId: ok ? nodeId : -1, host: ok ? host : '', port: ok ? port : -1, errorCode, errorMessage: ok ? null : 'invalid coordinator key' }
+  }
+  if (apiVersion >= 4) return { throttleTimeMs: 0, coordinators: request.coordinatorKeys.map(answer) }
+  const single = answer(request.key)
+  return { throttleTimeMs: 0, errorCode: single.errorCode, errorMessage: single.errorMessage, nodeId: single.nodeId, host: single.host, port: single.port }
+}
+
+export const findCoordinatorHandler: Handler = { api, minVersion: 0, maxVersion: 6, handle }

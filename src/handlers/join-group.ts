@@ -1,0 +1,29 @@
+// JoinGroup (key 11), v0-9, on the group's coordinator (classic-group.ts holds the protocol).
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { JoinRequest, JoinResponse } from '../group/classic-group.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { Handler } from './handler.ts'
+import { coordinatorServer, routeToCoordinator, type ClientInfo } from './coordinated.ts'
+import type { Shard } from '../shard/shard.ts'
+
+const api = apiByKey(11)!
+
+async function serve (shard: Shard, request: JoinRequest, apiVersion: number, client: ClientInfo): Promise<object> {
+  const fail = (errorCode: number): object => ({ throttleTimeMs: 0, errorCode, generationId: -1, protocolType: null, protocolName: apiVersion >= 7 ? null : '', leader: '', skipAssignment: false, memberId: request.memberId, members: [] })
+  if (request.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID)
+  if (shard.groups.partitionFor(request.groupId) === undefined) return fail(ErrorCode.NOT_COORDINATOR)
+  // v0 has no rebalance timeout: it is the session timeout.
+  const joinRequest = apiVersion === 0 ? { ...request, rebalanceTimeoutMs: request.sessionTimeoutMs } : request
+  const group = shard.groups.group(request.groupId, true)!
+  const response: JoinResponse = await group.join(joinRequest, apiVersion, client.clientId, client.clientHost)
+  // Before v7 the protocol name is not nullable.
+  return { throttleTimeMs: 0, ...response, protocolName: response.protocolName ?? (apiVersion >= 7 ? null : '') }
+}
+
+function handle (context: RequestContext, request: JoinRequest): Promise<object> {
+  return routeToCoordinator(context, api, request.groupId, request, serve)
+}
+
+export const joinGroupHandler: Handler = { api, minVersion: 0, maxVersion: 9, handle }
+export const joinGroupServer = coordinatorServer(api, serve)

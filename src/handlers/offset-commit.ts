@@ -1,0 +1,60 @@
+// OffsetCommit (key 8), v0-9, on the group's coordinator: validated against the group's generation (classic
+// rules: stale generations ILLEGAL_GENERATION, unknown members UNKNOWN_MEMBER_ID, fenced static members
+// FENCED_INSTANCE_ID, a rebalance awaiting its assignment REBALANCE_IN_PROGRESS), then fsynced in the offsets
+// partition before the answer.
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { Handler } from './handler.ts'
+import { coordinatorServer, routeToCoordinator } from './coordinated.ts'
+import type { Shard } from '../shard/shard.ts'
+
+const api = apiByKey(8)!
+
+interface CommitPartition { partitionIndex: number, committedOffset: number, committedLeaderEpoch: number, commitTimestamp: number, committedMetadata: string | null }
+interface CommitRequest {
+  groupId: string
+  generationIdOrMemberEpoch: number
+  memberId: string
+  groupInstanceId: string | null
+  topics: Array<{ name: string, partitions: CommitPartition[] }>
+}
+
+function answer (request: CommitRequest, codeOf: (topic: string, index: number) => number): object {
+  return {
+    throttleTimeMs: 0,
+    topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t.name, p.partitionIndex) })) }))
+  }
+}
+
+async function serve (shard: Shard, request: CommitRequest, apiVersion: number): Promise<object> {
+  if (request.groupId === '') return answer(request, () => ErrorCode.INVALID_GROUP_ID)
+  if (shard.groups.partitionFor(request.groupId) === undefined) return answer(request, () => ErrorCode.NOT_COORDINATOR)
+  const group = shard.groups.group(request.groupId, true)!
+  // v0 commits are "simple" (no generation): they are accepted for groups without members only.
+  const generation = apiVersion === 0 ? -1 : request.generationIdOrMemberEpoch
+  const memberId = apiVersion === 0 ? '' : request.memberId
+  const validation = group.validateCommit(memberId, request.groupInstanceId, generation)
+  if (validation !== ErrorCode.NONE) return answer(request, () => validation)
+  const now = Date.now()
+  const entries = []
+  for (const topic of request.topics) {
+    for (const p of topic.partitions) {
+      entries.push({
+        topic: topic.name,
+        partition: p.partitionIndex,
+        value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata, commitTimestamp: apiVersion === 1 && p.commitTimestamp >= 0 ? p.commitTimestamp : now }
+      })
+    }
+  }
+  const codes = await shard.groups.commitOffsets(group, entries)
+  let i = 0
+  return answer(request, () => codes[i++])
+}
+
+function handle (context: RequestContext, request: CommitRequest): Promise<object> {
+  return routeToCoordinator(context, api, request.groupId, request, serve)
+}
+
+export const offsetCommitHandler: Handler = { api, minVersion: 0, maxVersion: 9, handle }
+export const offsetCommitServer = coordinatorServer(api, serve)

@@ -1,0 +1,77 @@
+// OffsetFetch (key 9), v0-9: committed offsets of one group (v0-7) or of several (v8+, split by coordinator).
+// A null topic list means every partition the group has offsets for. Unknown partitions answer offset -1.
+// `requireStable` (v7+) would wait out pending transactional commits; without transactions every offset is
+// stable.
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { RequestContext } from '../net/connection.ts'
+import type { Handler } from './handler.ts'
+import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
+import { offsetKey, splitOffsetKey } from '../group/coordinator.ts'
+import type { Shard } from '../shard/shard.ts'
+
+const api = apiByKey(9)!
+
+interface FetchTopic { name: string, partitionIndexes: number[] }
+interface FetchGroup { groupId: string, memberId: string | null, memberEpoch: number, topics: FetchTopic[] | null }
+interface OffsetFetchRequest { groupId: string, topics: FetchTopic[] | null, groups: FetchGroup[], requireStable: boolean }
+
+function fetchGroup (shard: Shard, groupId: string, topics: FetchTopic[] | null): { errorCode: number, topics: Array<{ name: string, partitions: object[] }> } {
+  if (shard.groups.partitionFor(groupId) === undefined) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] }
+  const group = shard.groups.group(groupId)
+  const partition = (name: string, index: number): object => {
+    const committed = group?.offsets.get(offsetKey(name, index))
+    return {
+      partitionIndex: index,
+      committedOffset: committed?.offset ?? -1,
+      committedLeaderEpoch: committed?.leaderEpoch ?? -1,
+      metadata: committed?.metadata ?? '',
+      errorCode: ErrorCode.NONE
+    }
+  }
+  if (topics !== null) {
+    return { errorCode: ErrorCode.NONE, topics: topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((i) => partition(t.name, i)) })) }
+  }
+  const byTopic = new Map<string, object[]>()
+  for (const key of group?.offsets.keys() ?? []) {
+    const [name, index] = splitOffsetKey(key)
+    let list = byTopic.get(name)
+    if (list === undefined) { list = []; byTopic.set(name, list) }
+    list.push(partition(name, index))
+  }
+  return { errorCode: ErrorCode.NONE, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) }
+}
+
+function serve (shard: Shard, request: OffsetFetchRequest, apiVersion: number): object {
+  if (apiVersion < 8) {
+    const result = fetchGroup(shard, request.groupId, request.topics)
+    // v0-1 report errors per partition only.
+    if (apiVersion < 2 && result.errorCode !== ErrorCode.NONE) {
+      return { throttleTimeMs: 0, errorCode: result.errorCode, topics: (request.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((i) => ({ partitionIndex: i, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: result.errorCode })) })) }
+    }
+    return { throttleTimeMs: 0, errorCode: result.errorCode, topics: result.topics }
+  }
+  return {
+    throttleTimeMs: 0,
+    groups: request.groups.map((g) => {
+      const result = fetchGroup(shard, g.groupId, g.topics)
+      return { groupId: g.groupId, topics: result.topics, errorCode: result.errorCode }
+    })
+  }
+}
+
+async function handle (context: RequestContext, request: OffsetFetchRequest): Promise<object> {
+  const { shard, apiVersion } = context
+  const ids = apiVersion < 8 ? [request.groupId] : request.groups.map((g) => g.groupId)
+  const byOwner = await groupsByCoordinator(context, ids)
+  if (apiVersion < 8) {
+    const [owner] = byOwner.keys()
+    return callWorker(shard, api, apiVersion, owner, request, clientInfo(context), serve)
+  }
+  const parts = await Promise.all([...byOwner].map(([owner, groupIds]) => callWorker(shard, api, apiVersion, owner,
+    { ...request, groups: request.groups.filter((g) => groupIds.includes(g.groupId)) }, clientInfo(context), serve) as Promise<{ groups: object[] }>))
+  return { throttleTimeMs: 0, groups: parts.flatMap((part) => part.groups) }
+}
+
+export const offsetFetchHandler: Handler = { api, minVersion: 0, maxVersion: 9, handle }
+export const offsetFetchServer = coordinatorServer(api, serve)
