@@ -169,11 +169,11 @@ export class ClassicGroup {
       this.pendingMembers.delete(request.memberId)
       return this.#addMember(request.memberId, request, clientId, clientHost)
     }
-    const member = this.members.get(request.memberId)
-    if (member === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID)
-    if (request.groupInstanceId !== null && this.staticMembers.get(request.groupInstanceId) !== request.memberId) {
+    if (request.groupInstanceId !== null && this.staticMembers.has(request.groupInstanceId) && this.staticMembers.get(request.groupInstanceId) !== request.memberId) {
       return fail(ErrorCode.FENCED_INSTANCE_ID)
     }
+    const member = this.members.get(request.memberId)
+    if (member === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID)
     return this.#rejoin(member, request, clientId, clientHost)
   }
 
@@ -370,9 +370,10 @@ export class ClassicGroup {
 
   sync (request: { generationId: number, memberId: string, groupInstanceId: string | null, protocolType: string | null, protocolName: string | null, assignments: Array<{ memberId: string, assignment: Buffer }> }): Promise<SyncResponse> | SyncResponse {
     const fail = (errorCode: number): SyncResponse => ({ errorCode, protocolType: null, protocolName: null, assignment: kEmpty })
+    // Kafka checks fencing before membership: an old id of a static member is fenced, not unknown.
+    if (request.groupInstanceId !== null && this.staticMembers.has(request.groupInstanceId) && this.staticMembers.get(request.groupInstanceId) !== request.memberId) return fail(ErrorCode.FENCED_INSTANCE_ID)
     const member = this.members.get(request.memberId)
     if (member === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID)
-    if (request.groupInstanceId !== null && this.staticMembers.get(request.groupInstanceId) !== request.memberId) return fail(ErrorCode.FENCED_INSTANCE_ID)
     if (request.generationId !== this.generationId) return fail(ErrorCode.ILLEGAL_GENERATION)
     if ((request.protocolType !== null && request.protocolType !== this.protocolType) || (request.protocolName !== null && request.protocolName !== this.protocolName)) {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
@@ -419,9 +420,9 @@ export class ClassicGroup {
 
   heartbeat (memberId: string, groupInstanceId: string | null, generationId: number): number {
     if (this.state === 'Empty' || this.state === 'Dead') return ErrorCode.UNKNOWN_MEMBER_ID
+    if (groupInstanceId !== null && this.staticMembers.has(groupInstanceId) && this.staticMembers.get(groupInstanceId) !== memberId) return ErrorCode.FENCED_INSTANCE_ID
     const member = this.members.get(memberId)
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
-    if (groupInstanceId !== null && this.staticMembers.get(groupInstanceId) !== memberId) return ErrorCode.FENCED_INSTANCE_ID
     if (generationId !== this.generationId) return ErrorCode.ILLEGAL_GENERATION
     this.#armSession(member)
     return this.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE
@@ -523,7 +524,7 @@ export class ClassicGroup {
     // A group used only to store offsets (no members) commits with generation -1.
     if (generationId < 0 && this.state === 'Empty') return ErrorCode.NONE
     if (this.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS
-    if (groupInstanceId !== null && this.staticMembers.get(groupInstanceId) !== memberId) return ErrorCode.FENCED_INSTANCE_ID
+    if (groupInstanceId !== null && this.staticMembers.has(groupInstanceId) && this.staticMembers.get(groupInstanceId) !== memberId) return ErrorCode.FENCED_INSTANCE_ID
     const member = this.members.get(memberId)
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
     if (generationId !== this.generationId) return ErrorCode.ILLEGAL_GENERATION

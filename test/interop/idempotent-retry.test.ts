@@ -26,14 +26,16 @@ const kPython = '/usr/bin/python3'
 const kProducerScript = fileURLToPath(new URL('./fixtures/idempotent-producer.py', import.meta.url))
 
 /**
- * Forwards connections to the broker. While armed, the first Produce response coming back is swallowed and
- * both halves of that connection are destroyed. Records the idempotence fields of every Produce batch sent.
+ * Forwards connections to the broker. While armed, the Produce response after `passBeforeDrop` more have gone
+ * through is swallowed and both halves of that connection are destroyed. Records the idempotence fields of
+ * every Produce batch sent.
  */
 class DroppingProxy {
   readonly server: Server
   port = 0
   targetPort = 0
   armed = false
+  passBeforeDrop = 0
   droppedResponses = 0
   connections = 0
   /** `producerId/epoch/baseSequence` of every batch of every Produce request forwarded, in order. */
@@ -76,7 +78,7 @@ class DroppingProxy {
       const correlationId = frame.readInt32BE(0)
       const apiKey = apiKeys.get(correlationId)
       apiKeys.delete(correlationId)
-      if (apiKey === 0 && this.armed) {
+      if (apiKey === 0 && this.armed && this.passBeforeDrop-- === 0) {
         this.armed = false
         this.droppedResponses++
         cut()
@@ -165,7 +167,9 @@ describe('an idempotent producer whose Produce response is lost', () => {
   test('confluent-kafka (librdkafka) retries the batch on a new connection and the log has every record once', { skip: existsSync(kPython) ? false : `${kPython} not installed` }, async () => {
     const topic = 'rdkafka-retry'
     await createTopic(admin, topic, 1)
+    // Drop a response mid-stream: the eleventh (the first goes with the producer's first connection).
     proxy.armed = true
+    proxy.passBeforeDrop = 10
     proxy.producedBatches.length = 0
     const count = 300
     const child = spawn(kPython, [kProducerScript, `127.0.0.1:${proxy.port}`, topic, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -191,6 +195,7 @@ describe('an idempotent producer whose Produce response is lost', () => {
     const topic = 'kafkajs-retry'
     await createTopic(admin, topic, 1)
     proxy.armed = true
+    proxy.passBeforeDrop = 3
     proxy.producedBatches.length = 0
     const kafka = new Kafka({ clientId: 'shoal-idempotent', brokers: [`127.0.0.1:${proxy.port}`], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 50, retries: 10 } })
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
