@@ -8,6 +8,7 @@
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { kOffsetsTopic, kOffsetsTopicPartitions, offsetsPartitionFor } from '../group/offset-store.ts'
+import { kFailedReply } from './partitioned.ts'
 import type { ApiEntry } from '../protocol/apis.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { RemoteServer, Shard } from '../shard/shard.ts'
@@ -92,6 +93,7 @@ export function coordinatorServer<Req, Res> (api: ApiEntry, serve: ServeGroup<Re
       request = api.request(apiVersion).decode(reader) as Req
     } catch (error) {
       shard.logger.error(`${api.name} from worker ${source} undecodable: ${(error as Error).message}`)
+      shard.reply(source, token, apiVersion, kFailedReply)
       return
     }
     Promise.resolve(serve(shard, request, apiVersion, client)).then((response) => {
@@ -101,6 +103,7 @@ export function coordinatorServer<Req, Res> (api: ApiEntry, serve: ServeGroup<Re
       shard.reply(source, token, apiVersion, writer.chunks)
     }, (error: Error) => {
       shard.logger.error(`${api.name} from worker ${source} failed: ${error.stack ?? error.message}`)
+      shard.reply(source, token, apiVersion, kFailedReply)
     })
   }
 }

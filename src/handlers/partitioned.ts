@@ -99,6 +99,12 @@ export function dispatchParts<Req, Res> (
   return calls
 }
 
+/**
+ * The reply of a part that failed on its owner (a bug, logged there): an empty payload, which the caller cannot
+ * decode, so its request fails and that connection closes, instead of the caller waiting forever.
+ */
+export const kFailedReply = Buffer.alloc(0)
+
 /** The owner side of `dispatchParts`: decode the part, serve it, send the encoded response back. */
 export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Req, Res>): RemoteServer {
   return (shard, source, token, apiVersion, payload) => {
@@ -107,6 +113,7 @@ export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Re
       request = api.request(apiVersion).decode(new Reader(payload)) as Req
     } catch (error) {
       shard.logger.error(`${api.name} part from worker ${source} undecodable: ${(error as Error).message}`)
+      shard.reply(source, token, apiVersion, kFailedReply)
       return
     }
     serveLocal(shard, request, apiVersion, `${source}:${token}`).then((response) => {
@@ -116,6 +123,7 @@ export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Re
       shard.reply(source, token, apiVersion, writer.chunks)
     }, (error: Error) => {
       shard.logger.error(`${api.name} part from worker ${source} failed: ${error.stack ?? error.message}`)
+      shard.reply(source, token, apiVersion, kFailedReply)
     })
   }
 }

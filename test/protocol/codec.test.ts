@@ -333,6 +333,22 @@ test('response header v0 is the correlation id; v1 adds a tagged-field section',
   assert.deepEqual(decodeAll(responseHeader, 1, Buffer.from('0000002a0103020102', 'hex')), { correlationId: 42 })
 })
 
+test('a truncated request or response header throws ProtocolDecodeError at every cut point', () => {
+  const headers: Array<[MessageDef, number, object]> = [
+    [requestHeader, 0, { requestApiKey: 1, requestApiVersion: 4, correlationId: 9 }],
+    [requestHeader, 1, { requestApiKey: 1, requestApiVersion: 4, correlationId: 9, clientId: 'cliënt' }],
+    [requestHeader, 2, { requestApiKey: 1, requestApiVersion: 12, correlationId: 9, clientId: 'cliënt' }],
+    [responseHeader, 0, { correlationId: 9 }],
+    [responseHeader, 1, { correlationId: 9 }]
+  ]
+  for (const [def, version, value] of headers) {
+    const bytes = encode(def, version, value)
+    for (let cut = 0; cut < bytes.length; cut++) {
+      assert.throws(() => codecFor(def, version).decode(new Reader(Buffer.from(bytes.subarray(0, cut)))), ProtocolDecodeError, `${def.name} v${version} cut at ${cut}`)
+    }
+  }
+})
+
 test('header versions follow each API version\'s flexibility, and ApiVersions always answers with header v0', () => {
   const produce = apiByKey(0)!
   assert.equal(requestHeaderVersion(produce, 8), 1)

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { apiByKey, requestHeaderVersion, responseHeaderVersion, type ApiEntry } from '../../src/protocol/apis.ts'
 import { codecFor } from '../../src/protocol/codec.ts'
 import { requestHeader, responseHeader } from '../../src/protocol/messages/headers.ts'
-import { Reader } from '../../src/protocol/reader.ts'
+import { Reader, ProtocolDecodeError } from '../../src/protocol/reader.ts'
 import { Writer } from '../../src/protocol/writer.ts'
 import { ErrorCode } from '../../src/protocol/errors.ts'
 import { createBatchInfo, parseRecords, validateProducedRecords } from '../../src/protocol/record-batch.ts'
@@ -228,3 +228,17 @@ for (const f of fixtures) {
     assert.equal(again.toString('hex'), f.frame.toString('hex'))
   })
 }
+
+test('every golden frame cut short anywhere throws ProtocolDecodeError', () => {
+  for (const f of fixtures) {
+    const headerCodec = codecFor(f.direction === 'request' ? requestHeader : responseHeader, f.headerVersion)
+    const bodyCodec = f.direction === 'request' ? f.api.request(f.version) : f.api.response(f.version)
+    for (let cut = 0; cut < f.frame.length; cut++) {
+      const reader = new Reader(Buffer.from(f.frame.subarray(0, cut)))
+      assert.throws(() => {
+        headerCodec.decode(reader)
+        bodyCodec.decode(reader)
+      }, ProtocolDecodeError, `${f.file} cut at ${cut}`)
+    }
+  }
+})
