@@ -8,9 +8,10 @@
 //      that the broker's Metadata sends every client back through the proxy.
 //   2. The proxy reads Kafka frames. It answers ApiVersions (key 18) itself, encoding an ApiVersionsResponse with
 //      the project's codec that advertises every API of kApis with its targeted range (Produce from v0, see
-//      apiVersionsResponse), so each client then uses its own preferred versions. Every other request is forwarded to the broker, and the broker's answers are
-//      forwarded back (in request order). Request frames and the broker's response frames are recorded, tagged
-//      with the request's API key and version (responses through their correlation id).
+//      apiVersionsResponse), so each client then uses its own preferred versions. Every other request is
+//      forwarded to the broker, and the broker's answers are forwarded back (in request order). Request frames
+//      and the broker's response frames are recorded, tagged with the request's API key and version (responses
+//      through their correlation id).
 //   3. Drives the clients one after the other, each against its own topics:
 //        kafkajs (node_modules)             CreateTopics, idempotent gzip Produce, ListOffsets, Fetch (through the
 //                                           cluster's broker object: kafkajs only fetches inside consumer groups,

@@ -30,7 +30,7 @@ export interface RunOptions {
   onLine?: (line: string) => void
   /** Called with the pid once spawned. */
   onSpawn?: (child: ChildProcess) => void
-  /** Resolve as soon as this returns true for a stdout line (the process keeps running; use stop()). */
+  /** Aborting stops the process as its deadline would. */
   signal?: AbortSignal
 }
 

@@ -11,7 +11,7 @@ const api = apiByKey(18)!
 
 function apiKeys (shard: Shard): Array<{ apiKey: number, minVersion: number, maxVersion: number }> {
   const keys = []
-  for (const handler of shard.handlers.values()) keys.push({ apiKey: handler.api.key, minVersion: handler.minVersion, maxVersion: handler.maxVersion })
+  for (const handler of shard.handlers.values()) keys.push({ apiKey: handler.api.key, minVersion: handler.advertisedMinVersion ?? handler.minVersion, maxVersion: handler.maxVersion })
   return keys.sort((a, b) => a.apiKey - b.apiKey)
 }
 

@@ -10,6 +10,12 @@ export interface Handler {
   /** The versions this handler implements, advertised by ApiVersions. */
   readonly minVersion: number
   readonly maxVersion: number
+  /**
+   * The lowest version ApiVersions advertises, when lower than minVersion. Only Produce needs it: librdkafka
+   * compresses with lz4 only if the broker lists Produce v0, so Kafka 4 lists 0 and refuses v0-2 when sent
+   * (KAFKA-18659); so do we.
+   */
+  readonly advertisedMinVersion?: number
   handle (context: RequestContext, request: any): unknown
   /** The response to a version outside [minVersion, maxVersion], for APIs that can express the error. */
   unsupported? (shard: Shard): object

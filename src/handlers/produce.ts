@@ -142,5 +142,5 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
   return { responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitionResponses'), throttleTimeMs: 0 }
 }
 
-export const produceHandler: Handler = { api, minVersion: 3, maxVersion: 11, handle }
+export const produceHandler: Handler = { api, minVersion: 3, maxVersion: 11, advertisedMinVersion: 0, handle }
 export const produceServer = remoteServer(api, serveLocal)

@@ -7,7 +7,7 @@
 // Several kill rounds run against the same data dir.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
@@ -22,10 +22,11 @@ interface Ack {
 }
 
 const kPartitions = 4
-const kRounds = 3
-const kBrokerArgs = ['--segment-bytes', String(64 * 1024)]
+const kRounds = 4
+// Small segments: several rolls per partition and round, so kills land around rolls too.
+const kBrokerArgs = ['--segment-bytes', String(16 * 1024)]
 
-function dataDirectory (t: { after (fn: () => void): void }): string {
+function dataDirectory (t: { after (fn: () => unknown): void }): string {
   const dataDir = mkdtempSync(join(tmpdir(), 'shoal-crash-'))
   t.after(() => rmSync(dataDir, { recursive: true, force: true }))
   return dataDir
@@ -147,11 +148,15 @@ test('acknowledged acks=-1 records survive kill -9 at their offsets, round after
   await broker.stop()
 })
 
-test('an idempotent producer\'s state survives kill -9: retries after the restart are answered as duplicates', async (t) => {
+for (const [how, segmentBytes] of [['from a producer snapshot plus a replay', 4096], ['by replaying the whole log', 1 << 30]] as const) {
+  test(`an idempotent producer's state survives kill -9 (rebuilt ${how}): retries after the restart are answered as duplicates`, (t) => idempotentCrash(t, segmentBytes))
+}
+
+async function idempotentCrash (t: { after (fn: () => unknown): void }, segmentBytes: number): Promise<void> {
   const dataDir = dataDirectory(t)
   const topic = 'idempotent-crash'
-  // Small segments: rolls write producer snapshots, so recovery uses a snapshot plus a replay.
-  const args = ['--segment-bytes', '4096']
+  // With small segments, rolls write producer snapshots and recovery starts from the newest one.
+  const args = ['--segment-bytes', String(segmentBytes)]
   let broker = await startBroker({ workers: 2, dataDir, cleanup: false, args })
   t.after(() => broker.kill())
   const client = await KafkaClient.to(broker.bootstrap)
@@ -195,6 +200,8 @@ test('an idempotent producer\'s state survives kill -9: retries after the restar
   await waitFor(() => streams.every((stream) => stream.acked.length >= 40), 30_000, 'idempotent batches to be acknowledged')
   await broker.kill()
   await Promise.all(running)
+  const snapshots = readdirSync(join(dataDir, `${topic}-0`)).filter((name) => name.endsWith('.snapshot'))
+  assert.equal(snapshots.length > 0, segmentBytes < 1 << 20, `snapshots: ${snapshots.join(' ')}`)
 
   broker = await startBroker({ workers: 2, dataDir, cleanup: false, args })
   const again = await KafkaClient.to(broker.bootstrap)
@@ -235,4 +242,4 @@ test('an idempotent producer\'s state survives kill -9: retries after the restar
     again.close()
   }
   await broker.stop()
-})
+}

@@ -17,7 +17,7 @@ import type { Admin, Kafka as KafkaClient, Message, Producer } from 'kafkajs'
 import { compress, decompress } from '../../src/protocol/compression.ts'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import {
-  assertSameRecords, kAcks, kCodecIds, kCodecs, makeRecordSet, recordCount, topicName,
+  assertSameRecords, assertStoredCodec, kAcks, kCodecIds, kCodecs, makeRecordSet, recordCount, topicName,
   type CodecName, type ReadRecord, type TestRecord
 } from './records.ts'
 
@@ -224,6 +224,7 @@ describe('kafkajs against a 2-worker broker', () => {
         }
         assert.deepEqual(await highWatermarks(admin, topic), counts, 'high watermarks')
         assertSameRecords(set, await readBack(kafka, topic, counts), `kafkajs ${codec} acks=${acks}`)
+        assertStoredCodec(broker.dataDir, topic, kPartitions, codec)
       })
     }
   }
@@ -267,6 +268,7 @@ describe('kafkajs against a 3-worker broker', () => {
       assert.equal(recordCount(set), counts.reduce((a, b) => a + b, 0))
       assert.deepEqual(await highWatermarks(admin, topic), counts)
       assertSameRecords(set, await readBack(kafka, topic, counts), 'kafkajs 3 workers')
+      assertStoredCodec(broker.dataDir, topic, 6, 'lz4')
     } finally {
       await producer.disconnect()
       await admin.disconnect()

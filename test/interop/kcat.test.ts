@@ -10,7 +10,10 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import { run } from './processes.ts'
-import { assertSameRecords, kAcks, kCodecs, makeRecordSet, topicName, type ReadRecord, type TestRecord } from './records.ts'
+import {
+  assertSameRecords, assertStoredCodec, kAcks, kCodecs, makeRecordSet, topicName,
+  type CodecName, type ReadRecord, type TestRecord
+} from './records.ts'
 
 const kKcat = process.env.KCAT ?? 'kcat'
 const kPartitions = 4
@@ -83,7 +86,7 @@ async function consumeAll (broker: TestBroker, topic: string, partitions: number
   return result
 }
 
-async function roundTrip (broker: TestBroker, topic: string, partitions: number, codec: string, acks: number): Promise<void> {
+async function roundTrip (broker: TestBroker, topic: string, partitions: number, codec: CodecName, acks: number): Promise<void> {
   const set = textRecordSet(topic, partitions)
   // The first run auto-creates the topic; the other partitions are produced in parallel.
   await produce(broker, topic, 0, set[0], codec, acks)
@@ -94,6 +97,7 @@ async function roundTrip (broker: TestBroker, topic: string, partitions: number,
   }
   assert.deepEqual(await endOffsets(broker, topic, partitions), counts, 'end offsets')
   assertSameRecords(set, await consumeAll(broker, topic, partitions), `kcat ${codec} acks=${acks}`)
+  assertStoredCodec(broker.dataDir, topic, partitions, codec)
 }
 
 describe('kcat against a 2-worker broker', () => {

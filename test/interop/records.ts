@@ -5,6 +5,8 @@
 // Not a test file: `node --test test/interop/` only runs `*.test.ts`.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 export const kCodecs = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
 export type CodecName = typeof kCodecs[number]
@@ -138,4 +140,37 @@ export function assertSameRecords (expected: TestRecord[][], actual: ReadRecord[
 /** A topic name unique to this process and case (the tests share nothing, but names show up in broker logs). */
 export function topicName (client: string, codec: string, acks: number | string, suffix = ''): string {
   return `interop-${client}-${codec}-acks${String(acks).replace('-', 'm')}${suffix}-${process.pid}`
+}
+
+/**
+ * The codec (attributes bits 0-2) of every record batch the broker stored for `topic`, per partition, read
+ * from its segment files (`DATA_DIR/TOPIC-PARTITION/*.log`, as in src/shard/shard.ts partitionDir). Proves
+ * that a client really compressed with the codec asked for, and that the broker kept the batch as sent.
+ */
+export function storedCodecs (dataDir: string, topic: string, partitions: number): number[][] {
+  const result: number[][] = []
+  for (let partition = 0; partition < partitions; partition++) {
+    const directory = join(dataDir, `${topic}-${partition}`)
+    const codecs: number[] = []
+    for (const name of readdirSync(directory).filter((file) => file.endsWith('.log')).sort()) {
+      const data = readFileSync(join(directory, name))
+      // Batch header: baseOffset int64, batchLength int32, partitionLeaderEpoch int32, magic int8, crc int32,
+      // attributes int16 (byte 21).
+      for (let at = 0; at + 23 <= data.length; at += 12 + data.readInt32BE(at + 8)) {
+        if (data.readInt32BE(at + 8) === 0) break // preallocated tail, if any
+        codecs.push(data.readInt16BE(at + 21) & 0x07)
+      }
+    }
+    result.push(codecs)
+  }
+  return result
+}
+
+/** Asserts that every stored batch of `topic` uses `codec`. */
+export function assertStoredCodec (dataDir: string, topic: string, partitions: number, codec: CodecName): void {
+  const stored = storedCodecs(dataDir, topic, partitions)
+  for (let partition = 0; partition < partitions; partition++) {
+    assert.ok(stored[partition].length > 0, `${topic}[${partition}]: no batches on disk`)
+    assert.deepEqual(new Set(stored[partition]), new Set([kCodecIds[codec]]), `${topic}[${partition}]: codecs of the stored batches`)
+  }
 }

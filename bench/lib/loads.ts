@@ -1,0 +1,379 @@
+// One run of one scenario with one load generator against one target, the way each tool's users run it:
+//   rdkafka  rdkafka_performance -P / -C / -G with -u (table output), -l and -A (per-message latencies)
+//   kafka    kafka-producer-perf-test --num-records --record-size --throughput -1 --producer-props ...
+//            kafka-consumer-perf-test --bootstrap-server --topic --messages --timeout
+// Every process has a deadline (--duration, --group-timeout); a run that does not finish is reported as partial or
+// failed with the reason, never waited on forever.
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { BenchOptions } from './args.ts'
+import { parseKafkaConsumerOutput, parseKafkaProducerLine, parseKafkaProducerOutput } from './parse-kafka-perf.ts'
+import { headerFromLine, parseLatencyFile, parseRdkafkaPerformance, progressFromLine, type RdkafkaResult } from './parse-rdkafka.ts'
+import { runProcess, tail, type RunResult } from './proc.ts'
+import type { Progress } from './progress.ts'
+import type { Scenario } from './scenarios.ts'
+import { summarizeLatencies } from './stats.ts'
+import type { KafkaTool, RdkafkaTool } from './tools.ts'
+
+export interface RunMetrics {
+  msgsPerSec: number | null
+  bytesPerSec: number | null
+  records: number | null
+  elapsedMs: number | null
+  /** Produce rows: produce-to-acknowledgement latency; e2e rows: produce-to-consume latency (ms). */
+  latAvgMs: number | null
+  latP50Ms: number | null
+  latP95Ms: number | null
+  latP99Ms: number | null
+  latP999Ms: number | null
+  latMaxMs: number | null
+}
+
+export type RunStatus = 'ok' | 'partial' | 'failed'
+
+export interface RunOutcome {
+  status: RunStatus
+  reason: string | null
+  metrics: RunMetrics | null
+  commands: string[]
+}
+
+export interface LoadContext {
+  bootstrap: string
+  topic: string
+  scenario: Scenario
+  records: number
+  options: BenchOptions
+  /** Scratch directory for latency files. */
+  workDir: string
+  progress: Progress
+  /** Called right before and after the measured part (RSS sampling). */
+  measureStart (): void
+  measureEnd (): void
+}
+
+export function emptyMetrics (): RunMetrics {
+  return {
+    msgsPerSec: null, bytesPerSec: null, records: null, elapsedMs: null,
+    latAvgMs: null, latP50Ms: null, latP95Ms: null, latP99Ms: null, latP999Ms: null, latMaxMs: null
+  }
+}
+
+function commandLine (command: string, args: readonly string[]): string {
+  return [command, ...args].map((part) => /^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replace(/'/g, "'\\''")}'`).join(' ')
+}
+
+/** The last lines of a failed process's output that say something. */
+function failureText (run: RunResult): string {
+  if (run.error !== null) return run.error.message
+  const lines = `${run.stderr}\n${run.stdout}`.split('\n')
+    .filter((line) => line.trim() !== '' && !/CONFWARN/.test(line) && !/^\|/.test(line))
+  const exit = run.timedOut ? `stopped after its deadline${run.killed ? ' (killed)' : ''}` : `exit ${run.code ?? run.signal}`
+  const last = lines.slice(-2).join(' / ').slice(0, 300)
+  return last === '' ? exit : `${exit}: ${last}`
+}
+
+function latencyMetrics (file: string, into: RunMetrics): void {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return
+  }
+  rmSync(file, { force: true })
+  const summary = summarizeLatencies(parseLatencyFile(text))
+  if (summary === null) return
+  into.latAvgMs = summary.avg
+  into.latP50Ms = summary.p50
+  into.latP95Ms = summary.p95
+  into.latP99Ms = summary.p99
+  into.latP999Ms = summary.p999
+  into.latMaxMs = summary.max
+}
+
+function metricsOf (result: RdkafkaResult): RunMetrics {
+  const metrics = emptyMetrics()
+  metrics.msgsPerSec = result.msgsPerSec
+  metrics.bytesPerSec = result.bytesPerSec
+  metrics.records = result.delivered
+  metrics.elapsedMs = result.elapsedMs
+  return metrics
+}
+
+function judge (expected: number, got: number, run: RunResult, what: string): { status: RunStatus, reason: string | null } {
+  if (got >= expected && !run.killed) return { status: 'ok', reason: null }
+  if (got <= 0) return { status: 'failed', reason: `no messages ${what}: ${failureText(run)}` }
+  return { status: 'partial', reason: `${got} of ${expected} messages ${what}: ${failureText(run)}` }
+}
+
+// ------------------------------------------------------------------------------------------------ rdkafka
+
+class RdkafkaRunner {
+  readonly tool: RdkafkaTool
+  readonly ctx: LoadContext
+  readonly commands: string[] = []
+
+  constructor (tool: RdkafkaTool, ctx: LoadContext) {
+    this.tool = tool
+    this.ctx = ctx
+  }
+
+  get timeoutMs (): number {
+    return this.ctx.options.durationSec * 1000
+  }
+
+  partitionArgs (): string[] {
+    const args: string[] = []
+    for (let partition = 0; partition < this.ctx.scenario.partitions; partition++) args.push('-p', String(partition))
+    return args
+  }
+
+  producerArgs (count: number, acks: number, extra: string[]): string[] {
+    const { scenario, options } = this.ctx
+    return ['-P', '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u', '-s', String(scenario.recordSize), '-c', String(count),
+      '-a', String(acks), '-X', `linger.ms=${options.lingerMs}`,
+      ...(scenario.compression === 'none' ? [] : ['-z', scenario.compression]), ...extra]
+  }
+
+  run (args: string[], timeoutMs: number, label: string, extra: { onLine?: (line: string) => void, signal?: AbortSignal, graceMs?: number } = {}): Promise<RunResult> {
+    this.commands.push(commandLine(this.tool.performance, args))
+    let header: string[] = []
+    const expected = this.ctx.records
+    return runProcess(this.tool.performance, args, {
+      timeoutMs,
+      stopSignal: 'SIGINT',
+      graceMs: extra.graceMs ?? 10_000,
+      signal: extra.signal,
+      onLine: (line) => {
+        extra.onLine?.(line)
+        const found = headerFromLine(line)
+        if (found !== null) {
+          header = found
+          return
+        }
+        const progress = progressFromLine(line, header)
+        if (progress !== null) this.ctx.progress.update(`${label} ${progress.msgs}/${expected} msgs, ${(progress.elapsedMs / 1000).toFixed(1)} s`)
+      }
+    })
+  }
+
+  /** Fills the topic for the consume scenarios (not measured): acks=1, no compression beyond the scenario's. */
+  async prefill (): Promise<string | null> {
+    const run = await this.run(this.producerArgs(this.ctx.records, 1, []), this.timeoutMs, 'prefill')
+    const result = parseRdkafkaPerformance(run.stdout)
+    if (result === null || result.delivered < this.ctx.records) {
+      return `prefill delivered ${result?.delivered ?? 0} of ${this.ctx.records}: ${failureText(run)}`
+    }
+    return null
+  }
+
+  async produce (): Promise<RunOutcome> {
+    const latencyFile = join(this.ctx.workDir, `${this.ctx.topic}.produce.lat`)
+    this.ctx.measureStart()
+    const run = await this.run(this.producerArgs(this.ctx.records, this.ctx.scenario.acks, ['-l', '-A', latencyFile]), this.timeoutMs, 'produce')
+    this.ctx.measureEnd()
+    const result = parseRdkafkaPerformance(run.stdout)
+    if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
+    const metrics = metricsOf(result)
+    latencyMetrics(latencyFile, metrics)
+    const verdict = judge(this.ctx.records, result.delivered - result.errors, run, 'delivered')
+    return { ...verdict, metrics, commands: this.commands }
+  }
+
+  async consume (): Promise<RunOutcome> {
+    const prefill = await this.prefill()
+    if (prefill !== null) return { status: 'failed', reason: prefill, metrics: null, commands: this.commands }
+    this.ctx.measureStart()
+    const run = await this.run(['-C', '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u', ...this.partitionArgs(),
+      '-o', 'beginning', '-e', '-c', String(this.ctx.records)], this.timeoutMs, 'consume')
+    this.ctx.measureEnd()
+    const result = parseRdkafkaPerformance(run.stdout)
+    if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
+    return { ...judge(this.ctx.records, result.msgs, run, 'consumed'), metrics: metricsOf(result), commands: this.commands }
+  }
+
+  /** A consumer waits at the end of every partition; then a rate-limited producer sends; latency is the consumer's. */
+  async e2e (): Promise<RunOutcome> {
+    const { scenario, options } = this.ctx
+    const consumerLatency = join(this.ctx.workDir, `${this.ctx.topic}.consume.lat`)
+    const producerLatency = join(this.ctx.workDir, `${this.ctx.topic}.produce.lat`)
+    const abortConsumer = new AbortController()
+    let eofs = 0
+    let markReady: () => void = () => {}
+    const ready = new Promise<void>((resolve) => { markReady = resolve })
+    // -v undoes the verbosity -u takes away, so that "Consumer reached end of ..." lines show when it is in place.
+    let consumerEnded = false
+    const consumer = this.run(['-C', '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u', '-v', ...this.partitionArgs(),
+      '-o', 'end', '-c', String(this.ctx.records), '-l', '-A', consumerLatency],
+    this.timeoutMs + 30_000, 'e2e consumer', {
+      signal: abortConsumer.signal,
+      onLine: (line) => {
+        if (/Consumer reached end of/.test(line) && ++eofs >= scenario.partitions) markReady()
+      }
+    }).then((run) => {
+      consumerEnded = true
+      markReady()
+      return run
+    })
+    let readyTimer: NodeJS.Timeout | undefined
+    const readyTimeout = new Promise<'timeout'>((resolve) => { readyTimer = setTimeout(() => resolve('timeout'), 15_000) })
+    const started = await Promise.race([ready.then(() => 'ready' as const), readyTimeout])
+    clearTimeout(readyTimer)
+    if (started === 'timeout' || consumerEnded) {
+      abortConsumer.abort()
+      const run = await consumer
+      const why = consumerEnded ? 'exited' : 'did not reach the end of the topic within 15 s'
+      return { status: 'failed', reason: `the consumer ${why} before the producer started: ${failureText(run)}`, metrics: null, commands: this.commands }
+    }
+    this.ctx.measureStart()
+    const producerRun = await this.run(this.producerArgs(this.ctx.records, scenario.acks,
+      ['-l', '-A', producerLatency, '-r', String(options.latencyRate)]), this.timeoutMs, 'e2e producer')
+    // The consumer should be a few milliseconds behind; give it 10 s at most.
+    const grace = setTimeout(() => abortConsumer.abort(), 10_000)
+    const consumerRun = await consumer
+    clearTimeout(grace)
+    this.ctx.measureEnd()
+    rmSync(producerLatency, { force: true })
+    const consumed = parseRdkafkaPerformance(consumerRun.stdout)
+    const produced = parseRdkafkaPerformance(producerRun.stdout)
+    if (consumed === null) {
+      return { status: 'failed', reason: `no consumer result: ${failureText(consumerRun)}; producer: ${failureText(producerRun)}`, metrics: null, commands: this.commands }
+    }
+    const metrics = metricsOf(consumed)
+    if (produced !== null) {
+      metrics.msgsPerSec = produced.msgsPerSec
+      metrics.bytesPerSec = produced.bytesPerSec
+    }
+    latencyMetrics(consumerLatency, metrics)
+    return { ...judge(this.ctx.records, consumed.msgs, consumerRun, 'consumed'), metrics, commands: this.commands }
+  }
+
+  async group (): Promise<RunOutcome> {
+    const prefill = await this.prefill()
+    if (prefill !== null) return { status: 'failed', reason: prefill, metrics: null, commands: this.commands }
+    this.ctx.measureStart()
+    const run = await this.run(['-G', `bench-${this.ctx.topic}`, '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u',
+      '-e', '-c', String(this.ctx.records)],
+    Math.min(this.timeoutMs, this.ctx.options.groupTimeoutSec * 1000), 'group consume', { graceMs: 5000 })
+    this.ctx.measureEnd()
+    const result = parseRdkafkaPerformance(run.stdout)
+    const consumed = result?.msgs ?? 0
+    if (consumed === 0 && /Waiting for group rebalance/.test(run.stderr) && !/Group rebalanced/.test(run.stderr)) {
+      return {
+        status: 'failed',
+        reason: `no partitions assigned within ${this.ctx.options.groupTimeoutSec} s (the broker answered no group join: consumer groups unsupported?)`,
+        metrics: null,
+        commands: this.commands
+      }
+    }
+    if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
+    return { ...judge(this.ctx.records, result.msgs, run, 'consumed'), metrics: metricsOf(result), commands: this.commands }
+  }
+}
+
+export function runRdkafka (tool: RdkafkaTool, ctx: LoadContext): Promise<RunOutcome> {
+  const runner = new RdkafkaRunner(tool, ctx)
+  switch (ctx.scenario.kind) {
+    case 'produce': return runner.produce()
+    case 'consume': return runner.consume()
+    case 'e2e': return runner.e2e()
+    case 'group': return runner.group()
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ kafka
+
+/** Scenarios Kafka's perf tools have no mode for, with why. */
+export function kafkaUnsupported (scenario: Scenario): string | null {
+  if (scenario.kind === 'e2e') return 'kafka-*-perf-test have no end-to-end latency mode (see the rdkafka rows)'
+  if (scenario.kind === 'group') return 'kafka-consumer-perf-test always consumes through a group: see its consume rows'
+  return null
+}
+
+class KafkaRunner {
+  readonly tool: KafkaTool
+  readonly ctx: LoadContext
+  readonly commands: string[] = []
+
+  constructor (tool: KafkaTool, ctx: LoadContext) {
+    this.tool = tool
+    this.ctx = ctx
+  }
+
+  run (command: string, args: string[], timeoutMs: number, label: string): Promise<RunResult> {
+    this.commands.push(commandLine(command, args))
+    return runProcess(command, args, {
+      timeoutMs,
+      stopSignal: 'SIGTERM',
+      graceMs: 10_000,
+      onLine: (line) => {
+        const window = parseKafkaProducerLine(line)
+        if (window !== null) this.ctx.progress.update(`${label} ${window.records} records in the last window, ${Math.round(window.recordsPerSec)} records/s`)
+      }
+    })
+  }
+
+  producerArgs (acks: number): string[] {
+    const { scenario, options } = this.ctx
+    return ['--topic', this.ctx.topic, '--num-records', String(this.ctx.records), '--record-size', String(scenario.recordSize),
+      '--throughput', '-1', '--producer-props', `bootstrap.servers=${this.ctx.bootstrap}`, `acks=${acks === -1 ? 'all' : acks}`,
+      `compression.type=${scenario.compression}`, `linger.ms=${options.lingerMs}`]
+  }
+
+  async produce (): Promise<RunOutcome> {
+    this.ctx.measureStart()
+    const run = await this.run(this.tool.producer, this.producerArgs(this.ctx.scenario.acks), this.ctx.options.durationSec * 1000, 'produce')
+    this.ctx.measureEnd()
+    const result = parseKafkaProducerOutput(run.stdout)
+    if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
+    const metrics: RunMetrics = {
+      msgsPerSec: result.recordsPerSec,
+      bytesPerSec: result.bytesPerSec,
+      records: result.records,
+      elapsedMs: result.recordsPerSec > 0 ? result.records / result.recordsPerSec * 1000 : null,
+      latAvgMs: result.avgLatencyMs,
+      latP50Ms: result.p50Ms,
+      latP95Ms: result.p95Ms,
+      latP99Ms: result.p99Ms,
+      latP999Ms: result.p999Ms,
+      latMaxMs: result.maxLatencyMs
+    }
+    return { ...judge(this.ctx.records, result.records, run, 'sent'), metrics, commands: this.commands }
+  }
+
+  async consume (): Promise<RunOutcome> {
+    const fill = await this.run(this.tool.producer, this.producerArgs(1), this.ctx.options.durationSec * 1000, 'prefill')
+    const filled = parseKafkaProducerOutput(fill.stdout)
+    if (filled === null || filled.records < this.ctx.records) {
+      return { status: 'failed', reason: `prefill sent ${filled?.records ?? 0} of ${this.ctx.records}: ${failureText(fill)}`, metrics: null, commands: this.commands }
+    }
+    const timeoutMs = this.ctx.options.groupTimeoutSec * 1000
+    const common = ['--bootstrap-server', this.ctx.bootstrap, '--topic', this.ctx.topic, '--timeout', String(timeoutMs)]
+    this.ctx.measureStart()
+    let run = await this.run(this.tool.consumer, [...common, '--messages', String(this.ctx.records)], this.ctx.options.durationSec * 1000 + timeoutMs, 'consume')
+    // Kafka 4.x renamed --messages to --num-records; older versions know only --messages.
+    if (/messages.*(not a recognized option|is not a recognized|Unrecognized)/i.test(`${run.stdout}${run.stderr}`)) {
+      run = await this.run(this.tool.consumer, [...common, '--num-records', String(this.ctx.records)], this.ctx.options.durationSec * 1000 + timeoutMs, 'consume')
+    }
+    this.ctx.measureEnd()
+    const result = parseKafkaConsumerOutput(run.stdout)
+    if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
+    const metrics = emptyMetrics()
+    metrics.msgsPerSec = result.recordsPerSec
+    metrics.bytesPerSec = result.bytesPerSec
+    metrics.records = result.records
+    metrics.elapsedMs = result.recordsPerSec > 0 ? result.records / result.recordsPerSec * 1000 : null
+    const verdict = judge(this.ctx.records, result.records, run, 'consumed')
+    if (result.timedOut && verdict.reason !== null) verdict.reason += ' (its --timeout passed between records: a consumer group problem?)'
+    return { ...verdict, metrics, commands: this.commands }
+  }
+}
+
+export function runKafka (tool: KafkaTool, ctx: LoadContext): Promise<RunOutcome> {
+  const runner = new KafkaRunner(tool, ctx)
+  switch (ctx.scenario.kind) {
+    case 'produce': return runner.produce()
+    case 'consume': return runner.consume()
+    default: return Promise.resolve({ status: 'failed', reason: kafkaUnsupported(ctx.scenario), metrics: null, commands: [] })
+  }
+}

@@ -1,0 +1,105 @@
+// The printed table and the JSON result file of a load run.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { BenchOptions } from './args.ts'
+import type { GitInfo, MachineInfo } from './machine.ts'
+import type { CaseResult, TargetSummary, Tools } from './runner.ts'
+import { formatFixed, formatInteger, formatMiB, formatRatio, renderTable } from './stats.ts'
+
+export const kResultSchema = 'shoal-bench/load/1'
+
+export interface LoadResultFile {
+  schema: string
+  date: string
+  git: GitInfo
+  machine: MachineInfo
+  tools: {
+    rdkafka: { available: boolean, version?: string | null, path?: string, mockCluster?: string | null, reason?: string }
+    kafka: { available: boolean, version?: string | null, producer?: string, consumer?: string, reason?: string }
+  }
+  options: Omit<BenchOptions, 'mode'> & { workers: number[] }
+  /** How the ratio columns are computed. */
+  ratioMetric: string
+  targets: TargetSummary[]
+  results: CaseResult[]
+}
+
+export const kRatioMetric = 'fraction of the reference, higher is better: messages/s for produce, consume and group; ' +
+  'p50 latency inverted (reference / value) for e2e'
+
+export function toolsForFile (tools: Tools): LoadResultFile['tools'] {
+  const rdkafka = tools.rdkafka.available
+    ? { available: true, version: tools.rdkafka.version, path: tools.rdkafka.performance, mockCluster: tools.rdkafka.mockCluster }
+    : { available: false, reason: tools.rdkafka.reason }
+  const kafka = tools.kafka.available
+    ? { available: true, version: tools.kafka.version, producer: tools.kafka.producer, consumer: tools.kafka.consumer }
+    : { available: false, reason: tools.kafka.reason }
+  return { rdkafka, kafka }
+}
+
+/** bench/results/2026-01-02T03-04-05Z-abc1234.json */
+export function defaultResultPath (repoRoot: string, date: Date, commit: string | null, kind = 'load'): string {
+  const stamp = date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')
+  return join(repoRoot, 'bench', 'results', `${stamp}-${kind}-${(commit ?? 'nocommit').slice(0, 7)}.json`)
+}
+
+export function writeResultFile (path: string, content: unknown): void {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(`${path}.tmp`, JSON.stringify(content, null, 2) + '\n')
+  // Written whole, then renamed: a reader never sees half a file.
+  writeFileSync(path, JSON.stringify(content, null, 2) + '\n')
+}
+
+function latencyCell (result: CaseResult): string {
+  const median = result.median
+  if (median === null || median.latP50Ms === null) return '-'
+  return `${formatFixed(median.latP50Ms)} / ${formatFixed(median.latP99Ms)}`
+}
+
+function rssCell (result: CaseResult): [string, string] {
+  if (result.rss === null) return ['-', '-']
+  return [formatMiB(result.rss.maxBytes), `${formatMiB(result.rss.startBytes)} -> ${formatMiB(result.rss.endBytes)}`]
+}
+
+function statusCell (result: CaseResult): string {
+  return result.status === 'ok' ? '' : result.status === 'partial' ? 'PARTIAL' : result.status.toUpperCase()
+}
+
+/** The results table, one row per (target, scenario, tool), missing tools collapsed to one line each. */
+export function renderLoadTable (cases: readonly CaseResult[], targets: readonly TargetSummary[], tools: Tools, hasAgainst: boolean): string {
+  const header = ['target', 'scenario', 'tool', 'msgs/s', 'MiB/s', 'lat p50 / p99 ms', 'RSS max MiB', 'RSS start -> end', 'x ceiling']
+  if (hasAgainst) header.push('x against')
+  header.push('status')
+  const rows: string[][] = []
+  for (const result of cases) {
+    if (result.status === 'missing' || result.status === 'n/a') continue
+    const [rssMax, rssSpan] = rssCell(result)
+    const row = [
+      result.target, result.scenario, result.tool,
+      formatInteger(result.median?.msgsPerSec), formatFixed(result.median?.bytesPerSec == null ? null : result.median.bytesPerSec / (1024 * 1024)),
+      latencyCell(result), rssMax, rssSpan,
+      result.targetKind === 'ceiling' ? '1.00x' : formatRatio(result.ratio.ceiling)
+    ]
+    if (hasAgainst) row.push(result.targetKind === 'shoal' ? formatRatio(result.ratio.against) : result.targetKind === 'against' ? '1.00x' : '-')
+    row.push(statusCell(result))
+    rows.push(row)
+  }
+  const right = new Set([3, 4, 6, 8, 9])
+  const lines = [renderTable(header, rows, right)]
+  const notes: string[] = []
+  for (const name of ['rdkafka', 'kafka'] as const) {
+    const tool = tools[name]
+    if (!tool.available && cases.some((result) => result.tool === name)) {
+      notes.push(`${name === 'kafka' ? 'kafka-producer/consumer-perf-test' : 'rdkafka_performance'}: MISSING: ${tool.reason}`)
+    }
+  }
+  for (const target of targets) if (target.error !== null) notes.push(`${target.label}: ${target.error}`)
+  const failures = cases.filter((result) => result.status === 'failed' || result.status === 'partial')
+  for (const result of failures) notes.push(`${result.target} ${result.scenario} ${result.tool}: ${result.status}: ${result.reason}`)
+  const rssTargets = targets.filter((target) => target.rss !== null && target.rss.samples > 0)
+  for (const target of rssTargets) {
+    notes.push(`${target.label} broker RSS over the whole run: start ${formatMiB(target.rss!.startBytes)} MiB, end ${formatMiB(target.rss!.endBytes)} MiB, max ${formatMiB(target.rss!.maxBytes)} MiB`)
+  }
+  if (notes.length > 0) lines.push('', ...notes)
+  return lines.join('\n')
+}

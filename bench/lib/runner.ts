@@ -1,0 +1,275 @@
+// Runs every (target, scenario, tool) case `--repeat` times on fresh topics, samples the broker's RSS during each
+// measured run, and keeps the median of each metric. Targets in order: the ceiling (librdkafka's mock cluster,
+// restarted for each scenario so that its memory holds one scenario's data), Shoal once per worker count, then
+// --against.
+import { randomBytes } from 'node:crypto'
+import type { BenchOptions, ToolName } from './args.ts'
+import { emptyMetrics, kafkaUnsupported, runKafka, runRdkafka, type LoadContext, type RunMetrics, type RunOutcome, type RunStatus } from './loads.ts'
+import { RssSampler, tail, type RssSummary } from './proc.ts'
+import type { Progress } from './progress.ts'
+import { recordsFor, type Scenario, type ScenarioKind } from './scenarios.ts'
+import { medianRecord, ratio } from './stats.ts'
+import { connectAgainst, startCeiling, startShoal, type Target, type TargetKind } from './targets.ts'
+import type { KafkaTool, RdkafkaTool, ToolMissing } from './tools.ts'
+
+export type CaseStatus = RunStatus | 'missing' | 'n/a'
+
+export interface RunRecord extends RunOutcome {
+  rss: RssSummary | null
+}
+
+export interface CaseResult {
+  target: string
+  targetKind: TargetKind
+  workers: number | null
+  scenario: string
+  kind: ScenarioKind
+  recordSize: number
+  acks: number
+  compression: string
+  partitions: number
+  tool: ToolName
+  records: number
+  status: CaseStatus
+  reason: string | null
+  /** Medians over the runs that measured something (ok or partial). */
+  median: RunMetrics | null
+  /** Broker RSS: at the start of the first run, at the end of the last, the largest sample of any. */
+  rss: { startBytes: number | null, endBytes: number | null, maxBytes: number | null } | null
+  /** Shoal's (or --against's) result as a fraction of the ceiling's, and Shoal's as a fraction of --against's. */
+  ratio: { ceiling: number | null, against: number | null }
+  runs: RunRecord[]
+}
+
+export interface TargetSummary {
+  label: string
+  kind: TargetKind
+  workers: number | null
+  bootstrap: string | null
+  /** RSS of the broker over its whole life in the bench (not for the ceiling, restarted per scenario). */
+  rss: RssSummary | null
+  error: string | null
+}
+
+export interface Tools {
+  rdkafka: RdkafkaTool | ToolMissing
+  kafka: KafkaTool | ToolMissing
+}
+
+export interface RunnerInput {
+  options: BenchOptions
+  scenarios: Scenario[]
+  workers: number[]
+  tools: Tools
+  node: string
+  mainPath: string
+  workDir: string
+  progress: Progress
+}
+
+interface TargetPlan {
+  kind: TargetKind
+  workers: number | null
+  label: string
+}
+
+/**
+ * The case's headline comparison as "fraction of the reference", higher is better, 1 is even: throughput
+ * (messages/s) for produce, consume and group; for e2e the p50 latency inverted (reference / value).
+ */
+export function primaryRatio (kind: ScenarioKind, value: RunMetrics | null, reference: RunMetrics | null): number | null {
+  if (value === null || reference === null) return null
+  if (kind === 'e2e') return ratio(reference.latP50Ms, value.latP50Ms)
+  return ratio(value.msgsPerSec, reference.msgsPerSec)
+}
+
+/** Aggregates the runs of one case: ok when all are, partial when some measured something, else failed. */
+export function aggregateRuns (runs: readonly RunRecord[]): { status: RunStatus, reason: string | null, median: RunMetrics | null, rss: CaseResult['rss'] } {
+  const measured = runs.filter((run) => run.status !== 'failed' && run.metrics !== null)
+  const status: RunStatus = measured.length === 0 ? 'failed' : measured.length === runs.length && runs.every((run) => run.status === 'ok') ? 'ok' : 'partial'
+  const reason = runs.find((run) => run.reason !== null)?.reason ?? null
+  const median = measured.length === 0 ? null : { ...emptyMetrics(), ...medianRecord(measured.map((run) => run.metrics! as unknown as Record<string, number | null>)) } as RunMetrics
+  const sampled = runs.filter((run) => run.rss !== null && run.rss.samples > 0)
+  const rss = sampled.length === 0
+    ? null
+    : {
+        startBytes: sampled[0].rss!.startBytes,
+        endBytes: sampled[sampled.length - 1].rss!.endBytes,
+        maxBytes: Math.max(...sampled.map((run) => run.rss!.maxBytes ?? 0))
+      }
+  return { status, reason, median, rss }
+}
+
+/** Fills `ratio` of every case: against the ceiling's and --against's case of the same scenario and tool. */
+export function computeRatios (cases: CaseResult[]): void {
+  const find = (kind: TargetKind, scenario: string, tool: ToolName): CaseResult | undefined =>
+    cases.find((other) => other.targetKind === kind && other.scenario === scenario && other.tool === tool)
+  for (const result of cases) {
+    if (result.targetKind === 'ceiling') continue
+    result.ratio.ceiling = primaryRatio(result.kind, result.median, find('ceiling', result.scenario, result.tool)?.median ?? null)
+    if (result.targetKind === 'shoal') {
+      result.ratio.against = primaryRatio(result.kind, result.median, find('against', result.scenario, result.tool)?.median ?? null)
+    }
+  }
+}
+
+function topicName (scenario: Scenario, tool: ToolName, repeat: number): string {
+  return `bench-${scenario.name}-${tool}-${repeat}-${randomBytes(3).toString('hex')}`
+}
+
+export async function runLoads (input: RunnerInput): Promise<{ cases: CaseResult[], targets: TargetSummary[] }> {
+  const { options, scenarios, tools, progress } = input
+  const plans: TargetPlan[] = []
+  const rdkafkaCeiling = tools.rdkafka.available && tools.rdkafka.mockCluster !== null
+  if (options.ceiling) plans.push({ kind: 'ceiling', workers: null, label: 'ceiling (mock)' })
+  if (options.shoal) for (const workers of input.workers) plans.push({ kind: 'shoal', workers, label: `shoal w=${workers}` })
+  if (options.against !== null) plans.push({ kind: 'against', workers: null, label: `against ${options.against}` })
+
+  const cases: CaseResult[] = []
+  const summaries: TargetSummary[] = []
+  const total = plans.length * scenarios.length * options.tools.length * options.repeat
+  let step = 0
+
+  const newCase = (plan: TargetPlan, scenario: Scenario, tool: ToolName): CaseResult => ({
+    target: plan.label,
+    targetKind: plan.kind,
+    workers: plan.workers,
+    scenario: scenario.name,
+    kind: scenario.kind,
+    recordSize: scenario.recordSize,
+    acks: scenario.acks,
+    compression: scenario.compression,
+    partitions: scenario.partitions,
+    tool,
+    records: recordsFor(scenario, options.records),
+    status: 'failed',
+    reason: null,
+    median: null,
+    rss: null,
+    ratio: { ceiling: null, against: null },
+    runs: []
+  })
+
+  for (const plan of plans) {
+    const summary: TargetSummary = { label: plan.label, kind: plan.kind, workers: plan.workers, bootstrap: null, rss: null, error: null }
+    summaries.push(summary)
+    let target: Target | null = null
+    let targetSampler: RssSampler | null = null
+    const startTarget = async (): Promise<Target> => {
+      switch (plan.kind) {
+        case 'shoal': return await startShoal({ node: input.node, mainPath: input.mainPath, workers: plan.workers!, dataParent: options.dataDir, brokerArgs: options.brokerArgs })
+        case 'against': return await connectAgainst(options.against!)
+        case 'ceiling': {
+          if (!rdkafkaCeiling) throw new Error(tools.rdkafka.available ? tools.rdkafka.mockReason ?? 'no mock-cluster' : tools.rdkafka.reason)
+          return await startCeiling((tools.rdkafka as RdkafkaTool).mockCluster!)
+        }
+      }
+    }
+    if (plan.kind !== 'ceiling') {
+      progress.step(`starting ${plan.label}`)
+      try {
+        target = await startTarget()
+        summary.bootstrap = target.bootstrap
+        if (target.pid !== null) targetSampler = new RssSampler(target.pid, 500).start()
+      } catch (error) {
+        summary.error = (error as Error).message.split('\n')[0]
+        progress.note(`${plan.label}: could not start: ${summary.error}`)
+      }
+    }
+    try {
+      for (const scenario of scenarios) {
+        if (plan.kind === 'ceiling') {
+          try {
+            target = await startTarget()
+            summary.bootstrap = target.bootstrap
+          } catch (error) {
+            summary.error = (error as Error).message.split('\n')[0]
+            target = null
+          }
+        }
+        for (const tool of options.tools) {
+          const result = newCase(plan, scenario, tool)
+          cases.push(result)
+          const found = tools[tool]
+          if (!found.available) {
+            step += options.repeat
+            result.status = 'missing'
+            result.reason = found.reason
+            continue
+          }
+          const unsupported = tool === 'kafka' ? kafkaUnsupported(scenario) : null
+          if (unsupported !== null) {
+            step += options.repeat
+            result.status = 'n/a'
+            result.reason = unsupported
+            continue
+          }
+          if (target === null) {
+            step += options.repeat
+            result.reason = `target not started: ${summary.error}`
+            continue
+          }
+          for (let repeat = 1; repeat <= options.repeat; repeat++) {
+            step++
+            progress.step(`[${step}/${total}] ${plan.label} ${scenario.name} ${tool} run ${repeat}/${options.repeat}`)
+            result.runs.push(await runOnce(target, scenario, tool, repeat, result.records, input, found as RdkafkaTool | KafkaTool))
+          }
+          Object.assign(result, aggregateRuns(result.runs))
+          if (result.status !== 'ok') progress.note(`${plan.label} ${scenario.name} ${tool}: ${result.status}: ${result.reason}`)
+        }
+        if (plan.kind === 'ceiling' && target !== null) {
+          await target.stop()
+          target = null
+        }
+      }
+    } finally {
+      if (targetSampler !== null) summary.rss = targetSampler.stop()
+      if (target !== null) await target.stop()
+    }
+  }
+  progress.clear()
+  computeRatios(cases)
+  return { cases, targets: summaries }
+}
+
+async function runOnce (target: Target, scenario: Scenario, tool: ToolName, repeat: number, records: number,
+  input: RunnerInput, found: RdkafkaTool | KafkaTool): Promise<RunRecord> {
+  const topic = topicName(scenario, tool, repeat)
+  try {
+    await target.admin.create(topic, scenario.partitions)
+  } catch (error) {
+    return { status: 'failed', reason: `could not create ${topic}: ${(error as Error).message}`, metrics: null, commands: [], rss: null }
+  }
+  let sampler: RssSampler | null = null
+  let rss: RssSummary | null = null
+  const ctx: LoadContext = {
+    bootstrap: target.bootstrap,
+    topic,
+    scenario,
+    records,
+    options: input.options,
+    workDir: input.workDir,
+    progress: input.progress,
+    measureStart: () => {
+      if (target.pid !== null) sampler = new RssSampler(target.pid, 200).start()
+    },
+    measureEnd: () => {
+      if (sampler !== null) rss = sampler.stop()
+      sampler = null
+    }
+  }
+  let outcome: RunOutcome
+  try {
+    outcome = tool === 'rdkafka' ? await runRdkafka(found as RdkafkaTool, ctx) : await runKafka(found as KafkaTool, ctx)
+  } catch (error) {
+    outcome = { status: 'failed', reason: (error as Error).message, metrics: null, commands: [] }
+  } finally {
+    ctx.measureEnd()
+  }
+  if (target.pid !== null && target.kind !== 'against') {
+    const output = target.output()
+    if (outcome.status === 'failed' && output.trim() !== '') outcome.reason = `${outcome.reason}; broker said: ${tail(output, 2)}`
+  }
+  await target.admin.delete(topic).catch(() => {})
+  return { ...outcome, rss }
+}

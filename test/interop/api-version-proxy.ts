@@ -1,0 +1,89 @@
+// A TCP proxy for the interop tests that records which API and version every request used, so that a test can
+// check what a real client negotiated through ApiVersions (and what it did not send at all, such as the
+// LeaveGroup a static member skips on close). Bytes go through unchanged; requests are parsed on the side.
+//
+// Clients learn the broker's address from Metadata and FindCoordinator, so the broker must advertise the
+// proxy: start the proxy first, then the broker with `--advertised-listener 127.0.0.1:<proxy.port>`, then
+// point the proxy at the broker with `proxy.target(port)`.
+//
+// Not a test file: `node --test` only runs `*.test.ts`.
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { apiByKey } from '../../src/protocol/apis.ts'
+
+export interface RecordedRequest {
+  apiKey: number
+  apiName: string
+  apiVersion: number
+  clientId: string | null
+}
+
+export class ApiVersionProxy {
+  readonly server: Server
+  readonly requests: RecordedRequest[] = []
+  port = 0
+  #targetPort = 0
+  readonly #sockets = new Set<Socket>()
+
+  constructor () {
+    this.server = createServer((client) => this.#accept(client))
+  }
+
+  async listen (): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
+    this.port = (this.server.address() as { port: number }).port
+  }
+
+  target (port: number): void {
+    this.#targetPort = port
+  }
+
+  get bootstrap (): string {
+    return `127.0.0.1:${this.port}`
+  }
+
+  /** Versions seen per API name, for assertion messages and checks: `{ JoinGroup: [5], ... }`. */
+  versions (filter: (request: RecordedRequest) => boolean = () => true): Record<string, number[]> {
+    const out: Record<string, Set<number>> = {}
+    for (const request of this.requests) {
+      if (!filter(request)) continue
+      ;(out[request.apiName] ??= new Set()).add(request.apiVersion)
+    }
+    return Object.fromEntries(Object.entries(out).map(([name, set]) => [name, [...set].sort((a, b) => a - b)]))
+  }
+
+  async close (): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  #accept (client: Socket): void {
+    const upstream = connect({ host: '127.0.0.1', port: this.#targetPort })
+    this.#sockets.add(client).add(upstream)
+    const cut = (): void => { client.destroy(); upstream.destroy() }
+    client.on('error', cut).on('close', cut)
+    upstream.on('error', cut).on('close', cut)
+    client.on('close', () => this.#sockets.delete(client))
+    upstream.on('close', () => this.#sockets.delete(upstream))
+    upstream.pipe(client)
+    let buffered = Buffer.alloc(0)
+    client.on('data', (chunk: Buffer) => {
+      upstream.write(chunk)
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
+      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
+        const size = buffered.readInt32BE(0)
+        this.#record(buffered.subarray(4, 4 + size))
+        buffered = buffered.subarray(4 + size)
+      }
+    })
+  }
+
+  #record (frame: Buffer): void {
+    if (frame.length < 10) return
+    const apiKey = frame.readInt16BE(0)
+    const apiVersion = frame.readInt16BE(2)
+    // Request header v1+: api key, version, correlation id, then the client id as a nullable int16 string.
+    const idLength = frame.readInt16BE(8)
+    const clientId = idLength < 0 ? null : frame.toString('utf8', 10, 10 + idLength)
+    this.requests.push({ apiKey, apiName: apiByKey(apiKey)?.name ?? `api-${apiKey}`, apiVersion, clientId })
+  }
+}
