@@ -34,12 +34,16 @@ export type RunStatus = 'ok' | 'partial' | 'failed'
 export interface RunOutcome {
   status: RunStatus
   reason: string | null
+  /** Something to know about an ok run (the ceiling's consume runs read only what the mock kept). */
+  note?: string | null
   metrics: RunMetrics | null
   commands: string[]
 }
 
 export interface LoadContext {
   bootstrap: string
+  /** The ceiling (librdkafka's mock cluster) keeps only the last ~5 MiB of each partition. */
+  targetKind: 'shoal' | 'against' | 'ceiling'
   topic: string
   scenario: Scenario
   records: number
@@ -136,10 +140,11 @@ class RdkafkaRunner {
   }
 
   run (args: string[], timeoutMs: number, label: string, extra: { onLine?: (line: string) => void, signal?: AbortSignal, graceMs?: number } = {}): Promise<RunResult> {
-    this.commands.push(commandLine(this.tool.performance, args))
+    const [command, ...prefix] = [...this.tool.lineBuffered, this.tool.performance]
+    this.commands.push(commandLine(command, [...prefix, ...args]))
     let header: string[] = []
     const expected = this.ctx.records
-    return runProcess(this.tool.performance, args, {
+    return runProcess(command, [...prefix, ...args], {
       timeoutMs,
       stopSignal: 'SIGINT',
       graceMs: extra.graceMs ?? 10_000,
@@ -189,7 +194,19 @@ class RdkafkaRunner {
     this.ctx.measureEnd()
     const result = parseRdkafkaPerformance(run.stdout)
     if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
-    return { ...judge(this.ctx.records, result.msgs, run, 'consumed'), metrics: metricsOf(result), commands: this.commands }
+    return { ...this.judgeConsumed(result, run), metrics: metricsOf(result), commands: this.commands }
+  }
+
+  /**
+   * librdkafka's mock cluster keeps only the last 5 MiB (and 100000 batches) of each partition and drops the
+   * rest, so reading it from the beginning (-e: until the end of every partition) gets fewer records than were
+   * produced: its consume runs count as done when the consumer reached the end, with a note.
+   */
+  judgeConsumed (result: RdkafkaResult, run: RunResult): { status: RunStatus, reason: string | null, note: string | null } {
+    if (this.ctx.targetKind === 'ceiling' && result.msgs > 0 && result.msgs < this.ctx.records && !run.timedOut && run.code === 0) {
+      return { status: 'ok', reason: null, note: `the mock kept ${result.msgs} of ${this.ctx.records} records (it holds ~5 MiB per partition; no ratio)` }
+    }
+    return { ...judge(this.ctx.records, result.msgs, run, 'consumed'), note: null }
   }
 
   /** A consumer waits at the end of every partition; then a rate-limited producer sends; latency is the consumer's. */
@@ -220,9 +237,9 @@ class RdkafkaRunner {
     const started = await Promise.race([ready.then(() => 'ready' as const), readyTimeout])
     clearTimeout(readyTimer)
     if (started === 'timeout' || consumerEnded) {
+      const why = consumerEnded ? 'exited' : 'did not reach the end of the topic within 15 s'
       abortConsumer.abort()
       const run = await consumer
-      const why = consumerEnded ? 'exited' : 'did not reach the end of the topic within 15 s'
       return { status: 'failed', reason: `the consumer ${why} before the producer started: ${failureText(run)}`, metrics: null, commands: this.commands }
     }
     this.ctx.measureStart()
@@ -245,14 +262,17 @@ class RdkafkaRunner {
       metrics.bytesPerSec = produced.bytesPerSec
     }
     latencyMetrics(consumerLatency, metrics)
-    return { ...judge(this.ctx.records, consumed.msgs, consumerRun, 'consumed'), metrics, commands: this.commands }
+    const note = this.ctx.targetKind === 'ceiling'
+      ? 'the mock answers a waiting fetch when fetch.wait.max.ms (500 ms) runs out, not when records arrive: its e2e latency is no ceiling (no ratio)'
+      : null
+    return { ...judge(this.ctx.records, consumed.msgs, consumerRun, 'consumed'), note, metrics, commands: this.commands }
   }
 
   async group (): Promise<RunOutcome> {
     const prefill = await this.prefill()
     if (prefill !== null) return { status: 'failed', reason: prefill, metrics: null, commands: this.commands }
     this.ctx.measureStart()
-    const run = await this.run(['-G', `bench-${this.ctx.topic}`, '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u',
+    const run = await this.run(['-G', `${this.ctx.topic}-group`, '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u',
       '-e', '-c', String(this.ctx.records)],
     Math.min(this.timeoutMs, this.ctx.options.groupTimeoutSec * 1000), 'group consume', { graceMs: 5000 })
     this.ctx.measureEnd()
@@ -267,7 +287,7 @@ class RdkafkaRunner {
       }
     }
     if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
-    return { ...judge(this.ctx.records, result.msgs, run, 'consumed'), metrics: metricsOf(result), commands: this.commands }
+    return { ...this.judgeConsumed(result, run), metrics: metricsOf(result), commands: this.commands }
   }
 }
 

@@ -9,7 +9,7 @@
 // handed to librdkafka and dr (delivered) when acknowledged; dr_m/s is delivered messages per second.
 // Without -u it prints summary lines instead:
 //   % 20000 messages produced (2000000 bytes), 20000 delivered (offset 19999, 0 failed) in 38ms: 526163 msgs/s and
-//     52.62 MB/s, 0 produce failures, 0 in queue, none compression
+//     52.62 MB/s, 0 produce failures, 0 in queue, no compression
 //   % 20000 messages (2000000 bytes) consumed in 9ms: 2105041 msgs/s (210.50 MB/s)[, latency curr/avg/lo/hi
 //     1.00/2.00/0.50/3.00ms]
 // The last table row (or summary line) is the run's result.

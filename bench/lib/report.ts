@@ -1,5 +1,5 @@
 // The printed table and the JSON result file of a load run.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { BenchOptions } from './args.ts'
 import type { GitInfo, MachineInfo } from './machine.ts'
@@ -45,9 +45,9 @@ export function defaultResultPath (repoRoot: string, date: Date, commit: string 
 
 export function writeResultFile (path: string, content: unknown): void {
   mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(`${path}.tmp`, JSON.stringify(content, null, 2) + '\n')
   // Written whole, then renamed: a reader never sees half a file.
-  writeFileSync(path, JSON.stringify(content, null, 2) + '\n')
+  writeFileSync(`${path}.tmp`, JSON.stringify(content, null, 2) + '\n')
+  renameSync(`${path}.tmp`, path)
 }
 
 function latencyCell (result: CaseResult): string {
@@ -62,7 +62,8 @@ function rssCell (result: CaseResult): [string, string] {
 }
 
 function statusCell (result: CaseResult): string {
-  return result.status === 'ok' ? '' : result.status === 'partial' ? 'PARTIAL' : result.status.toUpperCase()
+  if (result.status === 'ok') return result.note === null ? 'ok' : 'ok*'
+  return result.status.toUpperCase()
 }
 
 /** The results table, one row per (target, scenario, tool), missing tools collapsed to one line each. */
@@ -78,9 +79,11 @@ export function renderLoadTable (cases: readonly CaseResult[], targets: readonly
       result.target, result.scenario, result.tool,
       formatInteger(result.median?.msgsPerSec), formatFixed(result.median?.bytesPerSec == null ? null : result.median.bytesPerSec / (1024 * 1024)),
       latencyCell(result), rssMax, rssSpan,
-      result.targetKind === 'ceiling' ? '1.00x' : formatRatio(result.ratio.ceiling)
+      result.targetKind === 'ceiling' ? (result.note !== null || result.median === null ? '-' : '1.00x') : formatRatio(result.ratio.ceiling)
     ]
-    if (hasAgainst) row.push(result.targetKind === 'shoal' ? formatRatio(result.ratio.against) : result.targetKind === 'against' ? '1.00x' : '-')
+    if (hasAgainst) {
+      row.push(result.targetKind === 'shoal' ? formatRatio(result.ratio.against) : result.targetKind === 'against' && result.median !== null ? '1.00x' : '-')
+    }
     row.push(statusCell(result))
     rows.push(row)
   }
@@ -96,6 +99,7 @@ export function renderLoadTable (cases: readonly CaseResult[], targets: readonly
   for (const target of targets) if (target.error !== null) notes.push(`${target.label}: ${target.error}`)
   const failures = cases.filter((result) => result.status === 'failed' || result.status === 'partial')
   for (const result of failures) notes.push(`${result.target} ${result.scenario} ${result.tool}: ${result.status}: ${result.reason}`)
+  for (const result of cases) if (result.note !== null) notes.push(`* ${result.target} ${result.scenario} ${result.tool}: ${result.note}`)
   const rssTargets = targets.filter((target) => target.rss !== null && target.rss.samples > 0)
   for (const target of rssTargets) {
     notes.push(`${target.label} broker RSS over the whole run: start ${formatMiB(target.rss!.startBytes)} MiB, end ${formatMiB(target.rss!.endBytes)} MiB, max ${formatMiB(target.rss!.maxBytes)} MiB`)

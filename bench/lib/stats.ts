@@ -17,7 +17,8 @@ export function median (values: readonly (number | null | undefined)[]): number 
 export function percentileSorted (sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null
   if (p <= 0) return sorted[0]
-  const rank = Math.ceil((p / 100) * sorted.length)
+  // The epsilon keeps 99.9 % of 1000 at rank 999 despite floating point (0.999 * 1000 = 999.0000000000001).
+  const rank = Math.max(1, Math.ceil((p * sorted.length) / 100 - 1e-9))
   return sorted[Math.min(sorted.length, rank) - 1]
 }
 

@@ -3,17 +3,14 @@
 //   against  another Kafka-compatible broker given by --against HOST:PORT (not started, not sampled)
 //   ceiling  librdkafka's in-memory mock cluster (bench/.build/mock-cluster): the same clients and loads served
 //            by C code that keeps everything in memory
-// Topics are made through each target's admin: the CreateTopics API (kafkajs's admin client) for Shoal and
+// Topics are made through each target's admin: the CreateTopics API (@platformatic/kafka's admin client) for Shoal and
 // --against, the mock-cluster's stdin commands for the mock (its broker does not implement CreateTopics).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import kafkajs from 'kafkajs'
-import type { Admin } from 'kafkajs'
+import { Admin } from '@platformatic/kafka'
 import { startServer, type ServerProcess } from './proc.ts'
-
-const { Kafka, logLevel } = kafkajs
 
 export type TargetKind = 'shoal' | 'against' | 'ceiling'
 
@@ -37,27 +34,20 @@ export interface Target {
   stop (): Promise<void>
 }
 
-/** Admin through the CreateTopics/DeleteTopics APIs, with kafkajs's admin client. */
+/** Admin through the CreateTopics/DeleteTopics APIs, with @platformatic/kafka's admin client. */
 export async function kafkaAdmin (bootstrap: string): Promise<TopicAdmin> {
-  const kafka = new Kafka({
-    clientId: 'shoal-bench',
-    brokers: [bootstrap],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 5000,
-    requestTimeout: 30_000,
-    retry: { retries: 5, initialRetryTime: 200 }
-  })
-  const admin: Admin = kafka.admin()
-  await admin.connect()
+  const admin = new Admin({ clientId: 'shoal-bench', bootstrapBrokers: [bootstrap], timeout: 30_000, retries: 5 })
+  // Connects on first use: check that the broker answers before any load runs.
+  await admin.metadata({ topics: [] })
   return {
     async create (topic, partitions) {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true, timeout: 20_000 })
+      await admin.createTopics({ topics: [topic], partitions, replicas: 1 })
     },
     async delete (topic) {
-      await admin.deleteTopics({ topics: [topic], timeout: 20_000 })
+      await admin.deleteTopics({ topics: [topic] })
     },
     async close () {
-      await admin.disconnect()
+      await admin.close()
     }
   }
 }

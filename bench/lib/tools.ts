@@ -20,6 +20,11 @@ export interface ToolMissing {
 
 export interface RdkafkaTool extends ToolFound {
   performance: string
+  /**
+   * `stdbuf -oL` when coreutils has it: rdkafka_performance prints with printf, fully buffered into a pipe, so
+   * without it progress rows and the e2e consumer's "reached end" line arrive only at exit.
+   */
+  lineBuffered: string[]
   mockCluster: string | null
   mockReason: string | null
 }
@@ -74,10 +79,12 @@ export function findRdkafka (repoRoot: string, explicit: string | null): Rdkafka
   }
   // Its usage text (any unknown option) names the librdkafka version.
   const usage = spawnSync(performance, ['-h'], { encoding: 'utf8', timeout: 10_000 })
+  const stdbuf = whichIn(process.env.PATH ?? '', ['stdbuf'])
   return {
     available: true,
     version: parseLibrdkafkaVersion(`${usage.stdout}${usage.stderr}`),
     performance,
+    lineBuffered: stdbuf === null ? [] : [stdbuf, '-oL'],
     mockCluster: isExecutable(mock) ? mock : null,
     mockReason: isExecutable(mock) ? null : `mock-cluster could not be built (${buildError ?? 'no binary'})`
   }

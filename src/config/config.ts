@@ -27,6 +27,10 @@ export interface BrokerConfig {
   readonly groupMinSessionTimeoutMs: number
   readonly groupMaxSessionTimeoutMs: number
   readonly groupMaxSize: number
+  /** KIP-848 consumer groups: a member silent this long is removed (Kafka's group.consumer.session.timeout.ms). */
+  readonly groupConsumerSessionTimeoutMs: number
+  /** KIP-848 consumer groups: the heartbeat interval given to members (group.consumer.heartbeat.interval.ms). */
+  readonly groupConsumerHeartbeatIntervalMs: number
   readonly offsetsRetentionMinutes: number
 }
 
@@ -56,6 +60,8 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--group-min-session-timeout-ms', env: 'SHOAL_GROUP_MIN_SESSION_TIMEOUT_MS', help: 'smallest consumer session timeout accepted (default 6000)' },
   { flag: '--group-max-session-timeout-ms', env: 'SHOAL_GROUP_MAX_SESSION_TIMEOUT_MS', help: 'largest consumer session timeout accepted (default 1800000)' },
   { flag: '--group-max-size', env: 'SHOAL_GROUP_MAX_SIZE', help: 'most members in one group (default 2147483647)' },
+  { flag: '--group-consumer-session-timeout-ms', env: 'SHOAL_GROUP_CONSUMER_SESSION_TIMEOUT_MS', help: 'how long a KIP-848 consumer group member may stay silent (default 45000)' },
+  { flag: '--group-consumer-heartbeat-interval-ms', env: 'SHOAL_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS', help: 'heartbeat interval given to KIP-848 consumer group members (default 5000)' },
   { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', help: 'how long an empty group keeps its committed offsets (default 10080)' }
 ]
 
@@ -134,6 +140,8 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     groupMinSessionTimeoutMs: parseInteger(get('--group-min-session-timeout-ms') ?? '6000', '--group-min-session-timeout-ms', 1),
     groupMaxSessionTimeoutMs: parseInteger(get('--group-max-session-timeout-ms') ?? '1800000', '--group-max-session-timeout-ms', 1),
     groupMaxSize: parseInteger(get('--group-max-size') ?? '2147483647', '--group-max-size', 1),
+    groupConsumerSessionTimeoutMs: parseInteger(get('--group-consumer-session-timeout-ms') ?? '45000', '--group-consumer-session-timeout-ms', 1),
+    groupConsumerHeartbeatIntervalMs: parseInteger(get('--group-consumer-heartbeat-interval-ms') ?? '5000', '--group-consumer-heartbeat-interval-ms', 1),
     offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', '--offsets-retention-minutes', 1)
   }
 }

@@ -5,6 +5,7 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { ClassicGroup, type GroupHost, type GroupLimits } from './classic-group.ts'
+import { ConsumerGroup, type ConsumerGroupHost, type ConsumerGroupLimits, type TopicCatalog } from './consumer-group.ts'
 import { appendStoreRecords, kOffsetsTopic, offsetsPartitionFor, replayStore, type CommittedOffset, type StoreRecord } from './offset-store.ts'
 import type { LocalPartition, Shard } from '../shard/shard.ts'
 
@@ -22,10 +23,17 @@ export function splitOffsetKey (key: string): [string, number] {
   return [key.slice(0, at), Number(key.slice(at + 1))]
 }
 
-export class GroupCoordinator implements GroupHost {
+/**
+ * A group id names either a classic group (`groups`) or a KIP-848 consumer group (`consumerGroups`), never both:
+ * an Empty group of one type is converted (keeping its offsets) when the other protocol claims the id; a group
+ * with members refuses the other protocol (join-group.ts, consumer-group-heartbeat.ts).
+ */
+export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
   readonly shard: Shard
   readonly limits: GroupLimits
+  readonly consumerLimits: ConsumerGroupLimits
   readonly groups: Map<string, ClassicGroup>
+  readonly consumerGroups: Map<string, ConsumerGroup>
   readonly #partitions: Map<number, LocalPartition>
   #retentionTimer: NodeJS.Timeout | null
 
@@ -39,7 +47,13 @@ export class GroupCoordinator implements GroupHost {
       maxSize: config.groupMaxSize,
       maxMetadataBytes: 1024 * 1024
     }
+    this.consumerLimits = {
+      sessionTimeoutMs: config.groupConsumerSessionTimeoutMs,
+      heartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs,
+      maxSize: config.groupMaxSize
+    }
     this.groups = new Map()
+    this.consumerGroups = new Map()
     this.#partitions = new Map()
     this.#retentionTimer = null
   }
@@ -61,7 +75,7 @@ export class GroupCoordinator implements GroupHost {
 
   #apply (record: StoreRecord): void {
     if (record.kind === 'offset') {
-      const group = this.#group(record.groupId, true) as ClassicGroup
+      const group = this.consumerGroups.get(record.groupId) ?? this.#group(record.groupId, true) as ClassicGroup
       const key = offsetKey(record.topic, record.partition)
       if (record.value === null) group.offsets.delete(key)
       else group.offsets.set(key, record.value)
@@ -70,12 +84,23 @@ export class GroupCoordinator implements GroupHost {
     if (record.value === null) {
       this.groups.get(record.groupId)?.shutdown()
       this.groups.delete(record.groupId)
+      this.consumerGroups.get(record.groupId)?.shutdown()
+      this.consumerGroups.delete(record.groupId)
+      return
+    }
+    if (record.value.type === 'consumer') {
+      const group = new ConsumerGroup(record.groupId, this)
+      this.#moveOffsets(record.groupId, group)
+      group.restore(record.value)
+      this.consumerGroups.set(record.groupId, group)
       return
     }
     const existing = this.groups.get(record.groupId)
     existing?.shutdown()
     const group = new ClassicGroup(record.groupId, this)
     if (existing !== undefined) for (const [key, value] of existing.offsets) group.offsets.set(key, value)
+    // The id was a consumer group's until now.
+    if (this.consumerGroups.has(record.groupId)) this.#moveOffsets(record.groupId, group)
     group.restore(record.value)
     this.groups.set(record.groupId, group)
   }
@@ -87,11 +112,20 @@ export class GroupCoordinator implements GroupHost {
     return this.#partitions.get(offsetsPartitionFor(groupId, topic.partitions))
   }
 
-  /** The group, created Empty when `create` (JoinGroup, commits); undefined if it does not exist. */
+  /**
+   * The classic group, created Empty when `create` (JoinGroup, commits); undefined if it does not exist, or when
+   * a consumer group with members holds the id. An empty consumer group is converted, keeping its offsets.
+   */
   #group (groupId: string, create: boolean): ClassicGroup | undefined {
     let group = this.groups.get(groupId)
     if (group === undefined && create) {
+      const consumer = this.consumerGroups.get(groupId)
+      if (consumer !== undefined && consumer.members.size > 0) return undefined
       group = new ClassicGroup(groupId, this)
+      if (consumer !== undefined) {
+        this.#moveOffsets(groupId, group)
+        this.persistGroup(group).catch(() => {})
+      }
       this.groups.set(groupId, group)
     }
     return group
@@ -101,7 +135,41 @@ export class GroupCoordinator implements GroupHost {
     return this.#group(groupId, create)
   }
 
-  async persistGroup (group: ClassicGroup): Promise<void> {
+  consumerGroup (groupId: string): ConsumerGroup | undefined {
+    return this.consumerGroups.get(groupId)
+  }
+
+  /**
+   * The consumer group, created if missing (a ConsumerGroupHeartbeat join). An Empty classic group is converted,
+   * keeping its offsets; null when a classic group with members holds the id.
+   */
+  claimConsumerGroup (groupId: string): ConsumerGroup | null {
+    let group = this.consumerGroups.get(groupId)
+    if (group !== undefined) return group
+    const classic = this.groups.get(groupId)
+    if (classic !== undefined && (classic.state !== 'Empty' || classic.members.size > 0 || classic.pendingMembers.size > 0)) return null
+    group = new ConsumerGroup(groupId, this)
+    this.#moveOffsets(groupId, group)
+    this.consumerGroups.set(groupId, group)
+    return group
+  }
+
+  /** Moves the offsets of whatever group holds `groupId` into `to` (a conversion), retiring the old group. */
+  #moveOffsets (groupId: string, to: ClassicGroup | ConsumerGroup): void {
+    for (const from of [this.groups.get(groupId), this.consumerGroups.get(groupId)]) {
+      if (from === undefined || from === to) continue
+      for (const [key, value] of from.offsets) to.offsets.set(key, value)
+      from.shutdown()
+      if (from instanceof ClassicGroup) this.groups.delete(groupId)
+      else this.consumerGroups.delete(groupId)
+    }
+  }
+
+  topicCatalog (): TopicCatalog {
+    return this.shard.table
+  }
+
+  async persistGroup (group: ClassicGroup | ConsumerGroup): Promise<void> {
     const partition = this.partitionFor(group.groupId)
     if (partition === undefined) throw new Error(`not the coordinator of ${group.groupId}`)
     await appendStoreRecords(partition, [{ kind: 'group', groupId: group.groupId, value: group.toRecord() }])
@@ -111,7 +179,7 @@ export class GroupCoordinator implements GroupHost {
    * Stores offsets after validation by the caller. Returns per-entry error codes in input order: entries for
    * unknown topics or partitions, or with oversized metadata, are refused; the rest is written in one batch.
    */
-  async commitOffsets (group: ClassicGroup, entries: Array<{ topic: string, partition: number, value: CommittedOffset }>): Promise<number[]> {
+  async commitOffsets (group: ClassicGroup | ConsumerGroup, entries: Array<{ topic: string, partition: number, value: CommittedOffset }>): Promise<number[]> {
     const partition = this.partitionFor(group.groupId)
     if (partition === undefined) return entries.map(() => ErrorCode.NOT_COORDINATOR)
     const codes: number[] = []
@@ -141,6 +209,18 @@ export class GroupCoordinator implements GroupHost {
 
   /** Deletes a group (must be Empty): its offsets and its record. */
   async deleteGroup (groupId: string): Promise<number> {
+    const consumer = this.consumerGroups.get(groupId)
+    if (consumer !== undefined) {
+      if (consumer.members.size > 0) return ErrorCode.NON_EMPTY_GROUP
+      const partition = this.partitionFor(groupId)
+      if (partition === undefined) return ErrorCode.NOT_COORDINATOR
+      const records: StoreRecord[] = [...consumer.offsets.keys()].map(splitOffsetKey).map(([topic, p]) => ({ kind: 'offset', groupId, topic, partition: p, value: null }))
+      records.push({ kind: 'group', groupId, value: null })
+      await appendStoreRecords(partition, records)
+      consumer.shutdown()
+      this.consumerGroups.delete(groupId)
+      return ErrorCode.NONE
+    }
     const group = this.groups.get(groupId)
     if (group === undefined || (group.state === 'Empty' && group.offsets.size === 0 && group.generationId === 0)) return ErrorCode.GROUP_ID_NOT_FOUND
     if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP
@@ -159,7 +239,7 @@ export class GroupCoordinator implements GroupHost {
     return ErrorCode.NONE
   }
 
-  async deleteOffsets (group: ClassicGroup, keys: Array<[string, number]>): Promise<void> {
+  async deleteOffsets (group: ClassicGroup | ConsumerGroup, keys: Array<[string, number]>): Promise<void> {
     const partition = this.partitionFor(group.groupId)
     if (partition === undefined) return
     const records: StoreRecord[] = keys
@@ -182,6 +262,15 @@ export class GroupCoordinator implements GroupHost {
         if (group.state === 'Empty' && group.offsets.size === 0 && group.members.size === 0) this.groups.delete(group.groupId)
       }, (error: Error) => this.shard.logger.warn(`expiring offsets of ${group.groupId}: ${error.message}`))
     }
+    for (const group of this.consumerGroups.values()) {
+      if (group.members.size > 0 || group.offsets.size === 0) continue
+      let lastCommit = group.emptySince
+      for (const value of group.offsets.values()) lastCommit = Math.max(lastCommit, value.commitTimestamp)
+      if (now - lastCommit < retentionMs) continue
+      this.deleteOffsets(group, [...group.offsets.keys()].map(splitOffsetKey)).then(() => {
+        if (group.members.size === 0 && group.offsets.size === 0 && this.consumerGroups.get(group.groupId) === group) this.consumerGroups.delete(group.groupId)
+      }, (error: Error) => this.shard.logger.warn(`expiring offsets of ${group.groupId}: ${error.message}`))
+    }
   }
 
   unloadPartition (index: number): void {
@@ -194,10 +283,17 @@ export class GroupCoordinator implements GroupHost {
         this.groups.delete(group.groupId)
       }
     }
+    for (const group of [...this.consumerGroups.values()]) {
+      if (offsetsPartitionFor(group.groupId, partition.topic.partitions) === index) {
+        group.shutdown()
+        this.consumerGroups.delete(group.groupId)
+      }
+    }
   }
 
   shutdown (): void {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer)
     for (const group of this.groups.values()) group.shutdown()
+    for (const group of this.consumerGroups.values()) group.shutdown()
   }
 }

@@ -1,10 +1,13 @@
 // DescribeGroups (key 15), v0-6: each group described by its coordinator. Unknown groups are reported as Dead
-// (v0-5) or with GROUP_ID_NOT_FOUND (v6), as Kafka does.
+// (v0-5) or with GROUP_ID_NOT_FOUND (v6), as Kafka does. KIP-848 consumer groups are described in classic terms
+// (describeConsumerGroup in consumer-group-describe.ts): protocol type "consumer", the assignor as protocol, each
+// member's subscription and assignment in the embedded consumer protocol's encoding.
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
+import { describeConsumerGroup } from './consumer-group-describe.ts'
 import type { Shard } from '../shard/shard.ts'
 
 const api = apiByKey(15)!
@@ -17,6 +20,8 @@ function serve (shard: Shard, request: DescribeGroupsRequest, apiVersion: number
     groups: request.groups.map((groupId) => {
       const base = { groupId, errorMessage: null, protocolType: '', protocolData: '', members: [], authorizedOperations: -2147483648 }
       if (shard.groups.partitionFor(groupId) === undefined) return { ...base, errorCode: ErrorCode.NOT_COORDINATOR, groupState: '' }
+      const consumerGroup = shard.groups.consumerGroup(groupId)
+      if (consumerGroup !== undefined) return { ...base, errorCode: ErrorCode.NONE, ...describeConsumerGroup(shard, consumerGroup) }
       const group = shard.groups.group(groupId)
       if (group === undefined) {
         return { ...base, errorCode: apiVersion >= 6 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.NONE, groupState: 'Dead' }

@@ -22,6 +22,8 @@ import { listGroupsHandler, listGroupsServer } from './list-groups.ts'
 import { describeGroupsHandler, describeGroupsServer } from './describe-groups.ts'
 import { deleteGroupsHandler, deleteGroupsServer } from './delete-groups.ts'
 import { offsetDeleteHandler, offsetDeleteServer } from './offset-delete.ts'
+import { consumerGroupHeartbeatHandler, consumerGroupHeartbeatServer } from './consumer-group-heartbeat.ts'
+import { consumerGroupDescribeHandler, consumerGroupDescribeServer } from './consumer-group-describe.ts'
 
 export function buildHandlers (): { handlers: Map<number, Handler>, remoteServers: Map<number, RemoteServer> } {
   const handlers = new Map<number, Handler>()
@@ -29,7 +31,8 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler,
     createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, describeClusterHandler, initProducerIdHandler,
     findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler,
-    offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler, offsetDeleteHandler
+    offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler, offsetDeleteHandler,
+    consumerGroupHeartbeatHandler, consumerGroupDescribeHandler
   ]) {
     handlers.set(handler.api.key, handler)
   }
@@ -48,7 +51,9 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     [listGroupsHandler.api.key, listGroupsServer],
     [describeGroupsHandler.api.key, describeGroupsServer],
     [deleteGroupsHandler.api.key, deleteGroupsServer],
-    [offsetDeleteHandler.api.key, offsetDeleteServer]
+    [offsetDeleteHandler.api.key, offsetDeleteServer],
+    [consumerGroupHeartbeatHandler.api.key, consumerGroupHeartbeatServer],
+    [consumerGroupDescribeHandler.api.key, consumerGroupDescribeServer]
   ])
   return { handlers, remoteServers }
 }

@@ -15,7 +15,9 @@ async function serve (shard: Shard, request: JoinRequest, apiVersion: number, cl
   if (shard.groups.partitionFor(request.groupId) === undefined) return fail(ErrorCode.NOT_COORDINATOR)
   // v0 has no rebalance timeout: it is the session timeout.
   const joinRequest = apiVersion === 0 ? { ...request, rebalanceTimeoutMs: request.sessionTimeoutMs } : request
-  const group = shard.groups.group(request.groupId, true)!
+  // A KIP-848 consumer group with members keeps its id (Kafka without online migration answers the same).
+  const group = shard.groups.group(request.groupId, true)
+  if (group === undefined) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
   const response: JoinResponse = await group.join(joinRequest, apiVersion, client.clientId, client.clientHost)
   // Before v7 the protocol name is not nullable.
   return { throttleTimeMs: 0, ...response, protocolName: response.protocolName ?? (apiVersion >= 7 ? null : '') }

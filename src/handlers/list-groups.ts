@@ -21,6 +21,11 @@ function serve (shard: Shard, request: ListGroupsRequest): object {
     if (types.size > 0 && !types.has('classic')) continue
     groups.push({ groupId: group.groupId, protocolType: group.protocolType ?? '', groupState: group.state, groupType: 'classic' })
   }
+  for (const group of shard.groups.consumerGroups.values()) {
+    if (states.size > 0 && !states.has(group.state.toLowerCase())) continue
+    if (types.size > 0 && !types.has('consumer')) continue
+    groups.push({ groupId: group.groupId, protocolType: 'consumer', groupState: group.state, groupType: 'consumer' })
+  }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups }
 }
 

@@ -1,7 +1,8 @@
 // OffsetCommit (key 8), v0-9, on the group's coordinator: validated against the group's generation (classic
 // rules: stale generations ILLEGAL_GENERATION, unknown members UNKNOWN_MEMBER_ID, fenced static members
 // FENCED_INSTANCE_ID, a rebalance awaiting its assignment REBALANCE_IN_PROGRESS), then fsynced in the offsets
-// partition before the answer.
+// partition before the answer. KIP-848 consumer groups check member epochs instead (v9: STALE_MEMBER_EPOCH,
+// FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID; see consumer-group.ts validateCommit).
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
@@ -30,11 +31,16 @@ function answer (request: CommitRequest, codeOf: (topic: string, index: number) 
 async function serve (shard: Shard, request: CommitRequest, apiVersion: number): Promise<object> {
   if (request.groupId === '') return answer(request, () => ErrorCode.INVALID_GROUP_ID)
   if (shard.groups.partitionFor(request.groupId) === undefined) return answer(request, () => ErrorCode.NOT_COORDINATOR)
-  const group = shard.groups.group(request.groupId, true)!
   // v0 commits are "simple" (no generation): they are accepted for groups without members only.
   const generation = apiVersion === 0 ? -1 : request.generationIdOrMemberEpoch
   const memberId = apiVersion === 0 ? '' : request.memberId
-  const validation = group.validateCommit(memberId, request.groupInstanceId, generation)
+  // A KIP-848 consumer group checks member epochs instead (consumer-group.ts validateCommit).
+  const consumerGroup = shard.groups.consumerGroup(request.groupId)
+  const classicGroup = consumerGroup === undefined ? shard.groups.group(request.groupId, true)! : undefined
+  const group = consumerGroup ?? classicGroup!
+  const validation = consumerGroup !== undefined
+    ? consumerGroup.validateCommit(memberId, generation, apiVersion)
+    : classicGroup!.validateCommit(memberId, request.groupInstanceId, generation)
   if (validation !== ErrorCode.NONE) return answer(request, () => validation)
   const now = Date.now()
   const entries = []

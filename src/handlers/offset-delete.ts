@@ -1,11 +1,12 @@
 // OffsetDelete (key 47), v0: deletes committed offsets of a group, refusing (GROUP_SUBSCRIBED_TO_TOPIC) topics
-// an active consumer group is subscribed to.
+// an active consumer group is subscribed to (for KIP-848 consumer groups: any topic a member subscribes to).
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import { coordinatorServer, routeToCoordinator } from './coordinated.ts'
 import { subscribedTopics } from '../group/consumer-protocol.ts'
+import { ConsumerGroup } from '../group/consumer-group.ts'
 import type { Shard } from '../shard/shard.ts'
 
 const api = apiByKey(47)!
@@ -19,10 +20,11 @@ async function serve (shard: Shard, request: OffsetDeleteRequest): Promise<objec
     topics: errorCode !== ErrorCode.NONE ? [] : request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t.name) })) }))
   })
   if (shard.groups.partitionFor(request.groupId) === undefined) return answer(ErrorCode.NOT_COORDINATOR)
-  const group = shard.groups.group(request.groupId)
+  const consumerGroup = shard.groups.consumerGroup(request.groupId)
+  const group = consumerGroup ?? shard.groups.group(request.groupId)
   if (group === undefined) return answer(ErrorCode.GROUP_ID_NOT_FOUND)
-  const subscribed = new Set<string>()
-  if (group.state !== 'Empty' && group.protocolType === 'consumer') {
+  const subscribed = consumerGroup?.allSubscribedTopicNames() ?? new Set<string>()
+  if (!(group instanceof ConsumerGroup) && group.state !== 'Empty' && group.protocolType === 'consumer') {
     for (const member of group.members.values()) for (const topic of subscribedTopics(member.metadataFor(group.protocolName))) subscribed.add(topic)
   }
   const keys: Array<[string, number]> = []

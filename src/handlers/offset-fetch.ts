@@ -1,7 +1,7 @@
 // OffsetFetch (key 9), v0-9: committed offsets of one group (v0-7) or of several (v8+, split by coordinator).
 // A null topic list means every partition the group has offsets for. Unknown partitions answer offset -1.
 // `requireStable` (v7+) would wait out pending transactional commits; without transactions every offset is
-// stable.
+// stable. v9 carries a member id and epoch, checked for KIP-848 consumer groups (consumer-group.ts validateFetch).
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
@@ -16,9 +16,12 @@ interface FetchTopic { name: string, partitionIndexes: number[] }
 interface FetchGroup { groupId: string, memberId: string | null, memberEpoch: number, topics: FetchTopic[] | null }
 interface OffsetFetchRequest { groupId: string, topics: FetchTopic[] | null, groups: FetchGroup[], requireStable: boolean }
 
-function fetchGroup (shard: Shard, groupId: string, topics: FetchTopic[] | null): { errorCode: number, topics: Array<{ name: string, partitions: object[] }> } {
+function fetchGroup (shard: Shard, groupId: string, topics: FetchTopic[] | null, member?: FetchGroup): { errorCode: number, topics: Array<{ name: string, partitions: object[] }> } {
   if (shard.groups.partitionFor(groupId) === undefined) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] }
-  const group = shard.groups.group(groupId)
+  const consumerGroup = shard.groups.consumerGroup(groupId)
+  const memberCheck = consumerGroup === undefined || member === undefined ? ErrorCode.NONE : consumerGroup.validateFetch(member.memberId, member.memberEpoch)
+  if (memberCheck !== ErrorCode.NONE) return { errorCode: memberCheck, topics: [] }
+  const group = consumerGroup ?? shard.groups.group(groupId)
   const partition = (name: string, index: number): object => {
     const committed = group?.offsets.get(offsetKey(name, index))
     return {
@@ -54,7 +57,7 @@ function serve (shard: Shard, request: OffsetFetchRequest, apiVersion: number): 
   return {
     throttleTimeMs: 0,
     groups: request.groups.map((g) => {
-      const result = fetchGroup(shard, g.groupId, g.topics)
+      const result = fetchGroup(shard, g.groupId, g.topics, apiVersion >= 9 ? g : undefined)
       return { groupId: g.groupId, topics: result.topics, errorCode: result.errorCode }
     })
   }

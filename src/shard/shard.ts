@@ -151,7 +151,8 @@ export class Shard {
       const topic = table.topicById(topicId)
       for (const local of partitions) {
         if (local === undefined) continue
-        if (local.topic.name === kOffsetsTopic) this.groups.unloadPartition(local.index)
+        // Only an offsets partition this worker loses unloads its groups (a kept one stays loaded).
+        if (local.topic.name === kOffsetsTopic && (topic === undefined || table.ownerOf(topic, local.index) !== this.index)) this.groups.unloadPartition(local.index)
         if (topic === undefined) {
           local.log.delete()
         } else if (table.ownerOf(topic, local.index) !== this.index) {

@@ -36,6 +36,9 @@ function dataDirectory (t: { after (fn: () => unknown): void }): string {
  * Produces acks=-1 batches over one connection, `pipeline` requests in flight at a time, until the connection
  * dies (the kill). Any error code is a failure; a closed connection just ends the loop.
  */
+/** Requests cut off by a kill (sent, never answered); the kills must happen with requests in flight. */
+let interrupted = 0
+
 async function ownProducer (bootstrap: string, topic: string, name: string, pipeline: number, acks: Ack[]): Promise<void> {
   const client = await KafkaClient.to(bootstrap)
   let next = 0
@@ -48,6 +51,7 @@ async function ownProducer (bootstrap: string, topic: string, name: string, pipe
       try {
         result = await produce(client, topic, partition, values, { acks: -1 })
       } catch {
+        interrupted++
         return // the broker went away; this batch is unacknowledged
       }
       assert.equal(result.errorCode, ErrorCode.NONE, `${name} produce to ${partition} failed: ${result.errorMessage}`)
@@ -125,8 +129,10 @@ test('acknowledged acks=-1 records survive kill -9 at their offsets, round after
     // Kill once the stream is well under way, with requests in flight on every connection.
     await waitFor(() => acks.length - before >= 1500, 30_000, `round ${round}: acknowledgements`)
     assert.ok(acks.some((ack, i) => i >= before && ack.value.includes('kafkajs')), 'kafkajs got acknowledgements too')
+    const interruptedBefore = interrupted
     await broker.kill()
     await Promise.all(producers)
+    assert.ok(interrupted > interruptedBefore, 'the kill cut off requests in flight')
     const acknowledged = acks.length
     broker = await startBroker({ workers: 2, dataDir, cleanup: false, args: kBrokerArgs })
     const ends = await verify(broker, topic, acks)

@@ -167,7 +167,7 @@ describe('an idempotent producer whose Produce response is lost', () => {
   test('confluent-kafka (librdkafka) retries the batch on a new connection and the log has every record once', { skip: existsSync(kPython) ? false : `${kPython} not installed` }, async () => {
     const topic = 'rdkafka-retry'
     await createTopic(admin, topic, 1)
-    // Drop a response mid-stream: the eleventh (the first goes with the producer's first connection).
+    // Drop a response mid-stream (the eleventh), not the first one.
     proxy.armed = true
     proxy.passBeforeDrop = 10
     proxy.producedBatches.length = 0

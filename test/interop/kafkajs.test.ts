@@ -17,7 +17,7 @@ import type { Admin, Kafka as KafkaClient, Message, Producer } from 'kafkajs'
 import { compress, decompress } from '../../src/protocol/compression.ts'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import {
-  assertSameRecords, assertStoredCodec, kAcks, kCodecIds, kCodecs, makeRecordSet, recordCount, topicName,
+  assertBrokerQuiet, assertSameRecords, assertStoredCodec, kAcks, kCodecIds, kCodecs, makeRecordSet, recordCount, topicName,
   type CodecName, type ReadRecord, type TestRecord
 } from './records.ts'
 
@@ -249,6 +249,10 @@ describe('kafkajs against a 2-worker broker', () => {
       await idempotent.disconnect()
     }
   })
+
+  test('the broker closed no kafkajs connection and logged no error', () => {
+    assertBrokerQuiet(broker.output())
+  })
 })
 
 describe('kafkajs against a 3-worker broker', () => {
@@ -269,6 +273,7 @@ describe('kafkajs against a 3-worker broker', () => {
       assert.deepEqual(await highWatermarks(admin, topic), counts)
       assertSameRecords(set, await readBack(kafka, topic, counts), 'kafkajs 3 workers')
       assertStoredCodec(broker.dataDir, topic, 6, 'lz4')
+      assertBrokerQuiet(broker.output())
     } finally {
       await producer.disconnect()
       await admin.disconnect()

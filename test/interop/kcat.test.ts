@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import { run } from './processes.ts'
 import {
-  assertSameRecords, assertStoredCodec, kAcks, kCodecs, makeRecordSet, topicName,
+  assertBrokerQuiet, assertSameRecords, assertStoredCodec, kAcks, kCodecs, makeRecordSet, topicName,
   type CodecName, type ReadRecord, type TestRecord
 } from './records.ts'
 
@@ -97,7 +97,9 @@ async function roundTrip (broker: TestBroker, topic: string, partitions: number,
   }
   assert.deepEqual(await endOffsets(broker, topic, partitions), counts, 'end offsets')
   assertSameRecords(set, await consumeAll(broker, topic, partitions), `kcat ${codec} acks=${acks}`)
-  assertStoredCodec(broker.dataDir, topic, partitions, codec)
+  // librdkafka sends a batch uncompressed when compression would not shrink it (a lone small record that
+  // was read before the rest of stdin), so only "at least one batch per partition" is certain.
+  assertStoredCodec(broker.dataDir, topic, partitions, codec, true)
 }
 
 describe('kcat against a 2-worker broker', () => {
@@ -154,6 +156,10 @@ describe('kcat against a 2-worker broker', () => {
     assertSameRecords(set, all.slice(0, 1), 'kcat idempotent')
     assert.deepEqual(all.slice(1).map((records) => records.length), [0, 0, 0])
   })
+
+  test('the broker closed no kcat connection and logged no error', () => {
+    assertBrokerQuiet(broker.output())
+  })
 })
 
 describe('kcat against a 3-worker broker', () => {
@@ -162,6 +168,7 @@ describe('kcat against a 3-worker broker', () => {
     const broker = await startBroker({ workers: 3, args: ['--default-partitions', '6'] })
     try {
       await roundTrip(broker, topicName('kcat', 'snappy', -1, '-w3'), 6, 'snappy', -1)
+      assertBrokerQuiet(broker.output())
     } finally {
       await broker.stop()
     }

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import { createTopic, fetchRecords, KafkaClient, kProduceVersion, produce } from '../helpers/kafka-client.ts'
-import { apiByKey, requestHeaderVersion } from '../../src/protocol/apis.ts'
+import { apiByKey, kApis, requestHeaderVersion } from '../../src/protocol/apis.ts'
 import { codecFor } from '../../src/protocol/codec.ts'
 import { requestHeader } from '../../src/protocol/messages/headers.ts'
 import { buildRecordBatch } from '../../src/protocol/record-batch.ts'
@@ -238,30 +238,62 @@ describe('hostile frames against a running broker', () => {
     await expectAlive(null)
   })
 
+  test('well-formed requests with out-of-range values are answered with errors, not closed', async () => {
+    const client = await KafkaClient.to(broker.bootstrap)
+    const batch = buildRecordBatch([{ key: null, value: Buffer.from('v') }])
+    assert.equal((await produce(client, kGarbageTopic, -1, batch)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    assert.equal((await produce(client, kGarbageTopic, 0x7fffffff, batch)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    assert.equal((await produce(client, 'no-such-topic', 0, batch)).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    assert.equal((await produce(client, kGarbageTopic, 0, batch, { acks: 2 })).errorCode, ErrorCode.INVALID_REQUIRED_ACKS)
+    // Produce v3+ takes exactly one batch per partition.
+    assert.equal((await produce(client, kGarbageTopic, 0, Buffer.concat([batch, batch]))).errorCode, ErrorCode.INVALID_RECORD)
+    assert.equal((await produce(client, kGarbageTopic, 0, buildRecordBatch([]))).errorCode, ErrorCode.INVALID_RECORD)
+    const fetch = (partition: number, fetchOffset: number) => client.request(1, 12, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: -1, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: kGarbageTopic, partitions: [{ partition, fetchOffset, partitionMaxBytes: -1, currentLeaderEpoch: -1, logStartOffset: -1, lastFetchedEpoch: -1 }] }],
+      forgottenTopicsData: [], rackId: ''
+    }).then((response) => response.responses[0].partitions[0].errorCode)
+    assert.equal(await fetch(-1, 0), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    assert.equal(await fetch(0, -5), ErrorCode.OFFSET_OUT_OF_RANGE)
+    assert.equal(await fetch(0, 2 ** 53), ErrorCode.OFFSET_OUT_OF_RANGE)
+    assert.equal(await fetch(0, 0), ErrorCode.NONE)
+    assert.equal(client.isClosed, false)
+    client.close()
+    await expectAlive(null)
+  })
+
   test('an unknown API key closes the connection', async () => {
     await attack(frame(9999, 0, Buffer.alloc(0)), /unknown or unimplemented API key 9999/)
     await attack(frame(-1, 0, Buffer.alloc(0)), /unknown or unimplemented API key -1/)
   })
 
-  test('a known but unimplemented API key closes the connection', async () => {
-    // JoinGroup (11) has message definitions but no handler in this broker; ApiVersions does not list it.
-    await attack(frame(11, 5, Buffer.alloc(16)), /unknown or unimplemented API key 11/)
+  test('a known but unimplemented API key closes the connection', async (t) => {
+    // An API the project has message definitions for but this broker has no handler for (ApiVersions omits it).
+    const client = await KafkaClient.to(broker.bootstrap)
+    const advertised = new Set((await client.request(18, 3, { clientSoftwareName: 'shoal-test', clientSoftwareVersion: '1' })).apiKeys.map((k: any) => k.apiKey))
+    client.close()
+    const unimplemented = kApis.find((api) => !advertised.has(api.key))
+    if (unimplemented === undefined) {
+      t.skip('every API with message definitions has a handler')
+      return
+    }
+    await attack(frame(unimplemented.key, unimplemented.minVersion, Buffer.alloc(16)), new RegExp(`unknown or unimplemented API key ${unimplemented.key}\\b`))
   })
 
   test('ApiVersions v99 is answered in v0 with UNSUPPORTED_VERSION and the key list, and the connection stays open', async () => {
     const client = await KafkaClient.to(broker.bootstrap)
     const response = await client.request(18, 99, Buffer.alloc(0), { responseVersion: 0 })
     assert.equal(response.errorCode, ErrorCode.UNSUPPORTED_VERSION)
-    const keys = new Map<number, { minVersion: number, maxVersion: number }>(response.apiKeys.map((k: any) => [k.apiKey, k]))
-    assert.deepEqual(keys.get(18), { apiKey: 18, minVersion: 0, maxVersion: 4 })
-    assert.equal(keys.get(0)?.minVersion, 3)
-    assert.equal(keys.get(3)?.maxVersion, 12)
+    const apiVersions = response.apiKeys.find((k: any) => k.apiKey === 18)
+    assert.deepEqual(apiVersions, { apiKey: 18, minVersion: 0, maxVersion: 4 })
     // A negative version is unsupported the same way.
     const negative = await client.request(18, -1, Buffer.alloc(0), { responseVersion: 0 })
     assert.equal(negative.errorCode, ErrorCode.UNSUPPORTED_VERSION)
-    // The client retries with a version from the list, on the same connection.
+    // The client retries with a version from the list, on the same connection, and gets the same list.
     const supported = await client.request(18, 3, { clientSoftwareName: 'shoal-test', clientSoftwareVersion: '1' })
     assert.equal(supported.errorCode, ErrorCode.NONE)
+    assert.deepEqual(response.apiKeys, supported.apiKeys)
+    assert.deepEqual(negative.apiKeys, supported.apiKeys)
     assert.equal(client.isClosed, false)
     client.close()
     await expectAlive(null)

@@ -1,0 +1,107 @@
+// `npm run bench -- [flags]`: Shoal's load benchmark (default) or its micro-benchmarks (--micro).
+// See bench/README-performance.md for what is measured and how to read the table; `--help` for the flags.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ArgsError, kUsage, parseArgs, type BenchOptions } from './lib/args.ts'
+import { gitInfo, machineInfo } from './lib/machine.ts'
+import { Progress } from './lib/progress.ts'
+import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
+import { runLoads, type Tools } from './lib/runner.ts'
+import { defaultScenarios, fullScenarios, recordsFor, selectScenarios } from './lib/scenarios.ts'
+import { formatMiB, renderTable } from './lib/stats.ts'
+import { findKafkaPerf, findRdkafka } from './lib/tools.ts'
+import { runMicro } from './micro.ts'
+
+const kRepoRoot = fileURLToPath(new URL('..', import.meta.url))
+
+function scenariosOf (options: BenchOptions) {
+  return selectScenarios(options.matrix === 'full' ? fullScenarios() : defaultScenarios(), options.scenarios)
+}
+
+async function runLoad (options: BenchOptions): Promise<number> {
+  const scenarios = scenariosOf(options)
+  if (scenarios.length === 0) {
+    process.stderr.write(`no scenario matches ${options.scenarios.join(', ')} (see --list${options.matrix === 'full' ? '' : ', or --full'})\n`)
+    return 2
+  }
+  const machine = machineInfo()
+  const git = gitInfo(kRepoRoot)
+  const workers = options.workers ?? [machine.cores]
+  const tools: Tools = {
+    // The mock cluster (the ceiling) comes with rdkafka_performance, so it is looked for even when not a --tools.
+    rdkafka: findRdkafka(kRepoRoot, options.rdkafkaPerf),
+    kafka: options.tools.includes('kafka') ? findKafkaPerf(options.kafkaHome) : { available: false, reason: 'not selected (--tools)' }
+  }
+  const targets = [options.ceiling ? 'ceiling (mock)' : null, ...(options.shoal ? workers.map((count) => `shoal w=${count}`) : []),
+    options.against === null ? null : `against ${options.against}`].filter((target) => target !== null)
+  process.stderr.write(`shoal bench: ${scenarios.length} scenarios x ${targets.length} targets (${targets.join(', ')}) x ` +
+    `${options.tools.length} tools (${options.tools.join(', ')}) x ${options.repeat} runs\n`)
+  process.stderr.write(`machine: ${machine.cores} cores, ${machine.cpuModel ?? 'unknown CPU'}, ${formatMiB(machine.totalMemoryBytes)} MiB, ` +
+    `Node ${machine.node}, load average ${machine.loadAverage?.join(' ') ?? '?'}; commit ${git.commit?.slice(0, 7) ?? '?'}${git.dirty === true ? ' (dirty)' : ''}\n`)
+  for (const name of options.tools) {
+    const tool = tools[name]
+    if (!tool.available) process.stderr.write(`${name}: MISSING: ${tool.reason}\n`)
+  }
+  const workDir = mkdtempSync(join(tmpdir(), 'shoal-bench-work-'))
+  const progress = new Progress()
+  let result
+  try {
+    result = await runLoads({ options, scenarios, workers, tools, node: process.execPath, mainPath: join(kRepoRoot, 'src', 'main.ts'), workDir, progress })
+  } finally {
+    rmSync(workDir, { recursive: true, force: true })
+  }
+  process.stdout.write('\n' + renderLoadTable(result.cases, result.targets, tools, options.against !== null) + '\n')
+  const date = new Date()
+  const { mode: _mode, ...rest } = options
+  const file: LoadResultFile = {
+    schema: kResultSchema,
+    date: date.toISOString(),
+    git,
+    machine,
+    tools: toolsForFile(tools),
+    options: { ...rest, workers },
+    ratioMetric: kRatioMetric,
+    targets: result.targets,
+    results: result.cases
+  }
+  const out = options.out === null ? defaultResultPath(kRepoRoot, date, git.commit) : resolve(options.out)
+  writeResultFile(out, file)
+  process.stdout.write(`\nresult: ${out}\n`)
+  const measured = result.cases.filter((item) => item.status === 'ok' || item.status === 'partial')
+  return measured.length > 0 ? 0 : 1
+}
+
+function listScenarios (options: BenchOptions): void {
+  const rows = scenariosOf(options).map((scenario) => [scenario.name, scenario.kind, `${scenario.recordSize}`,
+    scenario.kind === 'consume' || scenario.kind === 'group' ? '-' : String(scenario.acks), scenario.compression,
+    String(scenario.partitions), String(recordsFor(scenario, options.records))])
+  process.stdout.write(renderTable(['scenario', 'kind', 'record bytes', 'acks', 'compression', 'partitions', 'records'], rows, new Set([2, 5, 6])) + '\n')
+}
+
+async function main (): Promise<number> {
+  let options: BenchOptions
+  try {
+    options = parseArgs(process.argv.slice(2))
+  } catch (error) {
+    if (!(error instanceof ArgsError)) throw error
+    process.stderr.write(`bench: ${error.message}\n\n${kUsage}\n`)
+    return 2
+  }
+  switch (options.mode) {
+    case 'help':
+      process.stdout.write(kUsage + '\n')
+      return 0
+    case 'list':
+      listScenarios(options)
+      return 0
+    case 'micro':
+      await runMicro(options, kRepoRoot)
+      return 0
+    case 'load':
+      return await runLoad(options)
+  }
+}
+
+process.exitCode = await main()
