@@ -383,9 +383,9 @@ export class ConsumerGroup {
    * persisting fails the answer is COORDINATOR_NOT_AVAILABLE and the client retries.
    */
   async heartbeat (request: ConsumerHeartbeatRequest, apiVersion: number, clientId: string, clientHost: string): Promise<ConsumerHeartbeatResponse> {
-    const before = this.#snapshotVersion()
+    const changesBefore = this.#changes
     const response = this.#heartbeat(request, apiVersion, clientId, clientHost)
-    if (response.errorCode === ErrorCode.NONE && this.#snapshotVersion() !== before) {
+    if (response.errorCode === ErrorCode.NONE && this.#changes !== changesBefore) {
       try {
         await this.host.persistGroup(this)
       } catch {
@@ -393,10 +393,6 @@ export class ConsumerGroup {
       }
     }
     return response
-  }
-
-  #snapshotVersion (): number {
-    return this.#changes
   }
 
   #changed (): void {
@@ -553,8 +549,9 @@ export class ConsumerGroup {
     let bump = false
     if (request.rackId !== null && request.rackId !== member.rackId) { member.rackId = request.rackId; this.#changed() }
     if (request.rebalanceTimeoutMs !== -1 && request.rebalanceTimeoutMs !== member.rebalanceTimeoutMs) { member.rebalanceTimeoutMs = request.rebalanceTimeoutMs; this.#changed() }
-    if (request.subscribedTopicNames !== null && !sameNames(request.subscribedTopicNames, member.subscribedTopicNames)) {
-      member.subscribedTopicNames = [...new Set(request.subscribedTopicNames)]
+    const names = request.subscribedTopicNames === null ? null : [...new Set(request.subscribedTopicNames)]
+    if (names !== null && !sameNames(names, member.subscribedTopicNames)) {
+      member.subscribedTopicNames = names
       bump = true
     }
     const regex = request.subscribedTopicRegex ?? null

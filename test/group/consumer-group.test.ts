@@ -420,13 +420,14 @@ test('a static member leaving with epoch -2 keeps its partitions for its replace
   assert.equal(left.errorCode, ErrorCode.NONE)
   assert.equal(left.memberEpoch, -2)
   assert.equal(group.groupEpoch, epoch)
-  // The instance is still taken by a1 until a1 left: a second process with another id is refused while a1 is active.
+  // The same instance back under a new member id takes over a1's partitions and epoch.
   const a2 = new Client(group, 'a2')
   const back = await a2.join(['orders'], { instanceId: 'instance-a' })
   assert.equal(back.errorCode, ErrorCode.NONE)
   assert.deepEqual(a2.owned, kept)
   assert.equal(group.groupEpoch, epoch, 'no rebalance')
   assert.equal(group.members.has('a1'), false)
+  // While a2 is active, another process claiming the instance is refused.
   const a3 = new Client(group, 'a3')
   assert.equal((await a3.join(['orders'], { instanceId: 'instance-a' })).errorCode, ErrorCode.UNRELEASED_INSTANCE_ID)
   assertNoOverlap([a2, b])

@@ -28,6 +28,8 @@ interface Pending {
 export interface RequestOptions {
   /** Version to decode the response with; the request's by default (ApiVersions errors come back in v0). */
   responseVersion?: number
+  /** The request gets no response (Produce with acks=0): resolve with undefined once it is written. */
+  noResponse?: boolean
 }
 
 export class KafkaClient {
@@ -93,6 +95,10 @@ export class KafkaClient {
     else api.request(version).encode(writer, body)
     const chunks = writer.finishFrame()
     return new Promise<T>((resolve, reject) => {
+      if (options.noResponse === true) {
+        for (let i = 0; i < chunks.length; i++) this.socket.write(chunks[i], i === chunks.length - 1 ? () => resolve(undefined as T) : undefined)
+        return
+      }
       this.#pending.set(correlationId, { api, responseVersion: options.responseVersion ?? version, resolve, reject })
       for (const chunk of chunks) this.socket.write(chunk)
     })
@@ -121,6 +127,7 @@ export class KafkaClient {
   #onFrame (frame: Buffer): void {
     const correlationId = frame.readInt32BE(0)
     const pending = this.#pending.get(correlationId)
+    // A response nobody asked for (or an answer to bytes sent with sendBytes): the stream cannot be trusted.
     if (pending === undefined) {
       this.socket.destroy(new Error(`response with unknown correlation id ${correlationId}`))
       return
@@ -161,18 +168,23 @@ export interface ProduceResult {
   errorMessage: string | null
 }
 
-/** Produces one record batch (a Buffer, or values to build one from) to one partition. */
+/**
+ * Produces one record batch (a Buffer, or values to build one from) to one partition; acks -1 by default. With
+ * acks=0 there is no answer: resolves once written, with baseOffset -1.
+ */
 export async function produce (client: KafkaClient, topic: string, partition: number, records: Buffer | string[],
   options: { acks?: number, batch?: BuildBatchOptions } = {}): Promise<ProduceResult> {
   const batch = Buffer.isBuffer(records)
     ? records
     : buildRecordBatch(records.map((value) => ({ key: null, value: Buffer.from(value) })), options.batch)
+  const acks = options.acks ?? -1
   const response = await client.request(0, kProduceVersion, {
     transactionalId: null,
-    acks: options.acks ?? -1,
+    acks,
     timeoutMs: 30_000,
     topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }]
-  })
+  }, { noResponse: acks === 0 })
+  if (acks === 0) return { errorCode: 0, baseOffset: -1, errorMessage: null }
   const p = response.responses[0].partitionResponses[0]
   return { errorCode: p.errorCode, baseOffset: p.baseOffset, errorMessage: p.errorMessage }
 }

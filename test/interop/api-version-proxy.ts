@@ -65,7 +65,7 @@ export class ApiVersionProxy {
     client.on('close', () => this.#sockets.delete(client))
     upstream.on('close', () => this.#sockets.delete(upstream))
     upstream.pipe(client)
-    let buffered = Buffer.alloc(0)
+    let buffered: Buffer = Buffer.alloc(0)
     client.on('data', (chunk: Buffer) => {
       upstream.write(chunk)
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])

@@ -5,6 +5,10 @@
 // dir: every acknowledged record must be readable at exactly its offset, the log must be contiguous with no
 // payload twice, and new produces must land strictly after everything already there (no offset reused).
 // Several kill rounds run against the same data dir.
+//
+// Idempotent producers across kill -9: the producer state rebuilt on restart (from a snapshot plus a replay, or
+// from the whole log) answers retries of acknowledged and in-flight batches as duplicates with their original
+// offsets, still refuses gaps, and producer ids are never handed out twice.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
@@ -127,8 +131,11 @@ test('acknowledged acks=-1 records survive kill -9 at their offsets, round after
       kafkajsProducer(broker.bootstrap, topic, `r${round}-kafkajs`, acks)
     ]
     // Kill once the stream is well under way, with requests in flight on every connection.
-    await waitFor(() => acks.length - before >= 1500, 30_000, `round ${round}: acknowledgements`)
-    assert.ok(acks.some((ack, i) => i >= before && ack.value.includes('kafkajs')), 'kafkajs got acknowledgements too')
+    let kafkajsAcked = false
+    await waitFor(() => {
+      kafkajsAcked ||= acks.some((ack, i) => i >= before && ack.value.startsWith(`r${round}-kafkajs`))
+      return kafkajsAcked && acks.length - before >= 1500
+    }, 30_000, `round ${round}: acknowledgements, from kafkajs too`)
     const interruptedBefore = interrupted
     await broker.kill()
     await Promise.all(producers)
@@ -249,3 +256,56 @@ async function idempotentCrash (t: { after (fn: () => unknown): void }, segmentB
   }
   await broker.stop()
 }
+
+test('an idempotent producer with five batches in flight at the kill retries them all after the restart and each is in the log once', async (t) => {
+  const dataDir = dataDirectory(t)
+  const args = ['--segment-bytes', '2048']
+  let broker = await startBroker({ workers: 2, dataDir, cleanup: false, args })
+  t.after(() => broker.kill())
+  const client = await KafkaClient.to(broker.bootstrap)
+  await createTopic(client, 'pipelined', 1)
+  const { producerId, producerEpoch } = await initProducerId(client)
+  interface Batch { baseSequence: number, values: string[], baseOffset: number | null }
+  const sent: Batch[] = []
+  let nextSequence = 0
+  const send = (connection: KafkaClient, batch: Batch) =>
+    produce(connection, 'pipelined', 0, batch.values, { acks: -1, batch: { producerId, producerEpoch, baseSequence: batch.baseSequence } })
+  // Five lanes on one connection: five requests in flight, sent (and answered) in sequence order.
+  const lane = async (): Promise<void> => {
+    while (!client.isClosed) {
+      const batch: Batch = { baseSequence: nextSequence, values: [`s${nextSequence}`, `s${nextSequence + 1}`], baseOffset: null }
+      nextSequence += 2
+      sent.push(batch)
+      let result
+      try {
+        result = await send(client, batch)
+      } catch {
+        return
+      }
+      assert.equal(result.errorCode, ErrorCode.NONE)
+      batch.baseOffset = result.baseOffset
+    }
+  }
+  const lanes = Array.from({ length: 5 }, lane)
+  await waitFor(() => sent.filter((batch) => batch.baseOffset !== null).length >= 200, 30_000, 'acknowledged batches')
+  await broker.kill()
+  await Promise.all(lanes)
+  const unacknowledged = sent.filter((batch) => batch.baseOffset === null)
+  assert.ok(unacknowledged.length > 0 && unacknowledged.length <= 5, `${unacknowledged.length} batches in flight at the kill`)
+
+  broker = await startBroker({ workers: 2, dataDir, cleanup: false, args })
+  const again = await KafkaClient.to(broker.bootstrap)
+  // The client retries everything unacknowledged, in order: each is a duplicate (appended before the kill, answered
+  // with that offset) or appended now.
+  for (const batch of unacknowledged) {
+    const result = await send(again, batch)
+    assert.equal(result.errorCode, ErrorCode.NONE, `retry of sequence ${batch.baseSequence}`)
+    batch.baseOffset = result.baseOffset
+  }
+  const log = await fetchRecords(again, 'pipelined', 0)
+  const expected = sent.flatMap((batch) => batch.values.map((value, i) => ({ offset: (batch.baseOffset as number) + i, value })))
+  assert.equal(log.length, expected.length, 'each batch is in the log once')
+  for (const record of expected) assert.deepEqual(log[record.offset], record)
+  again.close()
+  await broker.stop()
+})

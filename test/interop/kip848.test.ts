@@ -229,6 +229,38 @@ describe('KIP-848 consumer groups', () => {
     }
   })
 
+  test('a group id is classic or consumer: an empty classic group converts with its offsets, a busy one refuses', async () => {
+    const topic = 'kip848-types'
+    await createTopic(admin, topic, 1)
+    const client = await KafkaClient.to(broker.bootstrap, 'kip848-types')
+    try {
+      const join = (groupId: string, memberId: string): Promise<any> => client.request(68, 1, heartbeatRequest(groupId, memberId, 0, { rebalanceTimeoutMs: 30_000, subscribedTopicNames: [topic], topicPartitions: [] }))
+      // Offsets committed without a member (a classic, Empty group) stay when the consumer protocol takes over.
+      const simple = await client.request(8, 8, {
+        groupId: 'kip848-converted', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: null }] }]
+      })
+      assert.equal(simple.topics[0].partitions[0].errorCode, 0)
+      assert.equal((await join('kip848-converted', 'c1')).errorCode, 0)
+      const fetched = await client.request(9, 9, { groups: [{ groupId: 'kip848-converted', memberId: 'c1', memberEpoch: 1, topics: [{ name: topic, partitionIndexes: [0] }] }], requireStable: false })
+      assert.equal(fetched.groups[0].errorCode, 0)
+      assert.equal(fetched.groups[0].topics[0].partitions[0].committedOffset, 7)
+      const stale = await client.request(9, 9, { groups: [{ groupId: 'kip848-converted', memberId: 'c1', memberEpoch: 0, topics: [{ name: topic, partitionIndexes: [0] }] }], requireStable: false })
+      assert.equal(stale.groups[0].errorCode, 113, 'OffsetFetch v9 checks the member epoch too')
+
+      // A classic group with a (pending) member keeps its id from the consumer protocol.
+      const classic = await client.request(11, 9, {
+        groupId: 'kip848-classic', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: null, protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null
+      })
+      assert.equal(classic.errorCode, 79, 'MEMBER_ID_REQUIRED')
+      assert.equal((await join('kip848-classic', 'k1')).errorCode, 69, 'GROUP_ID_NOT_FOUND: not a consumer group')
+      assert.equal((await describeGroup(client, 'kip848-classic')).errorCode, 69)
+    } finally {
+      client.close()
+    }
+  })
+
   test('a consumer group survives a broker restart: epochs, assignments and offsets', async () => {
     const topic = 'kip848-restart'
     const groupId = 'kip848-restart-group'

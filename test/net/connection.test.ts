@@ -127,7 +127,7 @@ describe('hostile frames against a running broker', () => {
     } finally {
       await broker?.stop()
     }
-    assert.doesNotMatch(broker.output(), / ERROR /, `the broker logged an error:\n${broker.output()}`)
+    if (broker !== undefined) assert.doesNotMatch(broker.output(), / ERROR /, `the broker logged an error:\n${broker.output()}`)
   })
 
   async function checkSteadyClients (): Promise<void> {
@@ -137,7 +137,7 @@ describe('hostile frames against a running broker', () => {
       const reader = await KafkaClient.to(broker.bootstrap)
       for (const client of steady) {
         const all = await fetchRecords(reader, kTopic, client.partition)
-        assert.deepEqual(all, all.map((_, offset) => all[offset]).map((record, offset) => ({ ...record, offset })))
+        assert.deepEqual(all.map((record) => record.offset), all.map((_, index) => index))
         for (const record of client.acknowledged) assert.deepEqual(all[record.offset], record)
         assert.equal(all.length, client.acknowledged.length)
         client.client.close()
