@@ -81,6 +81,12 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
         partitionResponses.push(errorPartition(data.index, code))
         continue
       }
+      if (batchInfo.isTransactional) {
+        // No transaction coordinator yet (InitProducerId refuses transactional ids), so no partition can be in a
+        // transaction: Kafka refuses a transactional batch for a partition not added to a transaction.
+        partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_TXN_STATE, 'transactions are not supported yet'))
+        continue
+      }
       if (batchInfo.producerId >= 0) {
         const lastSequence = lastSequenceOf(batchInfo.baseSequence, batchInfo.recordCount)
         const check = log.producers.check(batchInfo.producerId, batchInfo.producerEpoch, batchInfo.baseSequence, lastSequence)

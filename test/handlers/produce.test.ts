@@ -1,0 +1,48 @@
+// Produce's per-partition refusals, against a real broker: each is an error code for that partition only, and
+// the connection keeps serving.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startBroker } from '../helpers/broker.ts'
+import { KafkaClient, createTopic, produce, kProduceVersion } from '../helpers/kafka-client.ts'
+import { buildRecordBatch } from '../../src/protocol/record-batch.ts'
+import { ErrorCode } from '../../src/protocol/errors.ts'
+
+test('refuses bad acks, transactional batches, oversized batches and unknown partitions per partition', async (t) => {
+  const broker = await startBroker({ workers: 2, args: ['--message-max-bytes', '2000'] })
+  t.after(() => broker.stop())
+  const client = await KafkaClient.connect(broker.host, broker.port)
+  t.after(() => client.close())
+  await createTopic(client, 'refusals', 2)
+
+  const ok = await produce(client, 'refusals', 0, ['a', 'b'])
+  assert.equal(ok.errorCode, ErrorCode.NONE)
+  assert.equal(ok.baseOffset, 0)
+
+  const badAcks = await produce(client, 'refusals', 0, ['a'], { acks: 2 })
+  assert.equal(badAcks.errorCode, ErrorCode.INVALID_REQUIRED_ACKS)
+
+  const transactional = await produce(client, 'refusals', 1, ['t'], { batch: { producerId: 7, producerEpoch: 0, baseSequence: 0, isTransactional: true } })
+  assert.equal(transactional.errorCode, ErrorCode.INVALID_TXN_STATE)
+
+  const big = await produce(client, 'refusals', 1, ['x'.repeat(5000)])
+  assert.equal(big.errorCode, ErrorCode.MESSAGE_TOO_LARGE)
+
+  const internal = await produce(client, '__consumer_offsets', 0, ['x'])
+  assert.ok(internal.errorCode === ErrorCode.INVALID_TOPIC_EXCEPTION || internal.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+
+  const mixed = await client.request(0, kProduceVersion, {
+    transactionalId: null,
+    acks: 1,
+    timeoutMs: 1000,
+    topicData: [
+      { name: 'refusals', partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: Buffer.from('ok') }]) }, { index: 7, records: buildRecordBatch([{ key: null, value: Buffer.from('no') }]) }] },
+      { name: 'missing-topic', partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: Buffer.from('no') }]) }] }
+    ]
+  })
+  const codes = mixed.responses.flatMap((topic: any) => topic.partitionResponses.map((p: any) => [topic.name, p.index, p.errorCode]))
+  assert.deepEqual(codes.sort(), [['missing-topic', 0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], ['refusals', 0, ErrorCode.NONE], ['refusals', 7, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]].sort())
+
+  const after = await produce(client, 'refusals', 0, ['c'])
+  assert.equal(after.errorCode, ErrorCode.NONE)
+  assert.equal(after.baseOffset, 3)
+})
