@@ -104,6 +104,23 @@ async function waitSplit (admin: Admin, groupId: string, members: PyMember[], ti
   }, timeoutMs, `${members.map((m) => `${m.name} ${JSON.stringify(m.assignment)}`).join(', ')} to split the partitions`)
 }
 
+/**
+ * The group's generation, found with Heartbeats for one of its members from the project's own client: only
+ * the current generation is answered with NONE (others with ILLEGAL_GENERATION), and a heartbeat for a live
+ * member changes nothing but its session timer.
+ */
+async function generationOf (client: KafkaClient, group: string, instanceId: string): Promise<number> {
+  const described = await client.request(15, 5, { groups: [group], includeAuthorizedOperations: false })
+  const member = described.groups[0].members.find((m: { groupInstanceId: string | null }) => m.groupInstanceId === instanceId)
+  assert.ok(member !== undefined, `no member ${instanceId} in ${JSON.stringify(described.groups[0].members)}`)
+  for (let generation = 1; generation <= 50; generation++) {
+    const { errorCode } = await client.request(12, 4, { groupId: group, generationId: generation, memberId: member.memberId, groupInstanceId: instanceId })
+    if (errorCode === 0) return generation
+    assert.equal(errorCode, 22, `Heartbeat for generation ${generation}: error ${errorCode}`) // ILLEGAL_GENERATION
+  }
+  throw new Error(`no generation of ${group} up to 50 accepted a heartbeat`)
+}
+
 function consumed (members: PyMember[]): Map<string, string[]> {
   const ledger = new Map<string, string[]>()
   for (const member of members) {
@@ -229,12 +246,17 @@ describe('confluent-kafka (librdkafka) consumer groups', { timeout: 90_000 }, ()
         await admin.connect()
         await producer.connect()
         await admin.createTopics({ topics: [{ topic, numPartitions: kPartitions }], waitForLeaders: true })
+        // static-1 joins first, so it is the group's leader: when it comes back, the broker hands the leader
+        // the member list (librdkafka's JoinGroup v5 has no skipAssignment) and must keep the assignment.
         const one = member('static-1')
+        members.push(one)
+        await waitSplit(admin, group, [one])
         const two = member('static-2')
-        members.push(one, two)
+        members.push(two)
         await waitSplit(admin, group, [one, two])
         const produced = await produce(producer, topic, 'first', 60)
         await waitFor(() => produced.every((v) => consumed(members).has(v)), 30_000, 'first records consumed')
+        const generation = await generationOf(own, group, 'static-2')
         const oneBefore = [...one.assignment]
         const twoEvents = two.rebalances.length
         const requestsBefore = proxy.requests.length
@@ -257,6 +279,7 @@ describe('confluent-kafka (librdkafka) consumer groups', { timeout: 90_000 }, ()
 
         assert.deepEqual(back.assignment, oneBefore, 'static-1 came back with other partitions')
         assert.deepEqual(two.rebalances.slice(twoEvents), [], `static-2 saw a rebalance\n${failure()}`)
+        assert.equal(await generationOf(own, group, 'static-2'), generation, 'the group moved to another generation')
         const rejoins = proxy.requests.slice(requestsBefore).filter((r) => r.clientId === 'static-2' && (r.apiName === 'JoinGroup' || r.apiName === 'SyncGroup'))
         assert.deepEqual(rejoins, [], 'static-2 rejoined')
         assert.deepEqual(two.assignment, [0, 1, 2, 3, 4, 5].filter((p) => !oneBefore.includes(p)))
