@@ -1,5 +1,5 @@
 // `npm run bench -- [flags]`: Shoal's load benchmark (default) or its micro-benchmarks (--micro).
-// See bench/README-performance.md for what is measured and how to read the table; `--help` for the flags.
+// See bench/README.md for what is measured and how to read the table; `--help` for the flags.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'

@@ -41,7 +41,7 @@ export function coordinatorOf (shard: Shard, topic: TopicEntry, groupId: string)
   return shard.table.ownerOf(topic, offsetsPartitionFor(groupId, topic.partitions))
 }
 
-function clientInfo (context: RequestContext): ClientInfo {
+export function clientInfo (context: RequestContext): ClientInfo {
   return { clientId: context.clientId ?? '', clientHost: `/${context.connection.socket.remoteAddress ?? ''}` }
 }
 
@@ -80,7 +80,6 @@ export async function groupsByCoordinator (context: RequestContext, groupIds: re
   return byOwner
 }
 
-export { clientInfo }
 
 /** The coordinator side of a routed request. */
 export function coordinatorServer<Req, Res> (api: ApiEntry, serve: ServeGroup<Req, Res>): RemoteServer {

@@ -219,3 +219,17 @@ describe('@platformatic/kafka against a 3-worker broker', () => {
     }
   })
 })
+
+describe('@platformatic/kafka against a 1-worker broker', () => {
+  test('with --workers 1 every partition is local and records still read back byte-identical', async () => {
+    const broker = await startBroker({ workers: 1 })
+    const all = clients(broker)
+    try {
+      await produceAndCheck(all, broker, topicName('platformatic', 'lz4', 1, '-w1'), 4, 'lz4', 1)
+      assertBrokerQuiet(broker.output())
+    } finally {
+      await closeAll(all)
+      await broker.stop()
+    }
+  })
+})
