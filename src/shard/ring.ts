@@ -37,6 +37,11 @@ function align4 (n: number): number {
   return (n + 3) & ~3
 }
 
+interface PendingMessage {
+  readonly chunks: Buffer[]
+  readonly length: number
+}
+
 export class RingWriter {
   readonly #header: Int32Array
   readonly #data: Buffer
@@ -44,10 +49,15 @@ export class RingWriter {
   readonly #mask: number
   /** The largest payload of one record: a message above it is fragmented. */
   readonly #maxRecordPayload: number
-  /** Messages waiting for space, in order; each with how many of its bytes have been written. */
-  readonly #pending: Buffer[]
+  /**
+   * Messages waiting for space, in order, each a vector of chunks (written back to back, never concatenated
+   * first); for the head message, how many of its bytes are written and where in its chunks the next byte is.
+   */
+  readonly #pending: PendingMessage[]
   #pendingHead: number
   #pendingWritten: number
+  #chunkIndex: number
+  #chunkOffset: number
 
   constructor (buffer: SharedArrayBuffer) {
     this.#header = new Int32Array(buffer, 0, kHeaderBytes / 4)
@@ -58,6 +68,8 @@ export class RingWriter {
     this.#pending = []
     this.#pendingHead = 0
     this.#pendingWritten = 0
+    this.#chunkIndex = 0
+    this.#chunkOffset = 0
   }
 
   /** True when messages are queued behind a full ring. */
@@ -66,12 +78,32 @@ export class RingWriter {
   }
 
   /**
-   * Queues `message` (prefixed by the caller with whatever header it needs) and writes as much as fits now.
+   * Queues `message` (one buffer, or a vector of chunks sent as one message: the caller's header first, then the
+   * payload's chunks, none of them copied until they go into the ring) and writes as much as fits now.
    * Returns true if anything was published (the consumer should be woken).
    */
-  send (message: Buffer): boolean {
-    this.#pending.push(message)
+  send (message: Buffer | Buffer[]): boolean {
+    const chunks = Buffer.isBuffer(message) ? [message] : message
+    let length = 0
+    for (let i = 0; i < chunks.length; i++) length += chunks[i].length
+    this.#pending.push({ chunks, length })
     return this.flush()
+  }
+
+  /** Copies `bytes` of the head message, from where the last copy stopped, to `target` at `at`. */
+  #copyPayload (message: PendingMessage, target: Buffer, at: number, bytes: number): void {
+    while (bytes > 0) {
+      const chunk = message.chunks[this.#chunkIndex]
+      const n = Math.min(bytes, chunk.length - this.#chunkOffset)
+      chunk.copy(target, at, this.#chunkOffset, this.#chunkOffset + n)
+      at += n
+      bytes -= n
+      this.#chunkOffset += n
+      if (this.#chunkOffset === chunk.length) {
+        this.#chunkIndex++
+        this.#chunkOffset = 0
+      }
+    }
   }
 
   /** Writes queued messages while there is space. Returns true if anything was published. */
@@ -84,6 +116,8 @@ export class RingWriter {
       const first = this.#pendingWritten === 0
       const prefix = first ? 4 : 0
       const remainingBytes = message.length - this.#pendingWritten
+      // Skip empty chunks so that the copy below always starts on a byte.
+      while (this.#chunkIndex < message.chunks.length && message.chunks[this.#chunkIndex].length === 0) this.#chunkIndex++
       const chunk = Math.min(remainingBytes + prefix, this.#maxRecordPayload)
       const recordBytes = kRecordHeader + align4(chunk)
       const read = Atomics.load(header, kReadField / 4) >>> 0
@@ -114,15 +148,17 @@ export class RingWriter {
         data.writeInt32LE(message.length, cursor)
         cursor += 4
       }
-      message.copy(data, cursor, this.#pendingWritten, this.#pendingWritten + payloadBytes)
+      this.#copyPayload(message, data, cursor, payloadBytes)
       write = (write + recordBytes) >>> 0
       Atomics.store(header, kWriteField / 4, write | 0)
       published = true
       if (more) {
         this.#pendingWritten += payloadBytes
       } else {
-        this.#pending[this.#pendingHead++] = undefined as unknown as Buffer
+        this.#pending[this.#pendingHead++] = undefined as unknown as PendingMessage
         this.#pendingWritten = 0
+        this.#chunkIndex = 0
+        this.#chunkOffset = 0
       }
     }
     if (this.#pendingHead === this.#pending.length) {

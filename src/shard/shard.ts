@@ -246,17 +246,13 @@ export class Shard {
   }
 
   #send (worker: number, op: number, token: number, apiVersion: number, payload: Buffer | Buffer[]): void {
-    const chunks = Buffer.isBuffer(payload) ? [payload] : payload
-    let length = kCallHeaderBytes
-    for (let i = 0; i < chunks.length; i++) length += chunks[i].length
-    // One contiguous message per call: the ring copies it once more into shared memory.
-    const message = Buffer.allocUnsafe(length)
-    message.writeInt32LE(op, 0)
-    message.writeInt32LE(token, 4)
-    message.writeInt32LE(this.index, 8)
-    message.writeInt32LE(apiVersion, 12)
-    let at = kCallHeaderBytes
-    for (let i = 0; i < chunks.length; i++) at += chunks[i].copy(message, at)
+    // The header and the payload's chunks go into the ring as one message, copied once, straight into it.
+    const header = Buffer.allocUnsafe(kCallHeaderBytes)
+    header.writeInt32LE(op, 0)
+    header.writeInt32LE(token, 4)
+    header.writeInt32LE(this.index, 8)
+    header.writeInt32LE(apiVersion, 12)
+    const message = Buffer.isBuffer(payload) ? [header, payload] : [header, ...payload]
     const writer = this.#writers[worker]
     if (writer === null) throw new Error(`no ring from worker ${this.index} to itself`)
     if (writer.send(message)) this.#doorbells.ring(worker)

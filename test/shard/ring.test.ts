@@ -89,3 +89,20 @@ test('carries messages between two threads with doorbell wake-ups', async () => 
   assert.equal(received, count)
   await worker.terminate()
 })
+
+test('sends a vector of chunks as one message, fragments crossing chunk boundaries', () => {
+  const sab = createRingBuffer(4096)
+  const writer = new RingWriter(sab)
+  const reader = new RingReader(sab)
+  const chunks = [Buffer.from('head'), Buffer.alloc(0), message(1, 3000), message(2, 7), message(3, 9000)]
+  const expected = Buffer.concat(chunks)
+  for (let round = 0; round < 3; round++) {
+    writer.send(chunks)
+    let got: Buffer | null = null
+    while (got === null) {
+      got = reader.receive()
+      writer.flush()
+    }
+    assert.deepEqual(got, expected)
+  }
+})
