@@ -6,11 +6,22 @@
 import { ErrorCode } from '../protocol/errors.ts'
 import { ClassicGroup, type GroupHost, type GroupLimits } from './classic-group.ts'
 import { ConsumerGroup, type ConsumerGroupHost, type ConsumerGroupLimits, type TopicCatalog } from './consumer-group.ts'
-import { appendStoreRecords, kOffsetsTopic, offsetsPartitionFor, replayStore, type CommittedOffset, type StoreRecord } from './offset-store.ts'
+import { appendStoreRecords, kOffsetsTopic, offsetsPartitionFor, replayStore, type CommittedOffset, type GroupRecord, type StoreRecord } from './offset-store.ts'
 import type { LocalPartition, Shard } from '../shard/shard.ts'
 
 /** Kafka's offset.metadata.max.bytes default. */
 export const kOffsetMetadataMaxBytes = 4096
+/** An offsets partition is checkpointed once it holds this many records more than its live state, and 4x it. */
+const kCheckpointMinRecords = 10_000
+
+interface CompactionState {
+  /** Appends to the partition not yet applied to memory. */
+  inFlight: number
+  appendedSinceCheckpoint: number
+  /** Records the last checkpoint wrote: the live state's size then. */
+  liveAtCheckpoint: number
+}
+
 /** How often empty groups are checked for expired offsets. */
 const kRetentionCheckMs = 60_000
 
@@ -35,6 +46,7 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
   readonly groups: Map<string, ClassicGroup>
   readonly consumerGroups: Map<string, ConsumerGroup>
   readonly #partitions: Map<number, LocalPartition>
+  readonly #compactionStates: Map<number, CompactionState>
   #retentionTimer: NodeJS.Timeout | null
 
   constructor (shard: Shard) {
@@ -55,6 +67,7 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
     this.groups = new Map()
     this.consumerGroups = new Map()
     this.#partitions = new Map()
+    this.#compactionStates = new Map()
     this.#retentionTimer = null
   }
 
@@ -62,6 +75,7 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
   loadPartition (partition: LocalPartition): void {
     this.#partitions.set(partition.index, partition)
     replayStore(partition, (record) => this.#apply(record))
+    this.#compaction(partition.index).appendedSinceCheckpoint = partition.log.nextOffset - partition.log.logStartOffset
     for (const group of this.groups.values()) {
       if (offsetsPartitionFor(group.groupId, partition.topic.partitions) === partition.index && group.state === 'Empty' && group.offsets.size === 0 && group.members.size === 0 && group.generationId === 0) {
         this.groups.delete(group.groupId)
@@ -169,10 +183,72 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
     return this.shard.table
   }
 
+  /**
+   * Appends records to an offsets partition and, once they are fsynced, applies them to memory (`apply`) before
+   * anything else can run. Every write of the coordinator goes through here, so that "no write in flight" means
+   * "memory holds everything the partition holds", which is what a checkpoint relies on.
+   */
+  async #append (partition: LocalPartition, records: readonly StoreRecord[], apply: (() => void) | null): Promise<void> {
+    const state = this.#compaction(partition.index)
+    state.inFlight++
+    try {
+      await appendStoreRecords(partition, records)
+      apply?.()
+      state.appendedSinceCheckpoint += records.length
+    } finally {
+      state.inFlight--
+    }
+    if (state.inFlight === 0 && state.appendedSinceCheckpoint > Math.max(kCheckpointMinRecords, 4 * state.liveAtCheckpoint)) {
+      this.#checkpoint(partition).catch((error: Error) => this.shard.logger.warn(`checkpoint of ${kOffsetsTopic}-${partition.index}: ${error.message}`))
+    }
+  }
+
+  #compaction (index: number): CompactionState {
+    let state = this.#compactionStates.get(index)
+    if (state === undefined) {
+      state = { inFlight: 0, appendedSinceCheckpoint: 0, liveAtCheckpoint: 0 }
+      this.#compactionStates.set(index, state)
+    }
+    return state
+  }
+
+  /**
+   * Compaction by checkpoint: appends the live state of every group of the partition (its offsets and its group
+   * record) as fresh records, then moves the log start past everything older, so replay on start reads only the
+   * checkpoint and what follows, and sealed segments before it are deleted. Runs only with no write in flight
+   * (see #append): memory then holds every acknowledged record, so none is dropped. A crash between the append
+   * and the move replays the old records followed by the checkpoint; the last record of a key wins either way.
+   */
+  async #checkpoint (partition: LocalPartition): Promise<void> {
+    const records: StoreRecord[] = []
+    const partitions = partition.topic.partitions
+    const collect = (groupId: string, offsets: Map<string, CommittedOffset>, record: GroupRecord | null): void => {
+      if (offsetsPartitionFor(groupId, partitions) !== partition.index) return
+      for (const [key, value] of offsets) {
+        const [topic, p] = splitOffsetKey(key)
+        records.push({ kind: 'offset', groupId, topic, partition: p, value })
+      }
+      if (record !== null) records.push({ kind: 'group', groupId, value: record })
+    }
+    for (const group of this.groups.values()) collect(group.groupId, group.offsets, group.generationId > 0 ? group.toRecord() : null)
+    for (const group of this.consumerGroups.values()) collect(group.groupId, group.offsets, group.toRecord())
+    const state = this.#compaction(partition.index)
+    const checkpointStart = partition.log.nextOffset
+    state.inFlight++
+    try {
+      await appendStoreRecords(partition, records)
+    } finally {
+      state.inFlight--
+    }
+    state.appendedSinceCheckpoint = 0
+    state.liveAtCheckpoint = records.length
+    partition.log.deleteRecordsBefore(checkpointStart)
+  }
+
   async persistGroup (group: ClassicGroup | ConsumerGroup): Promise<void> {
     const partition = this.partitionFor(group.groupId)
     if (partition === undefined) throw new Error(`not the coordinator of ${group.groupId}`)
-    await appendStoreRecords(partition, [{ kind: 'group', groupId: group.groupId, value: group.toRecord() }])
+    await this.#append(partition, [{ kind: 'group', groupId: group.groupId, value: group.toRecord() }], null)
   }
 
   /**
@@ -196,13 +272,14 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
       }
     }
     try {
-      await appendStoreRecords(partition, records)
+      await this.#append(partition, records, () => {
+        for (const record of records) {
+          if (record.kind === 'offset' && record.value !== null) group.offsets.set(offsetKey(record.topic, record.partition), record.value)
+        }
+      })
     } catch (error) {
       this.shard.logger.error(`offset commit for ${group.groupId} failed: ${(error as Error).message}`)
       return codes.map((code) => code === ErrorCode.NONE ? ErrorCode.KAFKA_STORAGE_ERROR : code)
-    }
-    for (const record of records) {
-      if (record.kind === 'offset' && record.value !== null) group.offsets.set(offsetKey(record.topic, record.partition), record.value)
     }
     return codes
   }
@@ -216,9 +293,10 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
       if (partition === undefined) return ErrorCode.NOT_COORDINATOR
       const records: StoreRecord[] = [...consumer.offsets.keys()].map(splitOffsetKey).map(([topic, p]) => ({ kind: 'offset', groupId, topic, partition: p, value: null }))
       records.push({ kind: 'group', groupId, value: null })
-      await appendStoreRecords(partition, records)
-      consumer.shutdown()
-      this.consumerGroups.delete(groupId)
+      await this.#append(partition, records, () => {
+        consumer.shutdown()
+        this.consumerGroups.delete(groupId)
+      })
       return ErrorCode.NONE
     }
     const group = this.groups.get(groupId)
@@ -232,10 +310,11 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
       records.push({ kind: 'offset', groupId, topic, partition: p, value: null })
     }
     records.push({ kind: 'group', groupId, value: null })
-    await appendStoreRecords(partition, records)
-    group.shutdown()
-    group.state = 'Dead'
-    this.groups.delete(groupId)
+    await this.#append(partition, records, () => {
+      group.shutdown()
+      group.state = 'Dead'
+      this.groups.delete(groupId)
+    })
     return ErrorCode.NONE
   }
 
@@ -245,8 +324,9 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
     const records: StoreRecord[] = keys
       .filter(([topic, p]) => group.offsets.has(offsetKey(topic, p)))
       .map(([topic, p]) => ({ kind: 'offset', groupId: group.groupId, topic, partition: p, value: null }))
-    await appendStoreRecords(partition, records)
-    for (const [topic, p] of keys) group.offsets.delete(offsetKey(topic, p))
+    await this.#append(partition, records, () => {
+      for (const [topic, p] of keys) group.offsets.delete(offsetKey(topic, p))
+    })
   }
 
   /** offsets.retention.minutes: an empty group's offsets go once it has been empty that long. */

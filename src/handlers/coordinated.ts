@@ -21,15 +21,18 @@ export interface ClientInfo {
 
 export type ServeGroup<Req, Res> = (shard: Shard, request: Req, apiVersion: number, client: ClientInfo) => Promise<Res> | Res
 
+/** Segments of the offsets topic roll at 16 MiB so that checkpoints (coordinator.ts) free disk soon. */
+const kOffsetsSegmentBytes = 16 * 1024 * 1024
+
 let creating: Promise<unknown> | null = null
 
-/** The offsets topic, created (internal, compacted, 50 partitions like Kafka) on first use. */
+/** The offsets topic, created (internal, compacted by checkpoints, 50 partitions like Kafka) on first use. */
 export async function offsetsTopic (shard: Shard): Promise<TopicEntry | undefined> {
   const existing = shard.table.topic(kOffsetsTopic)
   if (existing !== undefined) return existing
   creating ??= shard.admin({
     op: 'createTopics',
-    topics: [{ name: kOffsetsTopic, numPartitions: kOffsetsTopicPartitions, replicationFactor: -1, configs: [{ name: 'cleanup.policy', value: 'compact' }], hasAssignments: false, internal: true }],
+    topics: [{ name: kOffsetsTopic, numPartitions: kOffsetsTopicPartitions, replicationFactor: -1, configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: String(kOffsetsSegmentBytes) }], hasAssignments: false, internal: true }],
     validateOnly: false
   }).finally(() => { creating = null })
   await creating

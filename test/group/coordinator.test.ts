@@ -22,7 +22,8 @@ function setup (dir: string, retentionMinutes = 1) {
     clusterId: 'c',
     topics: [
       { name: kOffsetsTopic, id: 'a'.repeat(32), partitions: kPartitions, configs: {}, internal: true },
-      { name: 'orders', id: 'b'.repeat(32), partitions: 3, configs: {} }
+      { name: 'orders', id: 'b'.repeat(32), partitions: 3, configs: {} },
+      { name: 'wide', id: 'c'.repeat(32), partitions: 5000, configs: {} }
     ]
   }, 1)
   const config = parseConfig(['--workers', '1', '--offsets-retention-minutes', String(retentionMinutes)], {})
@@ -31,12 +32,13 @@ function setup (dir: string, retentionMinutes = 1) {
   const topic = table.topic(kOffsetsTopic)!
   const partitions: LocalPartition[] = []
   for (let p = 0; p < kPartitions; p++) {
-    const local = new LocalPartition(topic, p, PartitionLog.open(join(dir, `${kOffsetsTopic}-${p}`)))
+    const local = new LocalPartition(topic, p, PartitionLog.open(join(dir, `${kOffsetsTopic}-${p}`), { segmentBytes: 256 * 1024 }))
     partitions.push(local)
     coordinator.loadPartition(local)
   }
   return {
     coordinator,
+    partitions,
     close () {
       coordinator.shutdown()
       for (const local of partitions) local.log.close()
@@ -121,3 +123,29 @@ test('groups are placed on offsets partitions by Java String.hashCode, as Kafka 
   assert.equal(offsetsPartitionFor('console-consumer-12345', 50), 6)
   assert.equal(offsetsPartitionFor('', 50), 0)
 })
+
+test('an offsets partition is checkpointed: the log start moves past superseded commits, and state survives', withDir(async (dir) => {
+  const first = setup(dir)
+  const group = first.coordinator.group('busy', true)!
+  const local = first.partitions[offsetsPartitionFor('busy', kPartitions)]
+  for (let round = 1; round <= 3; round++) {
+    const entries = Array.from({ length: 5000 }, (_, p) => ({ topic: 'wide', partition: p, value: value(round * 100 + p) }))
+    const codes = await first.coordinator.commitOffsets(group, entries)
+    assert.ok(codes.every((code) => code === ErrorCode.NONE))
+  }
+  const deadline = Date.now() + 10_000
+  while (local.log.logStartOffset === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(local.log.logStartOffset, 15_000, 'the log now starts at the checkpoint')
+  assert.equal(local.log.nextOffset, 20_000, '5000 live offsets were written once more')
+  first.close()
+
+  const second = setup(dir)
+  try {
+    const restored = second.coordinator.group('busy')!
+    assert.equal(restored.offsets.size, 5000)
+    assert.equal(restored.offsets.get(offsetKey('wide', 0))?.offset, 300)
+    assert.equal(restored.offsets.get(offsetKey('wide', 4999))?.offset, 300 + 4999)
+  } finally {
+    second.close()
+  }
+}))
