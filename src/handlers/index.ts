@@ -22,6 +22,9 @@ import { listGroupsHandler, listGroupsServer } from './list-groups.ts'
 import { describeGroupsHandler, describeGroupsServer } from './describe-groups.ts'
 import { deleteGroupsHandler, deleteGroupsServer } from './delete-groups.ts'
 import { offsetDeleteHandler, offsetDeleteServer } from './offset-delete.ts'
+import { describeConfigsHandler } from './describe-configs.ts'
+import { deleteRecordsHandler, deleteRecordsServer } from './delete-records.ts'
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.ts'
 import { consumerGroupHeartbeatHandler, consumerGroupHeartbeatServer } from './consumer-group-heartbeat.ts'
 import { consumerGroupDescribeHandler, consumerGroupDescribeServer } from './consumer-group-describe.ts'
 
@@ -32,6 +35,7 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, describeClusterHandler, initProducerIdHandler,
     findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler,
     offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler, offsetDeleteHandler,
+    describeConfigsHandler, alterConfigsHandler, incrementalAlterConfigsHandler, deleteRecordsHandler,
     consumerGroupHeartbeatHandler, consumerGroupDescribeHandler
   ]) {
     handlers.set(handler.api.key, handler)
@@ -41,6 +45,7 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     [produceHandler.api.key, produceServer],
     [fetchHandler.api.key, fetchServer],
     [listOffsetsHandler.api.key, listOffsetsServer],
+    [deleteRecordsHandler.api.key, deleteRecordsServer],
     // Group requests forwarded to their coordinator (coordinated.ts).
     [joinGroupHandler.api.key, joinGroupServer],
     [syncGroupHandler.api.key, syncGroupServer],

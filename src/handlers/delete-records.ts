@@ -1,0 +1,56 @@
+// DeleteRecords (key 21), v0-2: moves each partition's log start offset (offset -1 means the high watermark);
+// whole segments below it are deleted. Answered by each partition's owner, like Produce.
+import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode, KafkaError } from '../protocol/errors.ts'
+import type { RequestContext } from '../net/connection.ts'
+import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
+import type { Handler } from './handler.ts'
+import type { Shard } from '../shard/shard.ts'
+
+const api = apiByKey(21)!
+
+interface DeleteRecordsTopic { name: string, partitions: Array<{ partitionIndex: number, offset: number }> }
+interface DeleteRecordsRequest { topics: DeleteRecordsTopic[], timeoutMs: number }
+interface TopicResult { name: string, partitions: Array<{ partitionIndex: number, lowWatermark: number, errorCode: number }> }
+interface DeleteRecordsResponse { throttleTimeMs: number, topics: TopicResult[] }
+
+async function serveLocal (shard: Shard, request: DeleteRecordsRequest): Promise<DeleteRecordsResponse> {
+  const topics = request.topics.map((topic) => {
+    const entry = shard.table.topic(topic.name)
+    return {
+      name: topic.name,
+      partitions: topic.partitions.map((p) => {
+        const local = entry === undefined ? undefined : shard.partition(entry, p.partitionIndex)
+        if (local === undefined) return { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: entry === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER }
+        const log = local.log
+        const offset = p.offset === -1 ? log.nextOffset : p.offset
+        if (offset < 0 || offset > log.nextOffset) return { partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE }
+        try {
+          log.deleteRecordsBefore(offset)
+        } catch (error) {
+          const code = error instanceof KafkaError ? error.code : ErrorCode.KAFKA_STORAGE_ERROR
+          return { partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: code }
+        }
+        return { partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: ErrorCode.NONE }
+      })
+    }
+  })
+  return { throttleTimeMs: 0, topics }
+}
+
+async function handle (context: RequestContext, request: DeleteRecordsRequest): Promise<DeleteRecordsResponse> {
+  const { shard, apiVersion } = context
+  const grouping = groupByOwner(shard, request.topics, (t) => shard.table.topic(t.name), (t) => t.partitions, (p) => p.partitionIndex,
+    (t, partitions) => ({ ...t, partitions }))
+  const parts = new Map<number, DeleteRecordsRequest>()
+  for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
+  const results: TopicResult[][] = []
+  for (const call of dispatchParts(shard, api, apiVersion, parts, serveLocal, null)) results.push((await call.response).topics)
+  if (grouping.unknown.length > 0) {
+    results.push(grouping.unknown.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })) })))
+  }
+  return { throttleTimeMs: 0, topics: results.length === 0 ? [] : mergeTopics(results, (t) => t.name, 'partitions') }
+}
+
+export const deleteRecordsHandler: Handler = { api, minVersion: 0, maxVersion: 2, handle }
+export const deleteRecordsServer = remoteServer(api, serveLocal)
