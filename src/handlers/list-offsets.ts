@@ -4,7 +4,7 @@
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
-import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
+import { fanOutByTopicName, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
 import type { Shard } from '../shard/shard.ts'
 
@@ -73,17 +73,8 @@ async function serveLocal (shard: Shard, request: ListOffsetsRequest): Promise<L
 }
 
 async function handle (context: RequestContext, request: ListOffsetsRequest): Promise<ListOffsetsResponse> {
-  const { shard, apiVersion } = context
-  const grouping = groupByOwner(shard, request.topics, (t) => shard.table.topic(t.name), (t) => t.partitions, (p) => p.partitionIndex,
-    (t, partitions) => ({ ...t, partitions }))
-  const parts = new Map<number, ListOffsetsRequest>()
-  for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
-  const results: TopicResponse[][] = []
-  for (const call of dispatchParts(shard, api, apiVersion, parts, serveLocal, null)) results.push((await call.response).topics)
-  if (grouping.unknown.length > 0) {
-    results.push(grouping.unknown.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => errorPartition(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) })))
-  }
-  return { throttleTimeMs: 0, topics: results.length === 0 ? [] : mergeTopics(results, (t) => t.name, 'partitions') }
+  const topics = await fanOutByTopicName(context, api, request, serveLocal, (p, errorCode) => errorPartition(p.partitionIndex, errorCode))
+  return { throttleTimeMs: 0, topics }
 }
 
 export const listOffsetsHandler: Handler = { api, minVersion: 1, maxVersion: 8, handle }

@@ -5,7 +5,9 @@
 
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
+import { ErrorCode } from '../protocol/errors.ts'
 import type { ApiEntry } from '../protocol/apis.ts'
+import type { RequestContext } from '../net/connection.ts'
 import type { Shard, RemoteServer } from '../shard/shard.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
 
@@ -144,4 +146,34 @@ export function mergeTopics<T> (parts: ReadonlyArray<readonly T[]>, keyOf: (topi
     }
   }
   return [...merged.values()]
+}
+
+interface NamedTopic<P> {
+  name: string
+  partitions: P[]
+}
+
+/**
+ * The whole fan-out for APIs whose request and response both list `topics: [{ name, partitions }]` with
+ * `partitionIndex` in each request partition (ListOffsets, DeleteRecords): split by owner, serve, answer
+ * unknown partitions with UNKNOWN_TOPIC_OR_PARTITION via `unknownPartition`, merge by topic name.
+ */
+export async function fanOutByTopicName<P extends { partitionIndex: number }, R, Req extends { topics: Array<NamedTopic<P>> }, Res extends { topics: Array<NamedTopic<R>> }> (
+  context: RequestContext,
+  api: ApiEntry,
+  request: Req,
+  serveLocal: ServeLocal<Req, Res>,
+  unknownPartition: (partition: P, errorCode: number) => R
+): Promise<Array<NamedTopic<R>>> {
+  const { shard, apiVersion } = context
+  const grouping = groupByOwner(shard, request.topics, (t) => shard.table.topic(t.name), (t) => t.partitions, (p) => p.partitionIndex,
+    (t, partitions) => ({ ...t, partitions }))
+  const parts = new Map<number, Req>()
+  for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
+  const results: Array<Array<NamedTopic<R>>> = []
+  for (const call of dispatchParts(shard, api, apiVersion, parts, serveLocal, null)) results.push((await call.response).topics)
+  if (grouping.unknown.length > 0) {
+    results.push(grouping.unknown.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => unknownPartition(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) })))
+  }
+  return results.length === 0 ? [] : mergeTopics(results, (t) => t.name, 'partitions')
 }

@@ -32,7 +32,7 @@ interface ProduceResponse { responses: TopicResponse[], throttleTimeMs: number }
 
 // Reused for every batch validated on this thread: validation allocates nothing.
 const batchInfo = createBatchInfo()
-const kMaxDecompressedBytes = 128 * 1024 * 1024
+const produceLimits: ProduceLimits = { maxMessageBytes: 0, maxDecompressedBytes: 128 * 1024 * 1024 }
 
 function topicEntry (shard: Shard, topic: TopicData, apiVersion: number): TopicEntry | undefined {
   return apiVersion >= 13 ? shard.table.topicById(topic.topicId) : shard.table.topic(topic.name)
@@ -72,11 +72,8 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
         partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_RECORD, 'no record batch'))
         continue
       }
-      const limits: ProduceLimits = {
-        maxMessageBytes: Number(entry.configs['max.message.bytes'] ?? shard.config.messageMaxBytes),
-        maxDecompressedBytes: kMaxDecompressedBytes
-      }
-      const code = validateProducedRecords(data.records, limits, batchInfo)
+      produceLimits.maxMessageBytes = Number(entry.configs['max.message.bytes'] ?? shard.config.messageMaxBytes)
+      const code = validateProducedRecords(data.records, produceLimits, batchInfo)
       if (code !== ErrorCode.NONE) {
         partitionResponses.push(errorPartition(data.index, code))
         continue

@@ -31,7 +31,7 @@ import {
   kControlBit, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerEpochOffset,
   kProducerIdOffset, kRecordCountOffset, kRecordsOffset, kTimestampTypeBit
 } from '../protocol/record-batch-layout.ts'
-import { readInt64, writeInt64 } from './int64.ts'
+import { readInt64, writeInt64 } from '../protocol/int64.ts'
 import { kSequenceOk, lastSequenceOf, ProducerStateTable } from './producer-state.ts'
 import {
   kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, LogSegment, offsetFileName,

@@ -12,7 +12,7 @@
 // (the first offset of the ongoing transaction, for the last stable offset and the aborted-transaction index).
 import { crc32c } from '../protocol/crc32c.ts'
 import { ErrorCode } from '../protocol/errors.ts'
-import { readInt64, writeInt64 } from './int64.ts'
+import { readInt64, writeInt64 } from '../protocol/int64.ts'
 
 /** The batch follows the producer's last one: append it. Equal to ErrorCode.NONE. */
 export const kSequenceOk = 0

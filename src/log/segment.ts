@@ -24,7 +24,7 @@ import {
   kAttributesOffset, kBatchHeaderSize, kBatchLengthOffset, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead,
   kMagicOffset, kMaxTimestampOffset
 } from '../protocol/record-batch-layout.ts'
-import { readInt64, writeInt64 } from './int64.ts'
+import { readInt64, writeInt64 } from '../protocol/int64.ts'
 
 export const kLogSuffix = '.log'
 export const kIndexSuffix = '.index'

@@ -5,7 +5,11 @@
 // Strings are decoded to JS strings; bytes and records are returned as views (`subarray`) into the frame:
 // the frame buffer is owned by the request and never reused, so views stay valid.
 
-const kTwoPow32 = 4294967296
+import { readInt64 } from './int64.ts'
+import { createVarintCursor, readUnsignedVarint, VarintError } from './varint.ts'
+
+// Reused by every unsigned varint read on this thread: reading allocates nothing.
+const varintCursor = createVarintCursor()
 
 export class ProtocolDecodeError extends Error {
   readonly code = 'SHOAL_PROTOCOL_DECODE'
@@ -84,10 +88,9 @@ export class Reader {
   /** int64 as a number: exact within ±2^53, which covers every offset, timestamp and id Kafka sends. */
   int64 (): number {
     this.#need(8)
-    const high = this.buffer.readInt32BE(this.position)
-    const low = this.buffer.readUInt32BE(this.position + 4)
+    const value = readInt64(this.buffer, this.position)
     this.position += 8
-    return high * kTwoPow32 + low
+    return value
   }
 
   float64 (): number {
@@ -107,18 +110,19 @@ export class Reader {
     return out
   }
 
-  /** Unsigned LEB128 varint of at most 5 bytes (32 bits), as flexible versions use for lengths and tags. */
+  /** Unsigned varint of at most 5 bytes (a uint32), as flexible versions use for lengths and tags. */
   unsignedVarint (): number {
-    let value = 0
-    let shift = 0
-    for (let i = 0; i < 5; i++) {
-      this.#need(1)
-      const byte = this.buffer[this.position++]
-      value += (byte & 0x7f) * 2 ** shift
-      if ((byte & 0x80) === 0) return value
-      shift += 7
+    varintCursor.position = this.position
+    varintCursor.end = this.end
+    let value: number
+    try {
+      value = readUnsignedVarint(this.buffer, varintCursor)
+    } catch (error) {
+      if (error instanceof VarintError) throw new ProtocolDecodeError(error.message)
+      throw error
     }
-    throw new ProtocolDecodeError('unsigned varint longer than 5 bytes')
+    this.position = varintCursor.position
+    return value
   }
 
   #text (length: number): string {

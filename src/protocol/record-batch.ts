@@ -13,6 +13,7 @@
 //   headerCount     varint
 //   headers         headerCount x [keyLength varint (>= 0), key utf8, valueLength varint (-1 = null), value]
 // Varints are zigzag (varint.ts).
+import { readInt64, writeInt64 } from './int64.ts'
 import { crc32c } from './crc32c.ts'
 import { compress, decompress } from './compression.ts'
 import { ErrorCode, KafkaError } from './errors.ts'
@@ -51,7 +52,6 @@ import {
 export const kMagicV2 = 2
 /** Highest codec id we know (zstd). */
 const kMaxCodec = 4
-const kTwoPow32 = 4294967296
 
 /** The fixed header of one batch. int64 fields are numbers (exact within 2^53). */
 export interface BatchInfo {
@@ -98,16 +98,6 @@ export function createBatchInfo (): BatchInfo {
     baseSequence: 0,
     recordCount: 0
   }
-}
-
-function readInt64 (buf: Buffer, position: number): number {
-  return buf.readInt32BE(position) * kTwoPow32 + buf.readUInt32BE(position + 4)
-}
-
-function writeInt64 (buf: Buffer, position: number, value: number): void {
-  const high = Math.floor(value / kTwoPow32)
-  buf.writeInt32BE(high, position)
-  buf.writeUInt32BE(value - high * kTwoPow32, position + 4)
 }
 
 /**

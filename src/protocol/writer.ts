@@ -2,7 +2,9 @@
 // into a growing scratch buffer; large byte fields (record batches read from a segment) are appended by
 // reference, never copied. `finishFrame()` fills in the 4-byte size prefix reserved by `startFrame()`.
 
-const kTwoPow32 = 4294967296
+import { writeInt64 } from './int64.ts'
+import { writeUnsignedVarint } from './varint.ts'
+
 const kInitialChunk = 4096
 /** Byte fields at least this large are referenced, not copied. */
 const kReferenceThreshold = 1024
@@ -111,9 +113,7 @@ export class Writer {
   /** int64 from a number, exact within ±2^53. */
   int64 (value: number): void {
     this.#ensure(8)
-    const high = Math.floor(value / kTwoPow32)
-    this.#current.writeInt32BE(high, this.#position)
-    this.#current.writeUInt32BE(value - high * kTwoPow32, this.#position + 4)
+    writeInt64(this.#current, this.#position, value)
     this.#position += 8
     this.#length += 8
   }
@@ -134,16 +134,12 @@ export class Writer {
     this.#length += 16
   }
 
+  /** A uint32 (lengths, counts, tags) as an unsigned varint. */
   unsignedVarint (value: number): void {
     this.#ensure(5)
-    const b = this.#current
-    while (value >= 0x80) {
-      b[this.#position++] = (value & 0x7f) | 0x80
-      value = Math.floor(value / 128)
-      this.#length++
-    }
-    b[this.#position++] = value
-    this.#length++
+    const end = writeUnsignedVarint(this.#current, this.#position, value)
+    this.#length += end - this.#position
+    this.#position = end
   }
 
   #text (value: string, compact: boolean): void {
