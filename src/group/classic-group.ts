@@ -53,6 +53,14 @@ export interface SyncResponse {
 
 const kEmpty = Buffer.alloc(0)
 
+/**
+ * Request buffers are views into the connection's read arena; a member keeps its metadata for as long as it is in
+ * the group, so it keeps a copy of its own rather than pinning the arena.
+ */
+function ownedProtocols (protocols: ReadonlyArray<{ name: string, metadata: Buffer }>): Array<{ name: string, metadata: Buffer }> {
+  return protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) }))
+}
+
 export class Member {
   memberId: string
   groupInstanceId: string | null
@@ -75,7 +83,7 @@ export class Member {
     this.sessionTimeoutMs = request.sessionTimeoutMs
     this.rebalanceTimeoutMs = request.rebalanceTimeoutMs
     this.protocolType = request.protocolType
-    this.protocols = request.protocols
+    this.protocols = ownedProtocols(request.protocols)
     this.assignment = kEmpty
     this.joinWaiter = null
     this.syncWaiter = null
@@ -239,7 +247,7 @@ export class ClassicGroup {
         members: this.leaderId === newId ? this.#memberList() : []
       }
     }
-    member.protocols = request.protocols
+    member.protocols = ownedProtocols(request.protocols)
     const waiting = this.#awaitJoin(member)
     this.#prepareRebalance()
     this.#tryCompleteJoin()
@@ -259,7 +267,7 @@ export class ClassicGroup {
         leader: this.leaderId ?? '', skipAssignment: false, memberId: member.memberId, members: []
       }
     }
-    member.protocols = request.protocols
+    member.protocols = ownedProtocols(request.protocols)
     const waiting = this.#awaitJoin(member)
     this.#prepareRebalance()
     this.#tryCompleteJoin()
@@ -390,7 +398,7 @@ export class ClassicGroup {
         if (member.memberId === this.leaderId) {
           for (const entry of request.assignments) {
             const target = this.members.get(entry.memberId)
-            if (target !== undefined) target.assignment = entry.assignment
+            if (target !== undefined) target.assignment = Buffer.from(entry.assignment)
           }
           const generation = this.generationId
           this.host.persistGroup(this).then(() => {

@@ -6,7 +6,7 @@
 // request takes the next slot of a queue, and slots are written to the socket from the head as they complete.
 // A request that needs no answer (Produce with acks=0) still takes a slot so that order holds around it.
 
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { Reader, ProtocolDecodeError } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { codecFor } from '../protocol/codec.ts'
@@ -32,6 +32,16 @@ const kMinimumRequestBytes = 8
 /** Requests being handled at once on one connection before we stop reading from the socket. */
 const kMaxInFlight = 128
 
+/**
+ * Bytes of a read arena. Reads land in it back to back and frames are views of it; 256 KiB holds several
+ * typical produce requests and keeps a long-lived small view (a long-polling fetch) from pinning much.
+ */
+const kArenaBytes = 256 * 1024
+/** A read is not started into less free arena than this unless it completes a frame. */
+const kMinReadBytes = 16 * 1024
+/** Frames expected to be larger than this (from the recent ones) do not size new arenas in advance. */
+const kMaxExpectedFrameBytes = 8 * 1024 * 1024
+
 interface Slot {
   chunks: Buffer[] | null
   done: boolean
@@ -41,29 +51,63 @@ export class Connection {
   readonly socket: Socket
   readonly shard: Shard
   readonly remote: string
-  #buffered: Buffer[]
-  #bufferedBytes: number
+  #arena: Buffer
+  /** Arena bytes [#frameStart, #readEnd) are read but not yet handled: the start of the next frame. */
+  #frameStart: number
+  #readEnd: number
+  /** Size of the frame at #frameStart once its 4 size bytes are read, else -1. */
   #frameSize: number
+  /** What the next frame (size field included) is expected to take, from the recent ones. */
+  #expectedFrameBytes: number
   #slots: Slot[]
   #head: number
   #inFlight: number
   #closed: boolean
   #readPaused: boolean
 
-  constructor (socket: Socket, shard: Shard) {
+  /**
+   * Takes over `transferred`, a socket handed over by the acceptor and not yet reading (pauseOnConnect). Its
+   * handle moves to a new Socket that reads into our arena (`onread`): Node accepts `onread` only when a
+   * Socket is constructed, and a transferred socket is constructed by Node itself.
+   */
+  static adopt (transferred: Socket, shard: Shard): Connection {
+    const handle = (transferred as unknown as { _handle: unknown })._handle
+    if (handle === null || handle === undefined) return new Connection(transferred, shard, null)
+    ;(transferred as unknown as { _handle: unknown })._handle = null
+    const firstArena = Buffer.allocUnsafeSlow(kArenaBytes)
+    let connection: Connection | null = null
+    const socket = new Socket({
+      handle: handle as any,
+      readable: true,
+      writable: true,
+      onread: {
+        // The first call comes from inside the Socket constructor, before the Connection exists.
+        buffer: () => connection === null ? firstArena : connection.#nextReadBuffer(),
+        callback: (bytes: number) => connection!.#onRead(bytes)
+      }
+    })
+    connection = new Connection(socket, shard, firstArena)
+    return connection
+  }
+
+  /** `arena` is the buffer the socket's first read goes to; null: the socket emits 'data' chunks instead. */
+  private constructor (socket: Socket, shard: Shard, arena: Buffer | null) {
     this.socket = socket
     this.shard = shard
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
-    this.#buffered = []
-    this.#bufferedBytes = 0
+    this.#arena = arena ?? Buffer.allocUnsafeSlow(kArenaBytes)
+    this.#frameStart = 0
+    this.#readEnd = 0
     this.#frameSize = -1
+    this.#expectedFrameBytes = kMinReadBytes
     this.#slots = []
     this.#head = 0
     this.#inFlight = 0
     this.#closed = false
     this.#readPaused = false
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    // Without a handle to take over (never with Node's transferred sockets), reads arrive as 'data' chunks.
+    if (arena === null) socket.on('data', (chunk: Buffer) => this.#onChunk(chunk))
     socket.on('error', (error) => this.shard.logger.debug(`connection ${this.remote}: ${error.message}`))
     socket.on('close', () => this.#onClose())
     socket.on('drain', () => this.#maybeResume())
@@ -86,55 +130,70 @@ export class Connection {
     this.shard.connectionClosed(this)
   }
 
-  #onData (chunk: Buffer): void {
-    this.#buffered.push(chunk)
-    this.#bufferedBytes += chunk.length
+  /**
+   * Where the kernel writes the next read (the onread buffer generator, called after every read). Frames are
+   * handed to handlers as views of the arena, so a frame read in several pieces is still not copied. The arena
+   * moves on (a new one; the old one lives as long as views of it do) when the frame being read would not fit in
+   * what is left of it, and then only the bytes of that frame already read are copied. The frame's size is known
+   * once its first 4 bytes are in; before that we expect it to be about as large as the recent ones (clients
+   * send produce requests of similar sizes), so a new frame of 1 MiB starts in a fresh arena instead of in the
+   * tail of the old one, and is then not copied either. A frame larger than an arena gets one of its own size.
+   */
+  #nextReadBuffer (): Buffer {
+    const arena = this.#arena
+    const pending = this.#readEnd - this.#frameStart
+    const frameBytes = this.#frameSize === -1 ? this.#expectedFrameBytes : 4 + this.#frameSize
+    const free = arena.length - this.#readEnd
+    if (arena.length - this.#frameStart >= frameBytes && (free >= kMinReadBytes || this.#frameSize !== -1)) {
+      return arena.subarray(this.#readEnd)
+    }
+    // An expected size gets some slack: the next request may be a little larger than the last.
+    const size = this.#frameSize === -1 ? Math.max(kArenaBytes, frameBytes + (frameBytes >> 3)) : Math.max(kArenaBytes, frameBytes)
+    const next = Buffer.allocUnsafeSlow(size)
+    if (pending > 0) arena.copy(next, 0, this.#frameStart, this.#readEnd)
+    this.#arena = next
+    this.#frameStart = 0
+    this.#readEnd = pending
+    return next.subarray(pending)
+  }
+
+  /** 'data' chunks go through the arena like reads do (one copy): the framing code is the same. */
+  #onChunk (chunk: Buffer): void {
+    let offset = 0
+    while (offset < chunk.length && !this.#closed) {
+      const target = this.#nextReadBuffer()
+      const bytes = chunk.copy(target, 0, offset)
+      offset += bytes
+      this.#onRead(bytes)
+    }
+  }
+
+  /** The onread callback: `bytes` more bytes are in the arena at #readEnd. Returning false stops reading. */
+  #onRead (bytes: number): boolean {
+    this.#readEnd += bytes
+    const arena = this.#arena
     while (!this.#closed) {
+      const pending = this.#readEnd - this.#frameStart
       if (this.#frameSize === -1) {
-        if (this.#bufferedBytes < 4) return
-        const size = this.#peekInt32()
+        if (pending < 4) break
+        const size = arena.readInt32BE(this.#frameStart)
         if (size < kMinimumRequestBytes || size > this.shard.config.maxFrameBytes) {
           this.close(`bad frame size ${size} (limit ${this.shard.config.maxFrameBytes})`)
-          return
+          return false
         }
         this.#frameSize = size
       }
-      if (this.#bufferedBytes < 4 + this.#frameSize) return
-      const frame = this.#take(4 + this.#frameSize).subarray(4)
+      if (pending < 4 + this.#frameSize) break
+      const start = this.#frameStart + 4
+      const frame = arena.subarray(start, start + this.#frameSize)
+      this.#frameStart = start + this.#frameSize
+      // Expect the next frame to be as large as this one, or as the recent larger ones (decaying by 1/8 a frame).
+      const expected = this.#expectedFrameBytes - (this.#expectedFrameBytes >> 3)
+      this.#expectedFrameBytes = Math.min(kMaxExpectedFrameBytes, Math.max(expected, 4 + this.#frameSize, kMinReadBytes))
       this.#frameSize = -1
       this.#handleFrame(frame)
     }
-  }
-
-  #peekInt32 (): number {
-    const first = this.#buffered[0]
-    if (first.length >= 4) return first.readInt32BE(0)
-    const head = Buffer.concat(this.#buffered, Math.min(this.#bufferedBytes, 16))
-    return head.readInt32BE(0)
-  }
-
-  /** Removes `bytes` from the front of the buffered chunks: a view when one chunk holds them all. */
-  #take (bytes: number): Buffer {
-    const first = this.#buffered[0]
-    let out: Buffer
-    if (first.length >= bytes) {
-      out = first.subarray(0, bytes)
-      if (first.length === bytes) this.#buffered.shift()
-      else this.#buffered[0] = first.subarray(bytes)
-    } else {
-      out = Buffer.allocUnsafe(bytes)
-      let filled = 0
-      while (filled < bytes) {
-        const chunk = this.#buffered[0]
-        const n = Math.min(chunk.length, bytes - filled)
-        chunk.copy(out, filled, 0, n)
-        filled += n
-        if (n === chunk.length) this.#buffered.shift()
-        else this.#buffered[0] = chunk.subarray(n)
-      }
-    }
-    this.#bufferedBytes -= bytes
-    return out
+    return !this.#closed && !this.#readPaused
   }
 
   #handleFrame (frame: Buffer): void {

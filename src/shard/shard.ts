@@ -199,7 +199,7 @@ export class Shard {
       socket.destroy()
       return
     }
-    const connection = new Connection(socket, this)
+    const connection = Connection.adopt(socket, this)
     this.#connections.add(connection)
   }
 

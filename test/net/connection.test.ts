@@ -377,3 +377,67 @@ function encodeBody (apiKey: number, version: number, body: object): Buffer {
   apiByKey(apiKey)!.request(version).encode(writer, body)
   return writer.toBuffer()
 }
+
+describe('framing: a request stream cut at arbitrary bytes', () => {
+  let broker: TestBroker
+
+  before(async () => {
+    broker = await startBroker({ workers: 1 })
+  })
+
+  after(async () => {
+    await broker?.stop()
+  })
+
+  // The broker reads into 256 KiB arenas and hands frames on as views: frames cut anywhere, frames larger
+  // than an arena and several frames in one read must all come out whole and be answered in order.
+  test('produce frames from 3 B to 700 KiB written in pieces of 1 B to 200 KiB are all stored whole', async () => {
+    const client = await KafkaClient.to(broker.bootstrap)
+    await createTopic(client, 'framing', 1)
+    const next = pseudoRandom(42)
+    const recordsPerBatch = [1, 300, 1, 700, 5, 2, 260, 1]
+    const batches = recordsPerBatch.map((count, batch) => Array.from({ length: count }, (_, i) =>
+      `b${batch}-r${i}-`.padEnd(count === 1 ? 3 + batch : 1000, String.fromCharCode(97 + ((batch + i) % 26)))))
+
+    // Encode every request through the client, but hold the bytes back to write them in pieces ourselves.
+    const socket = client.socket
+    const write = socket.write.bind(socket) as (chunk: Buffer) => boolean
+    const held: Buffer[] = []
+    socket.write = ((chunk: Buffer) => { held.push(Buffer.from(chunk)); return true }) as typeof socket.write
+    const answers = batches.map((values) => produce(client, 'framing', 0, values, { acks: 1 }))
+    socket.write = write as typeof socket.write
+    const stream = Buffer.concat(held)
+    assert.ok(stream.length > 1_000_000)
+
+    // Cut inside every frame's size field and header, and at pseudo-random points between (1 B to 200 KiB apart).
+    const cuts = new Set<number>()
+    for (let start = 0; start < stream.length; start += 4 + stream.readInt32BE(start)) {
+      for (const delta of [1, 3, 4, 5, 9]) cuts.add(start + delta)
+    }
+    for (let offset = 0; offset < stream.length;) {
+      offset += 1 + Math.floor(next() * (next() < 0.5 ? 7 : 200 * 1024))
+      cuts.add(offset)
+    }
+    const ordered = [...cuts].filter((cut) => cut < stream.length).sort((a, b) => a - b)
+    ordered.push(stream.length)
+    let offset = 0
+    for (const cut of ordered) {
+      const flushed = write(stream.subarray(offset, cut))
+      offset = cut
+      if (!flushed) await new Promise((resolve) => socket.once('drain', resolve))
+      else await new Promise((resolve) => setImmediate(resolve))
+    }
+
+    const results = await Promise.all(answers)
+    let expectedOffset = 0
+    for (let i = 0; i < results.length; i++) {
+      assert.equal(results[i].errorCode, 0, `batch ${i}: ${results[i].errorMessage}`)
+      assert.equal(results[i].baseOffset, expectedOffset)
+      expectedOffset += batches[i].length
+    }
+    const stored = await fetchRecords(client, 'framing', 0)
+    assert.deepEqual(stored.map((record) => record.value), batches.flat())
+    client.close()
+    assert.doesNotMatch(broker.output(), / (WARN|ERROR) /)
+  })
+})
