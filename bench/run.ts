@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ArgsError, kUsage, parseArgs, type BenchOptions } from './lib/args.ts'
+import { formatDiskProbe, probeDisk, type DiskProbeSummary } from './lib/disk-probe.ts'
 import { gitInfo, machineInfo } from './lib/machine.ts'
 import { Progress } from './lib/progress.ts'
 import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
@@ -44,6 +45,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
     const tool = tools[name]
     if (!tool.available) process.stderr.write(`${name}: MISSING: ${tool.reason}\n`)
   }
+  const diskProbe = options.diskProbe ? await runDiskProbe(options) : null
   const workDir = mkdtempSync(join(tmpdir(), 'shoal-bench-work-'))
   const progress = new Progress()
   let result
@@ -52,14 +54,15 @@ async function runLoad (options: BenchOptions): Promise<number> {
   } finally {
     rmSync(workDir, { recursive: true, force: true })
   }
-  process.stdout.write('\n' + renderLoadTable(result.cases, result.targets, tools, options.against !== null) + '\n')
+  const diskLine = diskProbe === null ? '' : 'error' in diskProbe ? `disk probe failed: ${diskProbe.error}\n` : `${formatDiskProbe(diskProbe)}\n`
+  process.stdout.write('\n' + diskLine + renderLoadTable(result.cases, result.targets, tools, options.against !== null) + '\n')
   const date = new Date()
   const { mode: _mode, ...rest } = options
   const file: LoadResultFile = {
     schema: kResultSchema,
     date: date.toISOString(),
     git,
-    machine,
+    machine: { ...machine, diskProbe },
     tools: toolsForFile(tools),
     options: { ...rest, workers },
     ratioMetric: kRatioMetric,
@@ -73,11 +76,32 @@ async function runLoad (options: BenchOptions): Promise<number> {
   return measured.length > 0 ? 0 : 1
 }
 
+/**
+ * Times fdatasync where Shoal's brokers keep their data (the --data-dir parent, else the OS temp dir, as
+ * startShoal uses) before any broker runs. A failed probe is reported, never fatal.
+ */
+async function runDiskProbe (options: BenchOptions): Promise<DiskProbeSummary | { error: string }> {
+  const parent = options.dataDir ?? tmpdir()
+  process.stderr.write(`disk probe: ${options.diskProbeSeconds} s of 64 KiB writes, each followed by fdatasync, in ${parent} ...\n`)
+  try {
+    const summary = await probeDisk(parent, { durationMs: options.diskProbeSeconds * 1000 })
+    process.stderr.write(`${formatDiskProbe(summary)}\n`)
+    return summary
+  } catch (error) {
+    const message = (error as Error).message
+    process.stderr.write(`disk probe failed: ${message}\n`)
+    return { error: message }
+  }
+}
+
 function listScenarios (options: BenchOptions): void {
   const rows = scenariosOf(options).map((scenario) => [scenario.name, scenario.kind, `${scenario.recordSize}`,
     scenario.kind === 'consume' || scenario.kind === 'group' ? '-' : String(scenario.acks), scenario.compression,
     String(scenario.partitions), String(recordsFor(scenario, options.records))])
   process.stdout.write(renderTable(['scenario', 'kind', 'record bytes', 'acks', 'compression', 'partitions', 'records'], rows, new Set([2, 5, 6])) + '\n')
+  if (scenariosOf(options).some((scenario) => scenario.kind === 'rate')) {
+    process.stdout.write(`rate: records of the flat-out run (maximum rate M); the paced run then sends round(M/2 x ${options.rateSeconds}) (--rate-seconds)\n`)
+  }
 }
 
 async function main (): Promise<number> {

@@ -30,6 +30,13 @@ export interface BenchOptions {
   lingerMs: number
   /** Messages per second of the e2e producer. */
   latencyRate: number
+  /** Rate scenarios: seconds the paced run should last at half the maximum rate (it sends rate x seconds records). */
+  rateSeconds: number
+  /** Rate scenarios: linger.ms of the paced run (the flat-out run uses lingerMs, as produce does). */
+  rateLingerMs: number
+  /** Time fdatasync on the brokers' data disk before the loads (load mode only). */
+  diskProbe: boolean
+  diskProbeSeconds: number
   /** Seconds a group consumer gets to be assigned partitions and finish. */
   groupTimeoutSec: number
   /** Result file; null: bench/results/<date>-<commit>.json. */
@@ -63,6 +70,10 @@ export function defaultOptions (): BenchOptions {
     shoal: true,
     lingerMs: 5,
     latencyRate: 5000,
+    rateSeconds: 6,
+    rateLingerMs: 1,
+    diskProbe: true,
+    diskProbeSeconds: 3,
     groupTimeoutSec: 20,
     out: null,
     dataDir: null,
@@ -93,6 +104,10 @@ and writes bench/results/<date>-<commit>.json.
   --no-shoal             skip Shoal (look at the other targets alone)
   --linger-ms N          producers' linger.ms (default 5)
   --latency-rate N       messages per second of the end-to-end latency producer (default 5000)
+  --rate-seconds S       rate scenarios: length of the run paced at half the maximum rate (default 6)
+  --rate-linger-ms N     rate scenarios: linger.ms of the paced run (default 1)
+  --disk-probe-seconds S time fdatasync of 64 KiB writes on the data disk for S seconds first (default 3)
+  --no-disk-probe        skip that probe
   --group-timeout S      seconds a group consumer may wait for its assignment (default 20)
   --data-dir DIR         where brokers keep their data (default: a temp dir, removed afterwards)
   --out FILE             result file
@@ -144,10 +159,11 @@ export function parseHostPort (flag: string, value: string): string {
   return value
 }
 
-const kBooleanFlags = new Set(['--micro', '--update-baseline', '--no-ceiling', '--no-shoal', '--list', '--help', '-h', '--full'])
+const kBooleanFlags = new Set(['--micro', '--update-baseline', '--no-ceiling', '--no-shoal', '--no-disk-probe', '--list',
+  '--help', '-h', '--full'])
 const kValueFlags = new Set(['--workers', '--records', '--duration', '--repeat', '--scenarios', '--tools', '--against',
-  '--linger-ms', '--latency-rate', '--group-timeout', '--data-dir', '--out', '--kafka-home', '--rdkafka-perf',
-  '--baseline', '--micro-time', '--micro-filter', '--matrix'])
+  '--linger-ms', '--latency-rate', '--rate-seconds', '--rate-linger-ms', '--disk-probe-seconds', '--group-timeout',
+  '--data-dir', '--out', '--kafka-home', '--rdkafka-perf', '--baseline', '--micro-time', '--micro-filter', '--matrix'])
 
 export function parseArgs (argv: readonly string[]): BenchOptions {
   const options = defaultOptions()
@@ -166,6 +182,7 @@ export function parseArgs (argv: readonly string[]): BenchOptions {
         case '--update-baseline': options.updateBaseline = true; options.mode = 'micro'; break
         case '--no-ceiling': options.ceiling = false; break
         case '--no-shoal': options.shoal = false; break
+        case '--no-disk-probe': options.diskProbe = false; break
         case '--list': options.mode = 'list'; break
         case '--full': options.matrix = 'full'; break
         default: options.mode = 'help'
@@ -202,6 +219,9 @@ export function parseArgs (argv: readonly string[]): BenchOptions {
         case '--against': options.against = parseHostPort(flag, value); break
         case '--linger-ms': options.lingerMs = parsePositiveInteger(flag, value, 0); break
         case '--latency-rate': options.latencyRate = parsePositiveInteger(flag, value); break
+        case '--rate-seconds': options.rateSeconds = parsePositiveInteger(flag, value); break
+        case '--rate-linger-ms': options.rateLingerMs = parsePositiveInteger(flag, value, 0); break
+        case '--disk-probe-seconds': options.diskProbeSeconds = parsePositiveInteger(flag, value); break
         case '--group-timeout': options.groupTimeoutSec = parsePositiveInteger(flag, value); break
         case '--data-dir': options.dataDir = value; break
         case '--out': options.out = value; break

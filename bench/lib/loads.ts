@@ -1,18 +1,19 @@
 // One run of one scenario with one load generator against one target, the way each tool's users run it:
-//   rdkafka  rdkafka_performance -P / -C / -G with -u (table output), -l and -A (per-message latencies)
-//   kafka    kafka-producer-perf-test --num-records --record-size --throughput -1 --producer-props ...
+//   rdkafka  rdkafka_performance -P / -C / -G with -u (table output), -l and -A (per-message latencies); -r paces
+//   kafka    kafka-producer-perf-test --num-records --record-size --throughput -1|RATE --producer-props ...
 //            kafka-consumer-perf-test --bootstrap-server --topic --messages --timeout
 // Every process has a deadline (--duration, --group-timeout); a run that does not finish is reported as partial or
 // failed with the reason, never waited on forever.
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BenchOptions } from './args.ts'
-import { parseKafkaConsumerOutput, parseKafkaProducerLine, parseKafkaProducerOutput } from './parse-kafka-perf.ts'
+import { parseKafkaConsumerOutput, parseKafkaProducerLine, parseKafkaProducerOutput, type KafkaProducerResult } from './parse-kafka-perf.ts'
 import { headerFromLine, parseLatencyFile, parseRdkafkaPerformance, progressFromLine, type RdkafkaResult } from './parse-rdkafka.ts'
 import { runProcess, tail, type RunResult } from './proc.ts'
 import type { Progress } from './progress.ts'
 import type { Scenario } from './scenarios.ts'
 import { summarizeLatencies } from './stats.ts'
+import { watchDisk, type DiskProbeSummary } from './disk-probe.ts'
 import type { KafkaTool, RdkafkaTool } from './tools.ts'
 
 export interface RunMetrics {
@@ -20,7 +21,7 @@ export interface RunMetrics {
   bytesPerSec: number | null
   records: number | null
   elapsedMs: number | null
-  /** Produce rows: produce-to-acknowledgement latency; e2e rows: produce-to-consume latency (ms). */
+  /** Produce and rate rows: produce-to-acknowledgement latency; e2e rows: produce-to-consume latency (ms). */
   latAvgMs: number | null
   latP50Ms: number | null
   latP95Ms: number | null
@@ -31,11 +32,46 @@ export interface RunMetrics {
 
 export type RunStatus = 'ok' | 'partial' | 'failed'
 
+/**
+ * How a rate run was paced. Kept apart from `note`, which marks a result as not comparable (no ratio): a rate row
+ * is compared, by its p99 latency.
+ */
+export interface RatePacing {
+  /** Acknowledged messages/s of the flat-out run: the maximum rate. */
+  maxMsgsPerSec: number
+  /** The rate wanted: round(maxMsgsPerSec / 2). The rate achieved is metrics.msgsPerSec. */
+  requestedMsgsPerSec: number
+  /** What the tool was given (rdkafka_performance -r, kafka-producer-perf-test --throughput): see rdkafkaPaceRate. */
+  toolRate: number
+  /** linger.ms of the paced run (--rate-linger-ms). */
+  lingerMs: number
+  /** An fdatasync watch on the brokers' disk during the paced run (watchDisk); null when it failed. */
+  diskWatch: DiskProbeSummary | null
+}
+
+/**
+ * The gap rdkafka_performance leaves after each produce call for `-r RATE`: (int)(1000000.0 / RATE) microseconds,
+ * truncated as its C code does, spent polling for delivery reports. -r is a gap, not a schedule.
+ */
+export function rdkafkaRateGapMicros (rate: number): number {
+  return Math.trunc(1_000_000 / rate)
+}
+
+/**
+ * The -r to pass for a wanted rate: the rate itself, except above 1 000 000 msg/s, where the gap truncates to
+ * 0 us and nothing would be paced: 1 000 000 there (a 1 us gap, the finest -r can pace).
+ */
+export function rdkafkaPaceRate (wanted: number): number {
+  return rdkafkaRateGapMicros(wanted) >= 1 ? wanted : 1_000_000
+}
+
 export interface RunOutcome {
   status: RunStatus
   reason: string | null
   /** Something to know about an ok run (the ceiling's consume runs read only what the mock kept). */
   note?: string | null
+  /** Rate rows only; metrics are the paced run's. */
+  pacing?: RatePacing | null
   metrics: RunMetrics | null
   commands: string[]
 }
@@ -110,6 +146,21 @@ function judge (expected: number, got: number, run: RunResult, what: string): { 
   return { status: 'partial', reason: `${got} of ${expected} messages ${what}: ${failureText(run)}` }
 }
 
+/**
+ * A rate row's verdict from both of its runs: the paced run's, made partial (with the flat-out run's reason) when
+ * the flat-out run was stopped before it sent everything: its maximum rate then comes from fewer records.
+ */
+function judgeRate (flatOut: { status: RunStatus, reason: string | null }, paced: { status: RunStatus, reason: string | null }): { status: RunStatus, reason: string | null } {
+  if (flatOut.status === 'ok' || paced.status === 'failed') return paced
+  return { status: 'partial', reason: [`flat-out run: ${flatOut.reason}`, paced.reason].filter((item) => item !== null).join('; ') }
+}
+
+/** Half the flat-out rate, or the reason there is none. */
+function halfRate (maxMsgsPerSec: number): number | string {
+  const half = Math.round(maxMsgsPerSec / 2)
+  return Number.isFinite(half) && half >= 1 ? half : `the flat-out run measured ${maxMsgsPerSec} msg/s: no rate to pace at`
+}
+
 // ------------------------------------------------------------------------------------------------ rdkafka
 
 class RdkafkaRunner {
@@ -132,18 +183,19 @@ class RdkafkaRunner {
     return args
   }
 
-  producerArgs (count: number, acks: number, extra: string[]): string[] {
-    const { scenario, options } = this.ctx
+  producerArgs (count: number, acks: number, extra: string[], lingerMs = this.ctx.options.lingerMs): string[] {
+    const { scenario } = this.ctx
     return ['-P', '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u', '-s', String(scenario.recordSize), '-c', String(count),
-      '-a', String(acks), '-X', `linger.ms=${options.lingerMs}`,
+      '-a', String(acks), '-X', `linger.ms=${lingerMs}`,
       ...(scenario.compression === 'none' ? [] : ['-z', scenario.compression]), ...extra]
   }
 
-  run (args: string[], timeoutMs: number, label: string, extra: { onLine?: (line: string) => void, signal?: AbortSignal, graceMs?: number } = {}): Promise<RunResult> {
+  /** `extra.expected`: the message count the progress line counts towards (default: the case's records). */
+  run (args: string[], timeoutMs: number, label: string, extra: { onLine?: (line: string) => void, signal?: AbortSignal, graceMs?: number, expected?: number } = {}): Promise<RunResult> {
     const [command, ...prefix] = [...this.tool.lineBuffered, this.tool.performance]
     this.commands.push(commandLine(command, [...prefix, ...args]))
     let header: string[] = []
-    const expected = this.ctx.records
+    const expected = extra.expected ?? this.ctx.records
     return runProcess(command, [...prefix, ...args], {
       timeoutMs,
       stopSignal: 'SIGINT',
@@ -183,6 +235,47 @@ class RdkafkaRunner {
     latencyMetrics(latencyFile, metrics)
     const verdict = judge(this.ctx.records, result.delivered - result.errors, run, 'delivered')
     return { ...verdict, metrics, commands: this.commands }
+  }
+
+  /**
+   * Latency at half the maximum rate, on one topic: first the producer runs flat out exactly as in produce() (its
+   * delivered messages/s is the maximum rate M), then again with `-r round(M/2)`, `-c round(M/2 x --rate-seconds)`
+   * and linger.ms=--rate-linger-ms. The row's metrics are the paced run's. `-r` is no schedule: the producer waits
+   * a whole number of microseconds after each produce call (rdkafkaRateGapMicros), so at these rates it paces
+   * coarsely (every RATE from 500 001 to 1 000 000 is the same 1 us gap) and the produce call's own cost comes on
+   * top: the achieved rate (metrics.msgsPerSec) can land well above or below RATE, and the report shows it.
+   */
+  async rate (): Promise<RunOutcome> {
+    const { scenario, options, topic, workDir } = this.ctx
+    const flatOutLatency = join(workDir, `${topic}.flat-out.lat`)
+    const flatOutRun = await this.run(this.producerArgs(this.ctx.records, scenario.acks, ['-l', '-A', flatOutLatency]), this.timeoutMs, 'rate flat out')
+    rmSync(flatOutLatency, { force: true })
+    const flatOut = parseRdkafkaPerformance(flatOutRun.stdout)
+    if (flatOut === null) return { status: 'failed', reason: `flat-out run: no result: ${failureText(flatOutRun)}`, metrics: null, commands: this.commands }
+    const flatOutVerdict = judge(this.ctx.records, flatOut.delivered - flatOut.errors, flatOutRun, 'delivered')
+    if (flatOutVerdict.status === 'failed') return { status: 'failed', reason: `flat-out run: ${flatOutVerdict.reason}`, metrics: null, commands: this.commands }
+    const requested = halfRate(flatOut.msgsPerSec)
+    if (typeof requested === 'string') return { status: 'failed', reason: requested, metrics: null, commands: this.commands }
+    const count = Math.max(1, Math.round(requested * options.rateSeconds))
+    const toolRate = rdkafkaPaceRate(requested)
+    const latencyFile = join(workDir, `${topic}.paced.lat`)
+    const stopWatch = new AbortController()
+    const watch = watchDisk(workDir, stopWatch.signal).catch(() => null)
+    this.ctx.measureStart()
+    const run = await this.run(this.producerArgs(count, scenario.acks, ['-l', '-A', latencyFile, '-r', String(toolRate)], options.rateLingerMs),
+      this.timeoutMs, 'rate paced', { expected: count })
+    this.ctx.measureEnd()
+    stopWatch.abort()
+    const pacing: RatePacing = { maxMsgsPerSec: flatOut.msgsPerSec, requestedMsgsPerSec: requested, toolRate, lingerMs: options.rateLingerMs, diskWatch: await watch }
+    const result = parseRdkafkaPerformance(run.stdout)
+    if (result === null) {
+      rmSync(latencyFile, { force: true })
+      return { status: 'failed', reason: `paced run: no result: ${failureText(run)}`, pacing, metrics: null, commands: this.commands }
+    }
+    const metrics = metricsOf(result)
+    latencyMetrics(latencyFile, metrics)
+    const verdict = judgeRate(flatOutVerdict, judge(count, result.delivered - result.errors, run, 'delivered'))
+    return { ...verdict, pacing, metrics, commands: this.commands }
   }
 
   async consume (): Promise<RunOutcome> {
@@ -298,6 +391,7 @@ export function runRdkafka (tool: RdkafkaTool, ctx: LoadContext): Promise<RunOut
     case 'consume': return runner.consume()
     case 'e2e': return runner.e2e()
     case 'group': return runner.group()
+    case 'rate': return runner.rate()
   }
 }
 
@@ -308,6 +402,21 @@ export function kafkaUnsupported (scenario: Scenario): string | null {
   if (scenario.kind === 'e2e') return 'kafka-*-perf-test have no end-to-end latency mode (see the rdkafka rows)'
   if (scenario.kind === 'group') return 'kafka-consumer-perf-test always consumes through a group: see its consume rows'
   return null
+}
+
+function kafkaProducerMetrics (result: KafkaProducerResult): RunMetrics {
+  return {
+    msgsPerSec: result.recordsPerSec,
+    bytesPerSec: result.bytesPerSec,
+    records: result.records,
+    elapsedMs: result.recordsPerSec > 0 ? result.records / result.recordsPerSec * 1000 : null,
+    latAvgMs: result.avgLatencyMs,
+    latP50Ms: result.p50Ms,
+    latP95Ms: result.p95Ms,
+    latP99Ms: result.p99Ms,
+    latP999Ms: result.p999Ms,
+    latMaxMs: result.maxLatencyMs
+  }
 }
 
 class KafkaRunner {
@@ -333,11 +442,12 @@ class KafkaRunner {
     })
   }
 
-  producerArgs (acks: number): string[] {
-    const { scenario, options } = this.ctx
-    return ['--topic', this.ctx.topic, '--num-records', String(this.ctx.records), '--record-size', String(scenario.recordSize),
-      '--throughput', '-1', '--producer-props', `bootstrap.servers=${this.ctx.bootstrap}`, `acks=${acks === -1 ? 'all' : acks}`,
-      `compression.type=${scenario.compression}`, `linger.ms=${options.lingerMs}`]
+  /** `throughput`: records/s for ProducerPerformance's throttle, -1 for none. */
+  producerArgs (acks: number, records = this.ctx.records, throughput = -1, lingerMs = this.ctx.options.lingerMs): string[] {
+    const { scenario } = this.ctx
+    return ['--topic', this.ctx.topic, '--num-records', String(records), '--record-size', String(scenario.recordSize),
+      '--throughput', String(throughput), '--producer-props', `bootstrap.servers=${this.ctx.bootstrap}`, `acks=${acks === -1 ? 'all' : acks}`,
+      `compression.type=${scenario.compression}`, `linger.ms=${lingerMs}`]
   }
 
   async produce (): Promise<RunOutcome> {
@@ -346,19 +456,37 @@ class KafkaRunner {
     this.ctx.measureEnd()
     const result = parseKafkaProducerOutput(run.stdout)
     if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
-    const metrics: RunMetrics = {
-      msgsPerSec: result.recordsPerSec,
-      bytesPerSec: result.bytesPerSec,
-      records: result.records,
-      elapsedMs: result.recordsPerSec > 0 ? result.records / result.recordsPerSec * 1000 : null,
-      latAvgMs: result.avgLatencyMs,
-      latP50Ms: result.p50Ms,
-      latP95Ms: result.p95Ms,
-      latP99Ms: result.p99Ms,
-      latP999Ms: result.p999Ms,
-      latMaxMs: result.maxLatencyMs
-    }
-    return { ...judge(this.ctx.records, result.records, run, 'sent'), metrics, commands: this.commands }
+    return { ...judge(this.ctx.records, result.records, run, 'sent'), metrics: kafkaProducerMetrics(result), commands: this.commands }
+  }
+
+  /**
+   * As RdkafkaRunner.rate: a flat-out run as in produce() (--throughput -1), then --throughput round(M/2) for
+   * round(M/2 x --rate-seconds) records at linger.ms=--rate-linger-ms. ProducerPerformance's throttle keeps a
+   * schedule (it sleeps whenever it is ahead of RATE since the start), so the paced run holds RATE unless the
+   * producer cannot.
+   */
+  async rate (): Promise<RunOutcome> {
+    const { scenario, options } = this.ctx
+    const timeoutMs = options.durationSec * 1000
+    const flatOutRun = await this.run(this.tool.producer, this.producerArgs(scenario.acks), timeoutMs, 'rate flat out')
+    const flatOut = parseKafkaProducerOutput(flatOutRun.stdout)
+    if (flatOut === null) return { status: 'failed', reason: `flat-out run: no result: ${failureText(flatOutRun)}`, metrics: null, commands: this.commands }
+    const flatOutVerdict = judge(this.ctx.records, flatOut.records, flatOutRun, 'sent')
+    if (flatOutVerdict.status === 'failed') return { status: 'failed', reason: `flat-out run: ${flatOutVerdict.reason}`, metrics: null, commands: this.commands }
+    const requested = halfRate(flatOut.recordsPerSec)
+    if (typeof requested === 'string') return { status: 'failed', reason: requested, metrics: null, commands: this.commands }
+    const count = Math.max(1, Math.round(requested * options.rateSeconds))
+    const stopWatch = new AbortController()
+    const watch = watchDisk(this.ctx.workDir, stopWatch.signal).catch(() => null)
+    this.ctx.measureStart()
+    const run = await this.run(this.tool.producer, this.producerArgs(scenario.acks, count, requested, options.rateLingerMs), timeoutMs, 'rate paced')
+    this.ctx.measureEnd()
+    stopWatch.abort()
+    const pacing: RatePacing = { maxMsgsPerSec: flatOut.recordsPerSec, requestedMsgsPerSec: requested, toolRate: requested, lingerMs: options.rateLingerMs, diskWatch: await watch }
+    const result = parseKafkaProducerOutput(run.stdout)
+    if (result === null) return { status: 'failed', reason: `paced run: no result: ${failureText(run)}`, pacing, metrics: null, commands: this.commands }
+    const verdict = judgeRate(flatOutVerdict, judge(count, result.records, run, 'sent'))
+    return { ...verdict, pacing, metrics: kafkaProducerMetrics(result), commands: this.commands }
   }
 
   async consume (): Promise<RunOutcome> {
@@ -394,6 +522,7 @@ export function runKafka (tool: KafkaTool, ctx: LoadContext): Promise<RunOutcome
   switch (ctx.scenario.kind) {
     case 'produce': return runner.produce()
     case 'consume': return runner.consume()
+    case 'rate': return runner.rate()
     default: return Promise.resolve({ status: 'failed', reason: kafkaUnsupported(ctx.scenario), metrics: null, commands: [] })
   }
 }

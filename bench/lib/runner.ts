@@ -4,11 +4,14 @@
 // --against.
 import { randomBytes } from 'node:crypto'
 import type { BenchOptions, ToolName } from './args.ts'
-import { emptyMetrics, kafkaUnsupported, runKafka, runRdkafka, type LoadContext, type RunMetrics, type RunOutcome, type RunStatus } from './loads.ts'
+import {
+  emptyMetrics, kafkaUnsupported, runKafka, runRdkafka, type LoadContext, type RatePacing, type RunMetrics, type RunOutcome, type RunStatus
+} from './loads.ts'
+import type { DiskProbeSummary } from './disk-probe.ts'
 import { RssSampler, tail, type RssSummary } from './proc.ts'
 import type { Progress } from './progress.ts'
 import { recordsFor, type Scenario, type ScenarioKind } from './scenarios.ts'
-import { medianRecord, ratio } from './stats.ts'
+import { median, medianRecord, ratio } from './stats.ts'
 import { connectAgainst, startCeiling, startShoal, type Target, type TargetKind } from './targets.ts'
 import type { KafkaTool, RdkafkaTool, ToolMissing } from './tools.ts'
 
@@ -33,6 +36,8 @@ export interface CaseResult {
   status: CaseStatus
   reason: string | null
   note: string | null
+  /** Rate rows: per-field medians of the runs' pacing (metrics are the paced runs'). */
+  pacing: RatePacing | null
   /** Medians over the runs that measured something (ok or partial). */
   median: RunMetrics | null
   /** Broker RSS: at the start of the first run, at the end of the last, the largest sample of any. */
@@ -76,16 +81,35 @@ interface TargetPlan {
 
 /**
  * The case's headline comparison as "fraction of the reference", higher is better, 1 is even: throughput
- * (messages/s) for produce, consume and group; for e2e the p50 latency inverted (reference / value).
+ * (messages/s) for produce, consume and group; for e2e the p50 latency inverted (reference / value); for rate the
+ * p99 latency inverted, each target paced at half of its own maximum rate.
  */
 export function primaryRatio (kind: ScenarioKind, value: RunMetrics | null, reference: RunMetrics | null): number | null {
   if (value === null || reference === null) return null
   if (kind === 'e2e') return ratio(reference.latP50Ms, value.latP50Ms)
+  if (kind === 'rate') return ratio(reference.latP99Ms, value.latP99Ms)
   return ratio(value.msgsPerSec, reference.msgsPerSec)
 }
 
+/** Per-field medians of the runs' pacing; null when no run got as far as pacing. */
+function medianPacing (runs: readonly RunRecord[]): RatePacing | null {
+  const paced = runs.filter((run) => run.status !== 'failed').map((run) => run.pacing).filter((pacing) => pacing != null)
+  if (paced.length === 0) return null
+  return {
+    maxMsgsPerSec: median(paced.map((pacing) => pacing.maxMsgsPerSec))!,
+    requestedMsgsPerSec: median(paced.map((pacing) => pacing.requestedMsgsPerSec))!,
+    toolRate: median(paced.map((pacing) => pacing.toolRate))!,
+    lingerMs: paced[0].lingerMs,
+    // The worst watch of the runs: a stall in any run is what explains a tail in the medians.
+    diskWatch: paced.map((pacing) => pacing.diskWatch).filter((watch) => watch != null)
+      .reduce<DiskProbeSummary | null>((worst, watch) => worst === null || (watch.maxMs ?? 0) > (worst.maxMs ?? 0) ? watch : worst, null)
+  }
+}
+
 /** Aggregates the runs of one case: ok when all are, partial when some measured something, else failed. */
-export function aggregateRuns (runs: readonly RunRecord[]): { status: RunStatus, reason: string | null, note: string | null, median: RunMetrics | null, rss: CaseResult['rss'] } {
+export function aggregateRuns (runs: readonly RunRecord[]): {
+  status: RunStatus, reason: string | null, note: string | null, pacing: RatePacing | null, median: RunMetrics | null, rss: CaseResult['rss']
+} {
   const measured = runs.filter((run) => run.status !== 'failed' && run.metrics !== null)
   const status: RunStatus = measured.length === 0 ? 'failed' : measured.length === runs.length && runs.every((run) => run.status === 'ok') ? 'ok' : 'partial'
   const reason = runs.find((run) => run.reason !== null)?.reason ?? null
@@ -99,7 +123,7 @@ export function aggregateRuns (runs: readonly RunRecord[]): { status: RunStatus,
         endBytes: sampled[sampled.length - 1].rss!.endBytes,
         maxBytes: Math.max(...sampled.map((run) => run.rss!.maxBytes ?? 0))
       }
-  return { status, reason, note, median, rss }
+  return { status, reason, note, pacing: medianPacing(runs), median, rss }
 }
 
 /** Fills `ratio` of every case: against the ceiling's and --against's case of the same scenario and tool. */
@@ -157,6 +181,7 @@ export async function runLoads (input: RunnerInput): Promise<{ cases: CaseResult
     status: 'failed',
     reason: null,
     note: null,
+    pacing: null,
     median: null,
     rss: null,
     ratio: { ceiling: null, against: null },

@@ -3,8 +3,10 @@
 //   consume  the topic is filled first (not measured), then read from the beginning
 //   e2e      a consumer waits at the end of the topic while a rate-limited producer sends: produce-to-consume latency
 //   group    like consume, through a consumer group (-G): needs FindCoordinator/JoinGroup/SyncGroup/OffsetCommit
+//   rate     latency at half the maximum rate: the producer runs flat out as in produce (the maximum rate M), then
+//            again paced at M/2 for --rate-seconds; the row is the paced run's (produce->ack latency at M/2)
 
-export type ScenarioKind = 'produce' | 'consume' | 'e2e' | 'group'
+export type ScenarioKind = 'produce' | 'consume' | 'e2e' | 'group' | 'rate'
 export type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 
 export interface Scenario {
@@ -33,6 +35,7 @@ export function scenarioName (scenario: Omit<Scenario, 'name'>): string {
   switch (scenario.kind) {
     case 'produce': return `produce-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
     case 'e2e': return `e2e-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
+    case 'rate': return `rate-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
     case 'consume': return `consume-${size}-${partitions}`
     case 'group': return `group-${size}-${partitions}`
   }
@@ -57,11 +60,15 @@ export function defaultScenarios (): Scenario[] {
     make('consume', 100, 1, 'none', 1),
     make('consume', 1024, 1, 'none', 8),
     make('e2e', 100, 1, 'none', 1),
-    make('group', 100, 1, 'none', 1)
+    make('group', 100, 1, 'none', 1),
+    make('rate', 100, -1, 'none', 1)
   ]
 }
 
-/** The full matrix: sizes x acks x {none, lz4, zstd} x {1, 8} partitions produced, consumed, end to end, grouped. */
+/**
+ * The full matrix: sizes x acks x {none, lz4, zstd} x {1, 8} partitions produced, consumed, end to end, grouped,
+ * and both sizes at half their maximum rate with acks=-1.
+ */
 export function fullScenarios (): Scenario[] {
   const scenarios: Scenario[] = []
   for (const partitions of [1, 8]) {
@@ -79,6 +86,7 @@ export function fullScenarios (): Scenario[] {
     scenarios.push(make('e2e', recordSize, -1, 'none', 1))
   }
   scenarios.push(make('group', 100, 1, 'none', 1))
+  for (const recordSize of [100, 1024]) scenarios.push(make('rate', recordSize, -1, 'none', 1))
   return scenarios
 }
 
@@ -97,10 +105,14 @@ export function selectScenarios (all: readonly Scenario[], patterns: readonly st
 
 /**
  * Records per run: `--records` when given, else sized for about a second or two of work per run on a small
- * machine (larger records, fewer of them); e2e runs are rate-limited, so they get fewer.
+ * machine (larger records, fewer of them); e2e runs are rate-limited, so they get fewer. For rate scenarios this
+ * is the flat-out run's count (as produce); the paced run's count follows from the rate found and --rate-seconds.
  */
 export function recordsFor (scenario: Scenario, records: number | null): number {
   if (records !== null) return records
   if (scenario.kind === 'e2e') return 20_000
+  // The flat-out run of a rate row sets the pace of the next: a run of a second or more keeps one stall from
+  // halving it.
+  if (scenario.kind === 'rate') return scenario.recordSize <= 256 ? 1_000_000 : 200_000
   return scenario.recordSize <= 256 ? 300_000 : 60_000
 }

@@ -30,6 +30,24 @@ test('bench flags, in both --flag value and --flag=value forms', () => {
   assert.equal(options.mode, 'load')
 })
 
+test('rate and disk probe flags', () => {
+  const defaults = defaultOptions()
+  assert.equal(defaults.rateSeconds, 6)
+  assert.equal(defaults.rateLingerMs, 1)
+  assert.equal(defaults.diskProbe, true)
+  assert.equal(defaults.diskProbeSeconds, 3)
+  const options = parseArgs(['--rate-seconds', '10', '--rate-linger-ms=0', '--disk-probe-seconds', '5', '--no-disk-probe'])
+  assert.equal(options.rateSeconds, 10)
+  assert.equal(options.rateLingerMs, 0)
+  assert.equal(options.diskProbeSeconds, 5)
+  assert.equal(options.diskProbe, false)
+  assert.deepEqual(options.brokerArgs, [])
+  for (const argv of [['--rate-seconds', '0'], ['--rate-seconds', '1.5'], ['--rate-linger-ms', '-1'], ['--disk-probe-seconds', '0'],
+    ['--no-disk-probe=1']]) {
+    assert.throws(() => parseArgs(argv), ArgsError, argv.join(' '))
+  }
+})
+
 test('modes: --micro, --update-baseline (implies --micro), --list, --help', () => {
   assert.equal(parseArgs(['--micro']).mode, 'micro')
   const update = parseArgs(['--update-baseline', '--micro-time', '50', '--micro-filter', 'ring,decode'])
@@ -73,6 +91,21 @@ test('scenario names, patterns and selection', () => {
   const full = fullScenarios()
   assert.equal(new Set(full.map((scenario) => scenario.name)).size, full.length)
   assert.equal(full.filter((scenario) => scenario.kind === 'produce').length, 24)
+})
+
+test('rate scenarios: named like produce, in the default set once and in the full matrix for both sizes', () => {
+  assert.equal(scenarioName({ kind: 'rate', recordSize: 100, acks: -1, compression: 'none', partitions: 1 }), 'rate-100B-acksall-none-1p')
+  assert.deepEqual(selectScenarios(defaultScenarios(), ['rate']).map((scenario) => scenario.name), ['rate-100B-acksall-none-1p'])
+  assert.deepEqual(selectScenarios(fullScenarios(), ['rate-*']).map((scenario) => scenario.name),
+    ['rate-100B-acksall-none-1p', 'rate-1KiB-acksall-none-1p'])
+  // 'produce' patterns do not pick the rate rows, nor 'rate' the produce rows.
+  assert.ok(selectScenarios(defaultScenarios(), ['produce']).every((scenario) => scenario.kind === 'produce'))
+  const [rate] = selectScenarios(defaultScenarios(), ['rate'])
+  const [produce] = selectScenarios(defaultScenarios(), ['produce-100B-acksall-none-1p'])
+  // The flat-out run of a rate row is longer than a produce row's, so one stall does not set its pace.
+  assert.equal(recordsFor(rate, null), 1_000_000)
+  assert.ok(recordsFor(rate, null) > recordsFor(produce, null))
+  assert.equal(recordsFor(rate, 5000), 5000)
 })
 
 test('records per run: --records wins, otherwise sized by record size and kind', () => {

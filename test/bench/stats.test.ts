@@ -1,12 +1,13 @@
 // Medians, percentiles, ratios, run aggregation and the micro-benchmark comparison (no timing assertions).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { emptyMetrics, type RunMetrics } from '../../bench/lib/loads.ts'
+import { emptyMetrics, rdkafkaPaceRate, rdkafkaRateGapMicros, type RunMetrics } from '../../bench/lib/loads.ts'
 import { aggregateRuns, computeRatios, primaryRatio, type CaseResult, type RunRecord } from '../../bench/lib/runner.ts'
 import {
   formatDuration, formatInteger, formatRatio, median, medianRecord, percentileSorted, ratio, renderTable, summarizeLatencies
 } from '../../bench/lib/stats.ts'
 import { describeChange, renderMicroTable } from '../../bench/micro.ts'
+import { pacingText } from '../../bench/lib/report.ts'
 
 test('median of odd and even counts, ignoring missing values', () => {
   assert.equal(median([3, 1, 2]), 2)
@@ -79,19 +80,60 @@ test('runs aggregate to medians of the measured ones, RSS from first start to la
   assert.equal(none.rss, null)
 })
 
-test('ratios: throughput for produce and consume, inverted p50 latency for e2e', () => {
+test('ratios: throughput for produce and consume, inverted p50 latency for e2e, inverted p99 latency for rate', () => {
   assert.equal(primaryRatio('produce', metrics(50), metrics(200)), 0.25)
   assert.equal(primaryRatio('e2e', metrics(0, 4), metrics(0, 1)), 0.25)
   assert.equal(primaryRatio('consume', null, metrics(1)), null)
+  // A rate row's throughput is half of its own target's maximum: only the p99 latency counts.
+  const shoal = { ...metrics(500_000, 1), latP99Ms: 20 }
+  const ceiling = { ...metrics(600_000, 1), latP99Ms: 5 }
+  assert.equal(primaryRatio('rate', shoal, ceiling), 0.25)
+  assert.equal(primaryRatio('rate', metrics(1), ceiling), null)
+})
+
+test('rate runs aggregate their pacing to medians, from the runs that did not fail', () => {
+  const paced = (status: RunRecord['status'], maxMsgsPerSec: number): RunRecord =>
+    ({ ...run(status, status === 'failed' ? null : maxMsgsPerSec / 2), pacing: { maxMsgsPerSec, requestedMsgsPerSec: maxMsgsPerSec / 2, toolRate: maxMsgsPerSec / 2, lingerMs: 1, diskWatch: null } })
+  const all = aggregateRuns([paced('ok', 1000), paced('ok', 3000), paced('failed', 9000), paced('ok', 2000)])
+  assert.deepEqual(all.pacing, { maxMsgsPerSec: 2000, requestedMsgsPerSec: 1000, toolRate: 1000, lingerMs: 1, diskWatch: null })
+  assert.equal(aggregateRuns([run('ok', 1)]).pacing, null)
+})
+
+test('a rate row is described with its maximum, requested and achieved rates and its latency percentiles', () => {
+  const result = caseOf('shoal', 'rate', { ...metrics(498_000, 1.5), latP95Ms: 2, latP99Ms: 3, latP999Ms: 40, latMaxMs: 900 })
+  assert.equal(pacingText(result), null)
+  result.pacing = { maxMsgsPerSec: 1_140_000, requestedMsgsPerSec: 570_000, toolRate: 570_000, lingerMs: 1, diskWatch: null }
+  assert.equal(pacingText(result), 'max 1,140,000 msg/s flat out; paced at 570,000 msg/s (-r 570000: a 1 us gap after each produce call; ' +
+    'linger.ms=1), achieved 498,000 (0.44 of max); latency ms p50 1.50, p95 2.00, p99 3.00, p99.9 40.00, max 900.00')
+  result.tool = 'kafka'
+  assert.match(pacingText(result)!, /\(--throughput 570000; linger\.ms=1\)/)
+})
+
+test('rdkafka_performance -r: a gap of whole microseconds after each produce call, never 0', () => {
+  assert.equal(rdkafkaRateGapMicros(5000), 200)
+  assert.equal(rdkafkaRateGapMicros(291_797), 3)
+  assert.equal(rdkafkaRateGapMicros(570_000), 1)
+  assert.equal(rdkafkaRateGapMicros(1_005_470), 0)
+  assert.equal(rdkafkaPaceRate(570_000), 570_000)
+  assert.equal(rdkafkaPaceRate(1_000_000), 1_000_000)
+  assert.equal(rdkafkaPaceRate(1_005_470), 1_000_000)
 })
 
 function caseOf (targetKind: CaseResult['targetKind'], kind: CaseResult['kind'], value: RunMetrics): CaseResult {
   return {
     target: targetKind, targetKind, workers: null, scenario: `${kind}-x`, kind, recordSize: 100, acks: 1, compression: 'none',
-    partitions: 1, tool: 'rdkafka', records: 1, status: 'ok', reason: null, note: null, median: value, rss: null,
+    partitions: 1, tool: 'rdkafka', records: 1, status: 'ok', reason: null, note: null, pacing: null, median: value, rss: null,
     ratio: { ceiling: null, against: null }, runs: []
   }
 }
+
+test('computeRatios gives rate rows the inverted p99 ratio against the ceiling', () => {
+  const ceiling = caseOf('ceiling', 'rate', { ...metrics(600_000), latP99Ms: 2 })
+  ceiling.pacing = { maxMsgsPerSec: 1_200_000, requestedMsgsPerSec: 600_000, toolRate: 600_000, lingerMs: 1, diskWatch: null }
+  const shoal = caseOf('shoal', 'rate', { ...metrics(500_000), latP99Ms: 8 })
+  computeRatios([ceiling, shoal])
+  assert.deepEqual(shoal.ratio, { ceiling: 0.25, against: null })
+})
 
 test('computeRatios compares Shoal with the ceiling and --against, except where the mock is not comparable', () => {
   const cases = [caseOf('ceiling', 'produce', metrics(400)), caseOf('against', 'produce', metrics(100)), caseOf('shoal', 'produce', metrics(200)),
