@@ -1,7 +1,7 @@
 // Runs every (target, scenario, tool) case `--repeat` times on fresh topics, samples the broker's RSS during each
-// measured run, and keeps the median of each metric. Targets in order: the ceiling (librdkafka's mock cluster,
-// restarted for each scenario so that its memory holds one scenario's data), Shoal once per worker count, then
-// --against.
+// measured run, and keeps the median of each metric. The targets (the ceiling: librdkafka's mock cluster,
+// restarted for each scenario so that its memory holds one scenario's data; Shoal once per worker count;
+// --against) take turns run by run within each scenario, so the runs a ratio compares are close in time.
 import { randomBytes } from 'node:crypto'
 import type { BenchOptions, ToolName } from './args.ts'
 import {
@@ -188,83 +188,94 @@ export async function runLoads (input: RunnerInput): Promise<{ cases: CaseResult
     runs: []
   })
 
-  for (const plan of plans) {
-    const summary: TargetSummary = { label: plan.label, kind: plan.kind, workers: plan.workers, bootstrap: null, rss: null, error: null }
-    summaries.push(summary)
-    let target: Target | null = null
-    let targetSampler: RssSampler | null = null
-    const startTarget = async (): Promise<Target> => {
-      switch (plan.kind) {
-        case 'shoal': return await startShoal({ node: input.node, mainPath: input.mainPath, workers: plan.workers!, dataParent: options.dataDir, brokerArgs: options.brokerArgs })
-        case 'against': return await connectAgainst(options.against!)
-        case 'ceiling': {
-          if (!rdkafkaCeiling) throw new Error(tools.rdkafka.available ? tools.rdkafka.mockReason ?? 'no mock-cluster' : tools.rdkafka.reason)
-          return await startCeiling((tools.rdkafka as RdkafkaTool).mockCluster!)
-        }
+  // Targets take turns run by run (ceiling, w=1, w=2, against, then the ceiling's second run, ...), so that a
+  // ratio compares runs seconds apart rather than minutes apart on a machine whose speed drifts. Brokers stay up
+  // for the whole bench; the mock cluster is restarted for each scenario, since it keeps what it is sent in memory.
+  interface Live { plan: TargetPlan, summary: TargetSummary, target: Target | null, sampler: RssSampler | null }
+  const startTarget = async (plan: TargetPlan): Promise<Target> => {
+    switch (plan.kind) {
+      case 'shoal': return await startShoal({ node: input.node, mainPath: input.mainPath, workers: plan.workers!, dataParent: options.dataDir, brokerArgs: options.brokerArgs })
+      case 'against': return await connectAgainst(options.against!)
+      case 'ceiling': {
+        if (!rdkafkaCeiling) throw new Error(tools.rdkafka.available ? tools.rdkafka.mockReason ?? 'no mock-cluster' : tools.rdkafka.reason)
+        return await startCeiling((tools.rdkafka as RdkafkaTool).mockCluster!)
       }
-    }
-    if (plan.kind !== 'ceiling') {
-      progress.step(plan.label)
-      try {
-        target = await startTarget()
-        summary.bootstrap = target.bootstrap
-        if (target.pid !== null) targetSampler = new RssSampler(target.pid, 500).start()
-      } catch (error) {
-        summary.error = oneLine((error as Error).message)
-        progress.note(`${plan.label}: could not start: ${summary.error}`)
-      }
-    }
-    try {
-      for (const scenario of scenarios) {
-        if (plan.kind === 'ceiling') {
-          try {
-            target = await startTarget()
-            summary.bootstrap = target.bootstrap
-          } catch (error) {
-            summary.error = oneLine((error as Error).message)
-            target = null
-          }
-        }
-        for (const tool of options.tools) {
-          const result = newCase(plan, scenario, tool)
-          cases.push(result)
-          const found = tools[tool]
-          if (!found.available) {
-            step += options.repeat
-            result.status = 'missing'
-            result.reason = found.reason
-            continue
-          }
-          const unsupported = tool === 'kafka' ? kafkaUnsupported(scenario) : null
-          if (unsupported !== null) {
-            step += options.repeat
-            result.status = 'n/a'
-            result.reason = unsupported
-            continue
-          }
-          if (target === null) {
-            step += options.repeat
-            result.reason = `target not started: ${summary.error}`
-            continue
-          }
-          for (let repeat = 1; repeat <= options.repeat; repeat++) {
-            step++
-            progress.step(`[${step}/${total}] ${plan.label} ${scenario.name} ${tool} run ${repeat}/${options.repeat}`)
-            result.runs.push(await runOnce(target, scenario, tool, repeat, result.records, input, found as RdkafkaTool | KafkaTool))
-          }
-          Object.assign(result, aggregateRuns(result.runs))
-          if (result.status !== 'ok') progress.note(`${plan.label} ${scenario.name} ${tool}: ${result.status}: ${result.reason}`)
-        }
-        if (plan.kind === 'ceiling' && target !== null) {
-          await target.stop()
-          target = null
-        }
-      }
-    } finally {
-      if (targetSampler !== null) summary.rss = targetSampler.stop()
-      if (target !== null) await target.stop()
     }
   }
+  const live: Live[] = plans.map((plan) => {
+    const summary: TargetSummary = { label: plan.label, kind: plan.kind, workers: plan.workers, bootstrap: null, rss: null, error: null }
+    summaries.push(summary)
+    return { plan, summary, target: null, sampler: null }
+  })
+  const open = async (entry: Live): Promise<void> => {
+    try {
+      entry.target = await startTarget(entry.plan)
+      entry.summary.bootstrap = entry.target.bootstrap
+      entry.summary.error = null
+      if (entry.plan.kind !== 'ceiling' && entry.target.pid !== null) entry.sampler = new RssSampler(entry.target.pid, 500).start()
+    } catch (error) {
+      entry.target = null
+      entry.summary.error = oneLine((error as Error).message)
+      progress.note(`${entry.plan.label}: could not start: ${entry.summary.error}`)
+    }
+  }
+  const close = async (entry: Live): Promise<void> => {
+    if (entry.sampler !== null) entry.summary.rss = entry.sampler.stop()
+    entry.sampler = null
+    const target = entry.target
+    entry.target = null
+    if (target !== null) await target.stop()
+  }
+
+  try {
+    for (const entry of live) {
+      if (entry.plan.kind === 'ceiling') continue
+      progress.step(entry.plan.label)
+      await open(entry)
+    }
+    for (const scenario of scenarios) {
+      for (const entry of live) if (entry.plan.kind === 'ceiling') await open(entry)
+      for (const tool of options.tools) {
+        const found = tools[tool]
+        const unsupported = tool === 'kafka' ? kafkaUnsupported(scenario) : null
+        const turns: Array<{ entry: Live, result: CaseResult }> = []
+        for (const entry of live) {
+          const result = newCase(entry.plan, scenario, tool)
+          cases.push(result)
+          if (!found.available) {
+            result.status = 'missing'
+            result.reason = found.reason
+          } else if (unsupported !== null) {
+            result.status = 'n/a'
+            result.reason = unsupported
+          } else if (entry.target === null) {
+            result.reason = `target not started: ${entry.summary.error}`
+          } else {
+            turns.push({ entry, result })
+            continue
+          }
+          step += options.repeat
+        }
+        for (let repeat = 1; repeat <= options.repeat; repeat++) {
+          for (const { entry, result } of turns) {
+            step++
+            progress.step(`[${step}/${total}] ${entry.plan.label} ${scenario.name} ${tool} run ${repeat}/${options.repeat}`)
+            result.runs.push(await runOnce(entry.target!, scenario, tool, repeat, result.records, input, found as RdkafkaTool | KafkaTool))
+          }
+        }
+        for (const { entry, result } of turns) {
+          Object.assign(result, aggregateRuns(result.runs))
+          if (result.status !== 'ok') progress.note(`${entry.plan.label} ${scenario.name} ${tool}: ${result.status}: ${result.reason}`)
+        }
+      }
+      for (const entry of live) if (entry.plan.kind === 'ceiling') await close(entry)
+    }
+  } finally {
+    for (const entry of live) await close(entry)
+  }
+  // Cases in target order (all of the ceiling's, then each broker's), as the table lists them.
+  const order = new Map(plans.map((plan, index) => [plan.label, index]))
+  cases.sort((a, b) => order.get(a.target)! - order.get(b.target)!)
   progress.clear()
   computeRatios(cases)
   return { cases, targets: summaries }
