@@ -179,6 +179,8 @@ export class RingReader {
   readonly #mask: number
   #assembling: Buffer | null
   #assembled: number
+  /** The read index just past the message last returned as a view, not yet handed back; -1 when none. */
+  #viewEnd: number
 
   constructor (buffer: SharedArrayBuffer) {
     this.#header = new Int32Array(buffer, 0, kHeaderBytes / 4)
@@ -187,16 +189,34 @@ export class RingReader {
     this.#data = Buffer.from(buffer, kHeaderBytes, this.#capacity)
     this.#assembling = null
     this.#assembled = 0
+    this.#viewEnd = -1
   }
 
   /**
    * Returns the next whole message, copied out of the ring (the copy lets the producer reuse the space at once
    * while the message is handled asynchronously), or null when none is complete.
-   * `senderWaiting` is set when the producer asked to be woken after space was freed.
    */
   receive (): Buffer | null {
+    return this.#next(false)
+  }
+
+  /**
+   * Like receive(), but a message that sits whole in one fragment comes back as a view of the ring, not a copy.
+   * The view is valid until the next call on this reader, which is when its space goes back to the producer: by
+   * then the caller must be done with it, or have copied what it keeps. (A message in several fragments is
+   * assembled into a copy, as receive() does.)
+   */
+  receiveView (): Buffer | null {
+    return this.#next(true)
+  }
+
+  #next (inPlace: boolean): Buffer | null {
     const header = this.#header
     const data = this.#data
+    if (this.#viewEnd !== -1) {
+      Atomics.store(header, kReadField / 4, this.#viewEnd | 0)
+      this.#viewEnd = -1
+    }
     let read = Atomics.load(header, kReadField / 4) >>> 0
     for (;;) {
       const write = Atomics.load(header, kWriteField / 4) >>> 0
@@ -218,6 +238,11 @@ export class RingReader {
         const total = data.readInt32LE(cursor)
         cursor += 4
         payload -= 4
+        if (inPlace && !more) {
+          // Released (the read index stored) on the next call.
+          this.#viewEnd = (read + kRecordHeader + align4(length)) >>> 0
+          return data.subarray(cursor, cursor + payload)
+        }
         this.#assembling = Buffer.allocUnsafe(total)
         this.#assembled = 0
       }

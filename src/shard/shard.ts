@@ -27,6 +27,8 @@ import type { AdminOp } from '../admin/controller.ts'
 import { GroupCoordinator } from '../group/coordinator.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
 
+/** The op of a Produce part (its API key): the one op served in place from the ring (see #dispatch). */
+const kOpProduce = 0
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
 export const kCallHeaderBytes = 16
@@ -274,7 +276,8 @@ export class Shard {
       const reader = this.#readers[source]
       if (reader === null) continue
       let message
-      while ((message = reader.receive()) !== null) this.#dispatch(message)
+      // Views of the ring: each is valid until the next receiveView on that reader (see #dispatch).
+      while ((message = reader.receiveView()) !== null) this.#dispatch(message)
       // The other side queued messages behind a full ring: tell it we made room.
       if (reader.takeSenderWaiting()) this.#doorbells.ring(source)
     }
@@ -284,7 +287,15 @@ export class Shard {
     }
   }
 
-  #dispatch (message: Buffer): void {
+  /**
+   * `view` is a view of a ring, valid only until this returns. A Produce part is served from it in place: its
+   * server validates and appends every batch before its first await and keeps nothing of the request after that
+   * (the append copies the bytes into the page cache), which saves the copy out of the ring on the hottest
+   * cross-worker path. Everything else may outlive this call (a fetch part parks in a long poll, a reply is
+   * answered later), so it gets a copy of its own.
+   */
+  #dispatch (view: Buffer): void {
+    const message = view.readInt32LE(0) === kOpProduce ? view : Buffer.from(view)
     const op = message.readInt32LE(0)
     const token = message.readInt32LE(4)
     const source = message.readInt32LE(8)

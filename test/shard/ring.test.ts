@@ -60,6 +60,42 @@ test('fragments a message larger than the ring', () => {
   assert.deepEqual(got, big)
 })
 
+test('receiveView returns whole messages as views of the ring, handing their space back only on the next call', () => {
+  const sab = createRingBuffer(4096)
+  const writer = new RingWriter(sab)
+  const reader = new RingReader(sab)
+  // Fill the ring with 200-byte messages, then read one as a view: the writer still cannot use its space.
+  for (let i = 0; i < 100; i++) writer.send(message(i, 200))
+  assert.equal(writer.blocked, true)
+  let next = 0
+  const first = reader.receiveView()!
+  assert.deepEqual(first, message(next++, 200))
+  assert.ok(first.buffer instanceof SharedArrayBuffer, 'a view of the ring, not a copy')
+  writer.flush()
+  assert.deepEqual(first, message(0, 200), 'the view is intact while the caller holds it')
+  // Drain the rest the way the shard does: each call releases the previous view.
+  while (next < 100) {
+    const got = reader.receiveView()
+    if (got === null) {
+      writer.flush()
+      continue
+    }
+    assert.deepEqual(got, message(next++, 200))
+  }
+  assert.equal(writer.blocked, false)
+  assert.equal(reader.receiveView(), null)
+  // A message in several fragments comes back assembled, as a copy.
+  const big = message(9, 10_000)
+  writer.send(big)
+  let assembled: Buffer | null = null
+  while (assembled === null) {
+    assembled = reader.receiveView()
+    writer.flush()
+  }
+  assert.deepEqual(assembled, big)
+  assert.ok(!(assembled.buffer instanceof SharedArrayBuffer))
+})
+
 test('carries messages between two threads with doorbell wake-ups', async () => {
   const ring = createRingBuffer(1 << 16)
   const back = createRingBuffer(1 << 16)
