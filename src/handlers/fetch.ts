@@ -4,8 +4,10 @@
 // for `maxWaitMs` by an idle partition on another worker. Fetch sessions (KIP-227) are not kept: every
 // response has session id 0, which clients treat as "full fetch each time".
 //
-// Limits (KIP-74): `partitionMaxBytes` per partition and `maxBytes` per part; the first batch of the first
-// partition with data is returned whole even when larger than both. Each part applies `maxBytes` on its own.
+// Limits (KIP-74): `partitionMaxBytes` per partition and `maxBytes` for the whole response; the first batch of
+// the first partition with data is returned whole even when larger than both. A request split over owners gives
+// each part a share of `maxBytes` (splitMaxBytes), so the merged response stays within it; each part may still
+// return one first batch larger than its share.
 
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
@@ -169,6 +171,28 @@ async function serveLocal (shard: Shard, request: FetchRequest, apiVersion: numb
   return new LongPoll(shard, request, apiVersion, wakeKey, state).start()
 }
 
+/**
+ * Shares the request's `maxBytes` out among its parts in proportion to what their partitions may return
+ * (the sum of their partitionMaxBytes), at least 1 byte each, so that the parts' responses together stay within
+ * it. A client sizes its receive buffer from `maxBytes` (librdkafka fails a response above
+ * receive.message.max.bytes); each part reading up to the whole limit would return up to one limit per worker.
+ */
+export function splitMaxBytes (parts: Map<number, FetchRequest>, maxBytes: number): void {
+  if (parts.size < 2 || maxBytes <= 0) return
+  const wants = new Map<number, number>()
+  let total = 0
+  for (const [owner, part] of parts) {
+    let want = 0
+    for (const topic of part.topics) for (const p of topic.partitions) want += Math.max(0, p.partitionMaxBytes)
+    wants.set(owner, want)
+    total += want
+  }
+  for (const [owner, part] of parts) {
+    const share = total === 0 ? maxBytes / parts.size : maxBytes * (wants.get(owner)! / total)
+    part.maxBytes = Math.max(1, Math.floor(share))
+  }
+}
+
 let localWakeCounter = 0
 
 async function handle (context: RequestContext, request: FetchRequest): Promise<FetchResponse> {
@@ -180,6 +204,7 @@ async function handle (context: RequestContext, request: FetchRequest): Promise<
     (t, partitions) => ({ ...t, partitions }))
   const parts = new Map<number, FetchRequest>()
   for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
+  splitMaxBytes(parts, request.maxBytes)
   const unknown: TopicResponse[] = grouping.unknown.map((t) => ({
     topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => errorPartition(p.partition, unknownCode(apiVersion)))
   }))

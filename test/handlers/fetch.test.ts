@@ -79,3 +79,28 @@ test('KIP-74: the first batch comes back whole even when larger than the limits;
   assert.equal(outOfRange.responses[0].partitions[0].errorCode, ErrorCode.OFFSET_OUT_OF_RANGE)
   assert.equal(outOfRange.responses[0].partitions[0].highWatermark, 3)
 })
+
+test('a fetch split over two workers stays within maxBytes: each part gets a share', async (t) => {
+  const broker = await startBroker({ workers: 2 })
+  t.after(() => broker.stop())
+  const client = await KafkaClient.connect(broker.host, broker.port)
+  t.after(() => client.close())
+  // Four partitions: two on each worker (ownership alternates with the partition number).
+  await createTopic(client, 'shared', 4)
+  for (let partition = 0; partition < 4; partition++) {
+    for (let i = 0; i < 6; i++) assert.equal((await produce(client, 'shared', partition, ['y'.repeat(2000)])).errorCode, ErrorCode.NONE)
+  }
+  const all = [0, 1, 2, 3].map((partition) => ({ partition, fetchOffset: 0 }))
+  const maxBytes = 20_000
+  const response = await client.request(1, kFetchVersion, fetchRequest('shared', all, { maxBytes }))
+  const sizes = bytesOf(response)
+  const total = [...sizes.values()].reduce((sum, size) => sum + size, 0)
+  assert.ok(total > 0 && total <= maxBytes, `${total} record bytes for maxBytes ${maxBytes}`)
+  // Both workers' partitions contributed.
+  assert.ok((sizes.get(0) ?? 0) > 0 || (sizes.get(2) ?? 0) > 0)
+  assert.ok((sizes.get(1) ?? 0) > 0 || (sizes.get(3) ?? 0) > 0)
+  // Without a limit that binds, everything comes back.
+  const everything = await client.request(1, kFetchVersion, fetchRequest('shared', all, { maxBytes: 1 << 20 }))
+  const one = (await client.request(1, kFetchVersion, fetchRequest('shared', [{ partition: 0, fetchOffset: 0 }]))).responses[0].partitions[0].records.length
+  assert.deepEqual([...bytesOf(everything).values()], [one, one, one, one])
+})
