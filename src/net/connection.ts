@@ -39,7 +39,10 @@ const kMaxInFlight = 128
 const kArenaBytes = 256 * 1024
 /** A read is not started into less free arena than this unless it completes a frame. */
 const kMinReadBytes = 16 * 1024
-/** Frames expected to be larger than this (from the recent ones) do not size new arenas in advance. */
+/**
+ * Frames expected to be larger than this (from the recent ones) do not size new arenas in advance, and a frame
+ * larger than this gets its arena as its bytes arrive rather than when its size field does.
+ */
 const kMaxExpectedFrameBytes = 8 * 1024 * 1024
 
 interface Slot {
@@ -137,7 +140,8 @@ export class Connection {
    * what is left of it, and then only the bytes of that frame already read are copied. The frame's size is known
    * once its first 4 bytes are in; before that we expect it to be about as large as the recent ones (clients
    * send produce requests of similar sizes), so a new frame of 1 MiB starts in a fresh arena instead of in the
-   * tail of the old one, and is then not copied either. A frame larger than an arena gets one of its own size.
+   * tail of the old one, and is then not copied either. A frame larger than an arena gets one of its own size
+   * (above kMaxExpectedFrameBytes: one that grows with what has arrived).
    */
   #nextReadBuffer (): Buffer {
     const arena = this.#arena
@@ -147,8 +151,22 @@ export class Connection {
     if (arena.length - this.#frameStart >= frameBytes && (free >= kMinReadBytes || this.#frameSize !== -1)) {
       return arena.subarray(this.#readEnd)
     }
-    // An expected size gets some slack: the next request may be a little larger than the last.
-    const size = this.#frameSize === -1 ? Math.max(kArenaBytes, frameBytes + (frameBytes >> 3)) : Math.max(kArenaBytes, frameBytes)
+    // A very large frame in an arena that grows (below): read on until it is full.
+    if (this.#frameSize !== -1 && frameBytes > kMaxExpectedFrameBytes && this.#frameStart === 0 && free >= kMinReadBytes) {
+      return arena.subarray(this.#readEnd)
+    }
+    let size: number
+    if (this.#frameSize === -1) {
+      // An expected size gets some slack: the next request may be a little larger than the last.
+      size = Math.max(kArenaBytes, frameBytes + (frameBytes >> 3))
+    } else if (frameBytes <= kMaxExpectedFrameBytes) {
+      size = Math.max(kArenaBytes, frameBytes)
+    } else {
+      // A very large frame is not allocated whole on the word of its size field (a client could declare
+      // --max-frame-bytes on many connections and send nothing): its arena doubles as its bytes arrive, which
+      // copies them about once more, for frames that are rare.
+      size = Math.min(frameBytes, Math.max(kMaxExpectedFrameBytes, 2 * pending))
+    }
     const next = Buffer.allocUnsafeSlow(size)
     if (pending > 0) arena.copy(next, 0, this.#frameStart, this.#readEnd)
     this.#arena = next

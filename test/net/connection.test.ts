@@ -440,4 +440,26 @@ describe('framing: a request stream cut at arbitrary bytes', () => {
     client.close()
     assert.doesNotMatch(broker.output(), / (WARN|ERROR) /)
   })
+
+  test('a 12 MiB frame arriving in pieces is read whole (its arena grows) and answered; the connection goes on', async () => {
+    const client = await KafkaClient.to(broker.bootstrap)
+    await createTopic(client, 'huge', 1)
+    const values = Array.from({ length: 12 * 1024 }, (_, i) => `h${i}-`.padEnd(1024, 'z'))
+    const socket = client.socket
+    const write = socket.write.bind(socket) as (chunk: Buffer) => boolean
+    const held: Buffer[] = []
+    socket.write = ((chunk: Buffer) => { held.push(Buffer.from(chunk)); return true }) as typeof socket.write
+    const answer = produce(client, 'huge', 0, values, { acks: 1 })
+    socket.write = write as typeof socket.write
+    const stream = Buffer.concat(held)
+    assert.ok(stream.length > 12 * 1024 * 1024)
+    for (let offset = 0; offset < stream.length; offset += 300_000) {
+      if (!write(stream.subarray(offset, offset + 300_000))) await new Promise((resolve) => socket.once('drain', resolve))
+    }
+    // Larger than message.max.bytes (1 MiB by default): refused, but only after the whole frame was read.
+    assert.equal((await answer).errorCode, ErrorCode.MESSAGE_TOO_LARGE)
+    const after = await produce(client, 'huge', 0, ['still here'], { acks: 1 })
+    assert.deepEqual([after.errorCode, after.baseOffset], [0, 0])
+    client.close()
+  })
 })
