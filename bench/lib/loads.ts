@@ -260,7 +260,7 @@ class RdkafkaRunner {
     const toolRate = rdkafkaPaceRate(requested)
     const latencyFile = join(workDir, `${topic}.paced.lat`)
     const stopWatch = new AbortController()
-    const watch = watchDisk(workDir, stopWatch.signal).catch(() => null)
+    const watch = watchDisk(options.dataDir ?? workDir, stopWatch.signal).catch(() => null)
     this.ctx.measureStart()
     const run = await this.run(this.producerArgs(count, scenario.acks, ['-l', '-A', latencyFile, '-r', String(toolRate)], options.rateLingerMs),
       this.timeoutMs, 'rate paced', { expected: count })
@@ -477,7 +477,7 @@ class KafkaRunner {
     if (typeof requested === 'string') return { status: 'failed', reason: requested, metrics: null, commands: this.commands }
     const count = Math.max(1, Math.round(requested * options.rateSeconds))
     const stopWatch = new AbortController()
-    const watch = watchDisk(this.ctx.workDir, stopWatch.signal).catch(() => null)
+    const watch = watchDisk(this.ctx.options.dataDir ?? this.ctx.workDir, stopWatch.signal).catch(() => null)
     this.ctx.measureStart()
     const run = await this.run(this.tool.producer, this.producerArgs(scenario.acks, count, requested, options.rateLingerMs), timeoutMs, 'rate paced')
     this.ctx.measureEnd()
