@@ -1,6 +1,10 @@
 // What every API handler module exports. A handler gets the decoded request and returns the response object
 // (or a Promise of it, or kNoResponse); per-partition failures are error codes inside the response, never
 // exceptions. Throwing means a bug, and closes the connection.
+//
+// The Buffers of a request (records, group metadata: every bytes field) are views of the connection's read
+// arena, which is reused once the request is answered (src/net/arena-pool.ts). A handler that keeps one past its
+// answer, or puts one in a response, keeps a copy.
 import type { ApiEntry } from '../protocol/apis.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Shard } from '../shard/shard.ts'

@@ -14,6 +14,7 @@ import { requestHeader as requestHeaderDef } from '../protocol/messages/headers.
 import { requestHeaderVersion, responseHeaderVersion, type ApiEntry } from '../protocol/apis.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { Handler } from '../handlers/handler.ts'
+import { kSmallestArenaBytes, releaseArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
 
 /** A handler's way of saying the request gets no response (acks=0 produce). */
 export const kNoResponse: unique symbol = Symbol('shoal.noResponse')
@@ -33,10 +34,10 @@ const kMinimumRequestBytes = 8
 const kMaxInFlight = 128
 
 /**
- * Bytes of a read arena. Reads land in it back to back and frames are views of it; 256 KiB holds several
- * typical produce requests and keeps a long-lived small view (a long-polling fetch) from pinning much.
+ * Bytes of a connection's first read arena (and the least of any): several typical produce requests fit in
+ * one, and a small view kept for long (a long-polling fetch) pins little.
  */
-const kArenaBytes = 256 * 1024
+const kArenaBytes = kSmallestArenaBytes
 /** A read is not started into less free arena than this unless it completes a frame. */
 const kMinReadBytes = 16 * 1024
 /**
@@ -48,13 +49,15 @@ const kMaxExpectedFrameBytes = 8 * 1024 * 1024
 interface Slot {
   chunks: Buffer[] | null
   done: boolean
+  /** The arena the request was framed in, until it is answered (its Buffers are views of it). */
+  arena: Arena | null
 }
 
 export class Connection {
   readonly socket: Socket
   readonly shard: Shard
   readonly remote: string
-  #arena: Buffer
+  #arena: Arena
   /** Arena bytes [#frameStart, #readEnd) are read but not yet handled: the start of the next frame. */
   #frameStart: number
   #readEnd: number
@@ -77,7 +80,7 @@ export class Connection {
     const handle = (transferred as unknown as { _handle: unknown })._handle
     if (handle === null || handle === undefined) return new Connection(transferred, shard, null)
     ;(transferred as unknown as { _handle: unknown })._handle = null
-    const firstArena = Buffer.allocUnsafeSlow(kArenaBytes)
+    const firstArena = takeArena(kArenaBytes)
     let connection: Connection | null = null
     const socket = new Socket({
       handle: handle as any,
@@ -85,7 +88,7 @@ export class Connection {
       writable: true,
       onread: {
         // The first call comes from inside the Socket constructor, before the Connection exists.
-        buffer: () => connection === null ? firstArena : connection.#nextReadBuffer(),
+        buffer: () => connection === null ? firstArena.buffer : connection.#nextReadBuffer(),
         callback: (bytes: number) => connection!.#onRead(bytes)
       }
     })
@@ -93,12 +96,12 @@ export class Connection {
     return connection
   }
 
-  /** `arena` is the buffer the socket's first read goes to; null: the socket emits 'data' chunks instead. */
-  private constructor (socket: Socket, shard: Shard, arena: Buffer | null) {
+  /** `arena` is where the socket's first read goes; null: the socket emits 'data' chunks instead. */
+  private constructor (socket: Socket, shard: Shard, arena: Arena | null) {
     this.socket = socket
     this.shard = shard
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
-    this.#arena = arena ?? Buffer.allocUnsafeSlow(kArenaBytes)
+    this.#arena = arena ?? takeArena(kArenaBytes)
     this.#frameStart = 0
     this.#readEnd = 0
     this.#frameSize = -1
@@ -130,6 +133,8 @@ export class Connection {
 
   #onClose (): void {
     this.#closed = true
+    // The connection reads no more; requests still running keep their own references.
+    releaseArena(this.#arena)
     this.shard.connectionClosed(this)
   }
 
@@ -144,7 +149,7 @@ export class Connection {
    * (above kMaxExpectedFrameBytes: one that grows with what has arrived).
    */
   #nextReadBuffer (): Buffer {
-    const arena = this.#arena
+    const arena = this.#arena.buffer
     const pending = this.#readEnd - this.#frameStart
     const frameBytes = this.#frameSize === -1 ? this.#expectedFrameBytes : 4 + this.#frameSize
     const free = arena.length - this.#readEnd
@@ -167,12 +172,13 @@ export class Connection {
       // copies them about once more, for frames that are rare.
       size = Math.min(frameBytes, Math.max(kMaxExpectedFrameBytes, 2 * pending))
     }
-    const next = Buffer.allocUnsafeSlow(size)
-    if (pending > 0) arena.copy(next, 0, this.#frameStart, this.#readEnd)
+    const next = takeArena(size)
+    if (pending > 0) arena.copy(next.buffer, 0, this.#frameStart, this.#readEnd)
+    releaseArena(this.#arena)
     this.#arena = next
     this.#frameStart = 0
     this.#readEnd = pending
-    return next.subarray(pending)
+    return next.buffer.subarray(pending)
   }
 
   /** 'data' chunks go through the arena like reads do (one copy): the framing code is the same. */
@@ -189,7 +195,7 @@ export class Connection {
   /** The onread callback: `bytes` more bytes are in the arena at #readEnd. Returning false stops reading. */
   #onRead (bytes: number): boolean {
     this.#readEnd += bytes
-    const arena = this.#arena
+    const arena = this.#arena.buffer
     while (!this.#closed) {
       const pending = this.#readEnd - this.#frameStart
       if (this.#frameSize === -1) {
@@ -240,7 +246,9 @@ export class Connection {
       }
       throw error
     }
-    const slot: Slot = { chunks: null, done: false }
+    // Frames are only handed on from the arena being read (#onRead), so that is this request's arena.
+    const slot: Slot = { chunks: null, done: false, arena: this.#arena }
+    retainArena(this.#arena)
     this.#slots.push(slot)
     this.#inFlight++
     if (this.#inFlight >= kMaxInFlight) this.#pauseReading()
@@ -285,7 +293,7 @@ export class Connection {
       this.close(`unsupported ${api.name} version ${apiVersion}`)
       return
     }
-    const slot: Slot = { chunks: null, done: false }
+    const slot: Slot = { chunks: null, done: false, arena: null }
     this.#slots.push(slot)
     this.#inFlight++
     const writer = new Writer()
@@ -312,6 +320,11 @@ export class Connection {
       if (responseHeaderVersion(api, context.apiVersion) === 1) writer.unsignedVarint(0)
       api.response(context.apiVersion).encode(writer, response)
       slot.chunks = writer.finishFrame()
+    }
+    // Answered: the handler is done with the request's views (responses hold none of them; see arena-pool.ts).
+    if (slot.arena !== null) {
+      releaseArena(slot.arena)
+      slot.arena = null
     }
     slot.done = true
     this.#inFlight--

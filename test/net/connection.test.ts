@@ -463,3 +463,41 @@ describe('framing: a request stream cut at arbitrary bytes', () => {
     client.close()
   })
 })
+
+describe('read arenas are reused only once their requests are answered', () => {
+  let broker: TestBroker
+
+  before(async () => {
+    // The smallest rings: parts for the other worker queue behind a full ring as references to the arena.
+    broker = await startBroker({ workers: 2, args: ['--ring-bytes', '4096'] })
+  })
+
+  after(async () => {
+    await broker?.stop()
+  })
+
+  // Hundreds of produce requests in flight on one connection, acks=-1 (held until an fsync) and acks=1 mixed,
+  // to partitions of both workers (one served in place, one through a ring too small to take them at once):
+  // arenas fill and move on while requests framed in them still wait. An arena reused while still referenced
+  // would send other bytes to the owner.
+  test('every record of 300 pipelined produce requests is stored as sent', async () => {
+    const client = await KafkaClient.to(broker.bootstrap)
+    await createTopic(client, 'reused', 2)
+    const sent: string[][] = [[], []]
+    const answers: Array<Promise<{ errorCode: number }>> = []
+    for (let i = 0; i < 300; i++) {
+      const partition = i % 2
+      const values = Array.from({ length: 1 + (i % 7) * 40 }, (_, j) => `r${i}-${j}-`.padEnd(100 + (i % 5) * 300, String.fromCharCode(97 + (i % 26))))
+      sent[partition].push(...values)
+      answers.push(produce(client, 'reused', partition, values, { acks: i % 3 === 0 ? 1 : -1 }))
+    }
+    for (const answer of await Promise.all(answers)) assert.equal(answer.errorCode, 0)
+    for (const partition of [0, 1]) {
+      const stored = await fetchRecords(client, 'reused', partition)
+      assert.equal(stored.length, sent[partition].length)
+      assert.deepEqual(stored.map((record) => record.value), sent[partition])
+    }
+    client.close()
+  })
+})
+
