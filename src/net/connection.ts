@@ -76,9 +76,13 @@ export class Connection {
    * handle moves to a new Socket that reads into our arena (`onread`): Node accepts `onread` only when a
    * Socket is constructed, and a transferred socket is constructed by Node itself.
    */
-  static adopt (transferred: Socket, shard: Shard): Connection {
+  static adopt (transferred: Socket, shard: Shard): Connection | null {
     const handle = (transferred as unknown as { _handle: unknown })._handle
-    if (handle === null || handle === undefined) return new Connection(transferred, shard, null)
+    if (handle === null || handle === undefined) {
+      shard.logger.error('a transferred socket came without its handle: connection dropped')
+      transferred.destroy()
+      return null
+    }
     ;(transferred as unknown as { _handle: unknown })._handle = null
     const firstArena = takeArena(kArenaBytes)
     let connection: Connection | null = null
@@ -96,12 +100,12 @@ export class Connection {
     return connection
   }
 
-  /** `arena` is where the socket's first read goes; null: the socket emits 'data' chunks instead. */
-  private constructor (socket: Socket, shard: Shard, arena: Arena | null) {
+  /** `arena` is where the socket's first read goes. */
+  private constructor (socket: Socket, shard: Shard, arena: Arena) {
     this.socket = socket
     this.shard = shard
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
-    this.#arena = arena ?? takeArena(kArenaBytes)
+    this.#arena = arena
     this.#frameStart = 0
     this.#readEnd = 0
     this.#frameSize = -1
@@ -112,8 +116,6 @@ export class Connection {
     this.#closed = false
     this.#readPaused = false
     socket.setNoDelay(true)
-    // Without a handle to take over (never with Node's transferred sockets), reads arrive as 'data' chunks.
-    if (arena === null) socket.on('data', (chunk: Buffer) => this.#onChunk(chunk))
     socket.on('error', (error) => this.shard.logger.debug(`connection ${this.remote}: ${error.message}`))
     socket.on('close', () => this.#onClose())
     socket.on('drain', () => this.#maybeResume())
@@ -179,17 +181,6 @@ export class Connection {
     this.#frameStart = 0
     this.#readEnd = pending
     return next.buffer.subarray(pending)
-  }
-
-  /** 'data' chunks go through the arena like reads do (one copy): the framing code is the same. */
-  #onChunk (chunk: Buffer): void {
-    let offset = 0
-    while (offset < chunk.length && !this.#closed) {
-      const target = this.#nextReadBuffer()
-      const bytes = chunk.copy(target, 0, offset)
-      offset += bytes
-      this.#onRead(bytes)
-    }
   }
 
   /** The onread callback: `bytes` more bytes are in the arena at #readEnd. Returning false stops reading. */

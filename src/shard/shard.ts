@@ -202,7 +202,8 @@ export class Shard {
       return
     }
     const connection = Connection.adopt(socket, this)
-    this.#connections.add(connection)
+    if (connection !== null) this.#connections.add(connection)
+    else this.#port.postMessage({ type: 'connection-closed', worker: this.index })
   }
 
   connectionClosed (connection: Connection): void {
