@@ -105,13 +105,17 @@ export async function probeDisk (parent: string, options: DiskProbeOptions): Pro
   return summarizeDiskProbe(durationsMs, { directory: parent, writeBytes, targetBytesPerSec, elapsedMs: performance.now() - start })
 }
 
+/** Milliseconds for the probe lines: two decimals below 10, whole above, '-' for none. */
+function formatMs (value: number | null): string {
+  return value === null ? '-' : value < 10 ? value.toFixed(2) : value.toFixed(0)
+}
+
 /** One line for the bench's header: `disk /tmp: fdatasync after 64 KiB writes at 58 MB/s, 2,650 rounds: ...`. */
 export function formatDiskProbe (summary: DiskProbeSummary): string {
-  const ms = (value: number | null): string => value === null ? '-' : value < 10 ? value.toFixed(2) : value.toFixed(0)
   return `disk ${summary.directory}: fdatasync after ${summary.writeBytes / 1024} KiB writes at ` +
     `${(summary.bytesPerSec / 1e6).toFixed(0)} MB/s (target ${(summary.targetBytesPerSec / 1e6).toFixed(0)}), ` +
-    `${formatInteger(summary.rounds)} rounds in ${(summary.elapsedMs / 1000).toFixed(1)} s: p50 ${ms(summary.p50Ms)} ms, ` +
-    `p99 ${ms(summary.p99Ms)} ms, p99.9 ${ms(summary.p999Ms)} ms, max ${ms(summary.maxMs)} ms, ` +
+    `${formatInteger(summary.rounds)} rounds in ${(summary.elapsedMs / 1000).toFixed(1)} s: p50 ${formatMs(summary.p50Ms)} ms, ` +
+    `p99 ${formatMs(summary.p99Ms)} ms, p99.9 ${formatMs(summary.p999Ms)} ms, max ${formatMs(summary.maxMs)} ms, ` +
     `${summary.over10Ms} over 10 ms`
 }
 
@@ -125,7 +129,6 @@ export function watchDisk (parent: string, signal: AbortSignal): Promise<DiskPro
 
 /** `fdatasync watch during the run: 590 rounds, p99 0.9 ms, max 182 ms, 3 over 10 ms`. */
 export function formatDiskWatch (summary: DiskProbeSummary): string {
-  const ms = (value: number | null): string => value === null ? '-' : value < 10 ? value.toFixed(2) : value.toFixed(0)
-  return `fdatasync watch on the same disk during the run: ${formatInteger(summary.rounds)} rounds, p50 ${ms(summary.p50Ms)} ms, ` +
-    `p99 ${ms(summary.p99Ms)} ms, max ${ms(summary.maxMs)} ms, ${summary.over10Ms} over 10 ms`
+  return `fdatasync watch on the same disk during the run: ${formatInteger(summary.rounds)} rounds, p50 ${formatMs(summary.p50Ms)} ms, ` +
+    `p99 ${formatMs(summary.p99Ms)} ms, max ${formatMs(summary.maxMs)} ms, ${summary.over10Ms} over 10 ms`
 }

@@ -161,6 +161,24 @@ function halfRate (maxMsgsPerSec: number): number | string {
   return Number.isFinite(half) && half >= 1 ? half : `the flat-out run measured ${maxMsgsPerSec} msg/s: no rate to pace at`
 }
 
+/**
+ * The measured part of a rate row: `load` runs with RSS sampling on and a disk watch (watchDisk) where the brokers
+ * keep their data; the watch's summary is null when it could not run.
+ */
+async function measureWatchingDisk (ctx: LoadContext, load: () => Promise<RunResult>): Promise<{ run: RunResult, diskWatch: DiskProbeSummary | null }> {
+  const stopWatch = new AbortController()
+  const watch = watchDisk(ctx.options.dataDir ?? ctx.workDir, stopWatch.signal).catch(() => null)
+  ctx.measureStart()
+  let run: RunResult
+  try {
+    run = await load()
+  } finally {
+    ctx.measureEnd()
+    stopWatch.abort()
+  }
+  return { run, diskWatch: await watch }
+}
+
 // ------------------------------------------------------------------------------------------------ rdkafka
 
 class RdkafkaRunner {
@@ -259,14 +277,10 @@ class RdkafkaRunner {
     const count = Math.max(1, Math.round(requested * options.rateSeconds))
     const toolRate = rdkafkaPaceRate(requested)
     const latencyFile = join(workDir, `${topic}.paced.lat`)
-    const stopWatch = new AbortController()
-    const watch = watchDisk(options.dataDir ?? workDir, stopWatch.signal).catch(() => null)
-    this.ctx.measureStart()
-    const run = await this.run(this.producerArgs(count, scenario.acks, ['-l', '-A', latencyFile, '-r', String(toolRate)], options.rateLingerMs),
-      this.timeoutMs, 'rate paced', { expected: count })
-    this.ctx.measureEnd()
-    stopWatch.abort()
-    const pacing: RatePacing = { maxMsgsPerSec: flatOut.msgsPerSec, requestedMsgsPerSec: requested, toolRate, lingerMs: options.rateLingerMs, diskWatch: await watch }
+    const { run, diskWatch } = await measureWatchingDisk(this.ctx, () =>
+      this.run(this.producerArgs(count, scenario.acks, ['-l', '-A', latencyFile, '-r', String(toolRate)], options.rateLingerMs),
+        this.timeoutMs, 'rate paced', { expected: count }))
+    const pacing: RatePacing = { maxMsgsPerSec: flatOut.msgsPerSec, requestedMsgsPerSec: requested, toolRate, lingerMs: options.rateLingerMs, diskWatch }
     const result = parseRdkafkaPerformance(run.stdout)
     if (result === null) {
       rmSync(latencyFile, { force: true })
@@ -476,13 +490,9 @@ class KafkaRunner {
     const requested = halfRate(flatOut.recordsPerSec)
     if (typeof requested === 'string') return { status: 'failed', reason: requested, metrics: null, commands: this.commands }
     const count = Math.max(1, Math.round(requested * options.rateSeconds))
-    const stopWatch = new AbortController()
-    const watch = watchDisk(this.ctx.options.dataDir ?? this.ctx.workDir, stopWatch.signal).catch(() => null)
-    this.ctx.measureStart()
-    const run = await this.run(this.tool.producer, this.producerArgs(scenario.acks, count, requested, options.rateLingerMs), timeoutMs, 'rate paced')
-    this.ctx.measureEnd()
-    stopWatch.abort()
-    const pacing: RatePacing = { maxMsgsPerSec: flatOut.recordsPerSec, requestedMsgsPerSec: requested, toolRate: requested, lingerMs: options.rateLingerMs, diskWatch: await watch }
+    const { run, diskWatch } = await measureWatchingDisk(this.ctx, () =>
+      this.run(this.tool.producer, this.producerArgs(scenario.acks, count, requested, options.rateLingerMs), timeoutMs, 'rate paced'))
+    const pacing: RatePacing = { maxMsgsPerSec: flatOut.recordsPerSec, requestedMsgsPerSec: requested, toolRate: requested, lingerMs: options.rateLingerMs, diskWatch }
     const result = parseKafkaProducerOutput(run.stdout)
     if (result === null) return { status: 'failed', reason: `paced run: no result: ${failureText(run)}`, pacing, metrics: null, commands: this.commands }
     const verdict = judgeRate(flatOutVerdict, judge(count, result.records, run, 'sent'))
