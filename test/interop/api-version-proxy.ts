@@ -3,12 +3,13 @@
 // LeaveGroup a static member skips on close). Bytes go through unchanged; requests are parsed on the side.
 //
 // Clients learn the broker's address from Metadata and FindCoordinator, so the broker must advertise the
-// proxy: start the proxy first, then the broker with `--advertised-listener 127.0.0.1:<proxy.port>`, then
-// point the proxy at the broker with `proxy.target(port)`.
+// proxy: `proxy.startBroker(options)` listens, starts the broker with `--advertised-listener` set to the proxy,
+// and points the proxy at it.
 //
 // Not a test file: `node --test` only runs `*.test.ts`.
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { apiByKey } from '../../src/protocol/apis.ts'
+import { startBroker, type StartOptions, type TestBroker } from '../helpers/broker.ts'
 
 export interface RecordedRequest {
   apiKey: number
@@ -17,15 +18,18 @@ export interface RecordedRequest {
   clientId: string | null
 }
 
-export class ApiVersionProxy {
+/**
+ * A TCP proxy on a free loopback port that forwards each connection to the broker at `target(port)`; subclasses
+ * decide what crosses, and see it on the way.
+ */
+export abstract class ForwardingProxy {
   readonly server: Server
-  readonly requests: RecordedRequest[] = []
   port = 0
-  #targetPort = 0
+  targetPort = 0
   readonly #sockets = new Set<Socket>()
 
   constructor () {
-    this.server = createServer((client) => this.#accept(client))
+    this.server = createServer((client) => this.accept(client))
   }
 
   async listen (): Promise<void> {
@@ -34,12 +38,44 @@ export class ApiVersionProxy {
   }
 
   target (port: number): void {
-    this.#targetPort = port
+    this.targetPort = port
   }
 
   get bootstrap (): string {
     return `127.0.0.1:${this.port}`
   }
+
+  /** Listens, then starts a broker (with `options`) that advertises this proxy, and forwards to it. */
+  async startBroker (options: StartOptions): Promise<TestBroker> {
+    await this.listen()
+    const broker = await startBroker({ ...options, args: [...(options.args ?? []), '--advertised-listener', this.bootstrap] })
+    this.target(broker.port)
+    return broker
+  }
+
+  async close (): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+
+  /** Connects `client` to the broker; either side closing or failing closes both (`cut` does it on demand). */
+  protected connectUpstream (client: Socket): { upstream: Socket, cut: () => void } {
+    const upstream = connect({ host: '127.0.0.1', port: this.targetPort })
+    this.#sockets.add(client).add(upstream)
+    const cut = (): void => { client.destroy(); upstream.destroy() }
+    client.on('error', cut).on('close', cut)
+    upstream.on('error', cut).on('close', cut)
+    client.on('close', () => this.#sockets.delete(client))
+    upstream.on('close', () => this.#sockets.delete(upstream))
+    return { upstream, cut }
+  }
+
+  protected abstract accept (client: Socket): void
+}
+
+/** Forwards bytes unchanged and records every request's API, version and client id. */
+export class ApiVersionProxy extends ForwardingProxy {
+  readonly requests: RecordedRequest[] = []
 
   /** Versions seen per API name, for assertion messages and checks: `{ JoinGroup: [5], ... }`. */
   versions (filter: (request: RecordedRequest) => boolean = () => true): Record<string, number[]> {
@@ -51,19 +87,8 @@ export class ApiVersionProxy {
     return Object.fromEntries(Object.entries(out).map(([name, set]) => [name, [...set].sort((a, b) => a - b)]))
   }
 
-  async close (): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
-  }
-
-  #accept (client: Socket): void {
-    const upstream = connect({ host: '127.0.0.1', port: this.#targetPort })
-    this.#sockets.add(client).add(upstream)
-    const cut = (): void => { client.destroy(); upstream.destroy() }
-    client.on('error', cut).on('close', cut)
-    upstream.on('error', cut).on('close', cut)
-    client.on('close', () => this.#sockets.delete(client))
-    upstream.on('close', () => this.#sockets.delete(upstream))
+  protected accept (client: Socket): void {
+    const { upstream } = this.connectUpstream(client)
     upstream.pipe(client)
     let buffered: Buffer = Buffer.alloc(0)
     client.on('data', (chunk: Buffer) => {

@@ -222,9 +222,7 @@ describe('confluent-kafka (librdkafka) consumer groups', { timeout: 90_000 }, ()
     let broker: TestBroker
 
     before(async () => {
-      await proxy.listen()
-      broker = await startBroker({ workers: 2, args: [...kGroupArgs, '--advertised-listener', proxy.bootstrap] })
-      proxy.target(broker.port)
+      broker = await proxy.startBroker({ workers: 2, args: kGroupArgs })
     })
 
     after(async () => {

@@ -10,10 +10,11 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { startBroker, type TestBroker } from '../helpers/broker.ts'
+import { ForwardingProxy } from './api-version-proxy.ts'
 import { createTopic, fetchRecords, initProducerId, KafkaClient, produce, type FetchedRecord } from '../helpers/kafka-client.ts'
 import { apiByKey, requestHeaderVersion } from '../../src/protocol/apis.ts'
 import { codecFor } from '../../src/protocol/codec.ts'
@@ -30,42 +31,18 @@ const kProducerScript = fileURLToPath(new URL('./fixtures/idempotent-producer.py
  * through is swallowed and both halves of that connection are destroyed. Records the idempotence fields of
  * every Produce batch sent.
  */
-class DroppingProxy {
-  readonly server: Server
-  port = 0
-  targetPort = 0
+class DroppingProxy extends ForwardingProxy {
   armed = false
   passBeforeDrop = 0
   droppedResponses = 0
   connections = 0
   /** `producerId/epoch/baseSequence` of every batch of every Produce request forwarded, in order. */
   readonly producedBatches: string[] = []
-  readonly #sockets = new Set<Socket>()
 
-  constructor () {
-    this.server = createServer((client) => this.#accept(client))
-  }
-
-  async listen (): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.port = (this.server.address() as { port: number }).port
-  }
-
-  async close (): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
-  }
-
-  #accept (client: Socket): void {
+  protected accept (client: Socket): void {
     this.connections++
-    const upstream = connect({ host: '127.0.0.1', port: this.targetPort })
-    this.#sockets.add(client).add(upstream)
+    const { upstream, cut } = this.connectUpstream(client)
     const apiKeys = new Map<number, number>()
-    const cut = (): void => { client.destroy(); upstream.destroy() }
-    client.on('error', cut).on('close', cut)
-    upstream.on('error', cut).on('close', cut)
-    client.on('close', () => this.#sockets.delete(client))
-    upstream.on('close', () => this.#sockets.delete(upstream))
     // Requests: forwarded as they come; frames are parsed on the side to learn each correlation id's API.
     splitFrames(client, (frame) => {
       const apiKey = frame.readInt16BE(0)
@@ -152,9 +129,7 @@ describe('an idempotent producer whose Produce response is lost', () => {
 
   before(async () => {
     proxy = new DroppingProxy()
-    await proxy.listen()
-    broker = await startBroker({ workers: 2, args: ['--advertised-listener', `127.0.0.1:${proxy.port}`] })
-    proxy.targetPort = broker.port
+    broker = await proxy.startBroker({ workers: 2 })
     admin = await KafkaClient.to(broker.bootstrap)
   })
 

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers, type MessagesStream } from '@platformatic/kafka'
-import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
+import { waitFor, type TestBroker } from '../helpers/broker.ts'
 import { ApiVersionProxy } from './api-version-proxy.ts'
 
 const kPartitions = 4
@@ -83,9 +83,7 @@ describe('@platformatic/kafka consumer groups', { timeout: 90_000 }, () => {
   }
 
   before(async () => {
-    await proxy.listen()
-    broker = await startBroker({ workers: 2, args: [...kGroupArgs, '--advertised-listener', proxy.bootstrap] })
-    proxy.target(broker.port)
+    broker = await proxy.startBroker({ workers: 2, args: kGroupArgs })
     admin = new Admin({ clientId: 'platformatic-admin', bootstrapBrokers: [proxy.bootstrap] })
     producer = new Producer({ clientId: 'platformatic-producer', bootstrapBrokers: [proxy.bootstrap], serializers: stringSerializers })
     await admin.createTopics({ topics: [topic], partitions: kPartitions, replicas: 1 })
