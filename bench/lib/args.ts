@@ -92,7 +92,8 @@ export const kUsage = `usage: npm run bench -- [flags] [-- broker flags]
 Load (default): starts Shoal, creates topics, runs rdkafka_performance and Kafka's perf tools, prints a table
 and writes bench/results/<date>-<commit>.json.
   --workers LIST         worker counts to sweep, e.g. 1,2,4 (default: the number of cores)
-  --records N            records per run (default: 300000 of 100 B, 60000 of 1 KiB, 20000 end to end)
+  --records N            records per run (default: 300000 of 100 B, 60000 of 1 KiB, 20000 end to end;
+                         a rate row's flat-out run 1000000 of 100 B, 200000 of 1 KiB)
   --duration S           stop each load generator run after S seconds (default 60)
   --repeat N             runs per scenario; the table shows medians (default 3)
   --scenarios LIST       scenario names or globs, e.g. 'produce-*-8p,consume' (see --list)

@@ -1,7 +1,8 @@
 // The bench's command line and scenario selection.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ArgsError, defaultOptions, parseArgs, parseHostPort, parseIntegerList } from '../../bench/lib/args.ts'
+import { readFileSync } from 'node:fs'
+import { ArgsError, defaultOptions, kUsage, parseArgs, parseHostPort, parseIntegerList } from '../../bench/lib/args.ts'
 import { defaultScenarios, fullScenarios, matchesPattern, recordsFor, scenarioName, selectScenarios } from '../../bench/lib/scenarios.ts'
 
 test('no flags: the defaults', () => {
@@ -115,4 +116,11 @@ test('records per run: --records wins, otherwise sized by record size and kind',
   assert.equal(recordsFor(small, 10), 10)
   assert.ok(recordsFor(small, null) > recordsFor(large, null))
   assert.ok(recordsFor(e2e, null) < recordsFor(large, null))
+})
+
+test('bench/README.md documents every flag of the usage text', () => {
+  const readme = readFileSync(new URL('../../bench/README.md', import.meta.url), 'utf8')
+  const flags = new Set(kUsage.match(/--[a-z][a-z-]*/g))
+  assert.ok(flags.size > 20)
+  for (const flag of flags) assert.ok(readme.includes(flag), `bench/README.md lacks ${flag}`)
 })
