@@ -107,9 +107,12 @@ export function dispatchParts<Req, Res> (
  */
 export const kFailedReply = Buffer.alloc(0)
 
-/** The owner side of `dispatchParts`: decode the part, serve it, send the encoded response back. */
-export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Req, Res>): RemoteServer {
-  return (shard, source, token, apiVersion, payload) => {
+/**
+ * The owner side of `dispatchParts`: decode the part, serve it, send the encoded response back. `servesInPlace`:
+ * serveLocal is done with the request's Buffers before its first await and keeps none of them (see RemoteServer).
+ */
+export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Req, Res>, options: { servesInPlace?: boolean } = {}): RemoteServer {
+  const server = (shard: Shard, source: number, token: number, apiVersion: number, payload: Buffer): void => {
     let request: Req
     try {
       request = api.request(apiVersion).decode(new Reader(payload)) as Req
@@ -128,6 +131,7 @@ export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Re
       shard.reply(source, token, apiVersion, kFailedReply)
     })
   }
+  return Object.assign(server, { servesInPlace: options.servesInPlace === true })
 }
 
 /**

@@ -146,4 +146,6 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
 }
 
 export const produceHandler: Handler = { api, minVersion: 3, maxVersion: 11, advertisedMinVersion: 0, handle }
-export const produceServer = remoteServer(api, serveLocal)
+// serveLocal validates and appends every batch before its first await (the append copies the bytes into the page
+// cache) and keeps nothing of the request after that: parts from other workers are served from the ring itself.
+export const produceServer = remoteServer(api, serveLocal, { servesInPlace: true })

@@ -27,14 +27,17 @@ import type { AdminOp } from '../admin/controller.ts'
 import { GroupCoordinator } from '../group/coordinator.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
 
-/** The op of a Produce part (its API key): the one op served in place from the ring (see #dispatch). */
-const kOpProduce = 0
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
 export const kCallHeaderBytes = 16
 
-/** Owner-side server of one op: answers with `shard.reply(...)` (possibly later). */
-export type RemoteServer = (shard: Shard, source: number, token: number, apiVersion: number, payload: Buffer) => void
+/**
+ * Owner-side server of one op: answers with `shard.reply(...)` (possibly later). `servesInPlace`: the server is
+ * done with `payload` when it returns (it may still answer later), so it is given a view of the ring, not a copy.
+ */
+export type RemoteServer = ((shard: Shard, source: number, token: number, apiVersion: number, payload: Buffer) => void) & {
+  readonly servesInPlace?: boolean
+}
 
 export interface AdvertisedAddress {
   readonly host: string
@@ -289,24 +292,20 @@ export class Shard {
   }
 
   /**
-   * `view` is a view of a ring, valid only until this returns. A Produce part is served from it in place: its
-   * server validates and appends every batch before its first await and keeps nothing of the request after that
-   * (the append copies the bytes into the page cache), which saves the copy out of the ring on the hottest
-   * cross-worker path. Everything else may outlive this call (a fetch part parks in a long poll, a reply is
-   * answered later), so it gets a copy of its own.
+   * `view` is a view of a ring, valid only until this returns. A server that says it is done with its request
+   * when it returns (`servesInPlace`) is given the view itself; everything else may outlive this call (a fetch
+   * part parks in a long poll, a reply is answered later) and gets a copy of its own.
    */
   #dispatch (view: Buffer): void {
-    const message = view.readInt32LE(0) === kOpProduce ? view : Buffer.from(view)
-    const op = message.readInt32LE(0)
-    const token = message.readInt32LE(4)
-    const source = message.readInt32LE(8)
-    const apiVersion = message.readInt32LE(12)
-    const payload = message.subarray(kCallHeaderBytes)
+    const op = view.readInt32LE(0)
+    const token = view.readInt32LE(4)
+    const source = view.readInt32LE(8)
+    const apiVersion = view.readInt32LE(12)
     if (op === kOpReply) {
       const call = this.#calls.get(token)
       if (call === undefined) return
       this.#calls.delete(token)
-      call.resolve(payload)
+      call.resolve(Buffer.from(view.subarray(kCallHeaderBytes)))
       return
     }
     if (op === kOpFetchWake) {
@@ -318,7 +317,8 @@ export class Shard {
       this.logger.error(`worker ${this.index}: no server for op ${op} from worker ${source}`)
       return
     }
-    server(this, source, token, apiVersion, payload)
+    const payload = view.subarray(kCallHeaderBytes)
+    server(this, source, token, apiVersion, server.servesInPlace === true ? payload : Buffer.from(payload))
   }
 
   // ---- shutdown ------------------------------------------------------------------------------------------
