@@ -1,6 +1,8 @@
 // What every API handler module exports. A handler gets the decoded request and returns the response object
 // (or a Promise of it, or kNoResponse); per-partition failures are error codes inside the response, never
-// exceptions. Throwing means a bug, and closes the connection.
+// exceptions. Throwing means a bug: the connection logs and counts it and answers the request with its error
+// response (UNKNOWN_SERVER_ERROR, or the code of a thrown KafkaError), derived from the message definitions
+// (src/protocol/error-response.ts) unless the handler gives its own (`errorResponse`).
 //
 // The Buffers of a request (records, group metadata: every bytes field) are views of the connection's read
 // arena, which is reused once the request is answered (src/net/arena-pool.ts). A handler that keeps one past its
@@ -21,6 +23,11 @@ export interface Handler {
    */
   readonly advertisedMinVersion?: number
   handle (context: RequestContext, request: any): unknown
+  /**
+   * The response carrying `errorCode` for every entry of `request` (null when it could not be decoded), where
+   * the derived one (deriveErrorResponse) does not fit the API. Must be encodable whatever the request held.
+   */
+  errorResponse? (request: unknown, version: number, errorCode: number, errorMessage: string | null): object
   /** The response to a version outside [minVersion, maxVersion], for APIs that can express the error. */
   unsupported? (shard: Shard): object
 }

@@ -7,13 +7,16 @@
 // A request that needs no answer (Produce with acks=0) still takes a slot so that order holds around it.
 
 import { Socket } from 'node:net'
-import { Reader, ProtocolDecodeError } from '../protocol/reader.ts'
+import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { codecFor } from '../protocol/codec.ts'
 import { requestHeader as requestHeaderDef } from '../protocol/messages/headers.ts'
 import { requestHeaderVersion, responseHeaderVersion, type ApiEntry } from '../protocol/apis.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { Handler } from '../handlers/handler.ts'
+import { deriveErrorResponse } from '../protocol/error-response.ts'
+import { ErrorCode, KafkaError, errorName } from '../protocol/errors.ts'
+import { count } from '../counters.ts'
 import { kSmallestArenaBytes, releaseArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
 
 /** A handler's way of saying the request gets no response (acks=0 produce). */
@@ -26,6 +29,42 @@ export interface RequestContext {
   readonly apiVersion: number
   readonly correlationId: number
   readonly clientId: string | null
+}
+
+/**
+ * Test-only (SHOAL_TEST_HOOKS=1, never set in production): a client id of `__shoal_test_throw__`,
+ * `__shoal_test_reject__` or `__shoal_test_bad_response__` makes the handler throw, reject, or return a
+ * response its definition cannot encode, so that tests can show each is contained.
+ */
+const kTestHooks = process.env.SHOAL_TEST_HOOKS === '1'
+
+function testHookResult (clientId: string, handler: Handler, context: RequestContext, request: unknown): unknown {
+  switch (clientId) {
+    case '__shoal_test_throw__': throw new Error('test hook: a handler bug')
+    case '__shoal_test_reject__': return Promise.reject(new Error('test hook: an asynchronous handler bug'))
+    case '__shoal_test_bad_response__': return deriveNullResponse(handler)
+    default: return handler.handle(context, request)
+  }
+}
+
+/** A response no definition can encode: null in every field, and numbers beyond any int16 or int32. */
+function deriveNullResponse (handler: Handler): object {
+  const out: Record<string, number | null> = {}
+  for (const field of handler.api.responseDef.fields) out[field.name] = /^u?int(8|16|32)$/.test(field.type) ? 2 ** 40 : null
+  return out
+}
+
+/** Whether a response has an error code anywhere (an error response with none would read as a success). */
+function carriesError (response: object): boolean {
+  for (const [key, value] of Object.entries(response)) {
+    if (key === 'errorCode' && value !== 0) return true
+    if (Array.isArray(value)) {
+      for (const element of value) if (element !== null && typeof element === 'object' && carriesError(element)) return true
+    } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value) && carriesError(value)) {
+      return true
+    }
+  }
+  return false
 }
 
 /** Smallest request: size excluded, int16 key + int16 version + int32 correlation id. */
@@ -216,26 +255,21 @@ export class Connection {
     const apiVersion = frame.readInt16BE(2)
     const handler = this.shard.handlers.get(apiKey)
     if (handler === undefined) {
+      // Kafka closes a connection that sends an API key it does not know: nothing can be answered in it.
+      count('requests-unknown-api')
       this.close(`unknown or unimplemented API key ${apiKey}`)
       return
     }
     const api = handler.api
     const reader = new Reader(frame)
     let header: { correlationId: number, clientId: string | null }
-    let request: any
     try {
-      if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
-        this.#answerUnsupported(handler, apiVersion, frame.readInt32BE(4))
-        return
-      }
       header = codecFor(requestHeaderDef, requestHeaderVersion(api, apiVersion)).decode(reader)
-      request = api.request(apiVersion).decode(reader)
     } catch (error) {
-      if (error instanceof ProtocolDecodeError || error instanceof RangeError) {
-        this.close(`undecodable ${api.name} v${apiVersion} request: ${(error as Error).message}`)
-        return
-      }
-      throw error
+      // Without a header there is no correlation id to answer with: a framing error.
+      count('requests-invalid')
+      this.close(`undecodable ${api.name} v${apiVersion} request header: ${(error as Error).message}`)
+      return
     }
     // Frames are only handed on from the arena being read (#onRead), so that is this request's arena.
     const slot: Slot = { chunks: null, done: false, arena: this.#arena }
@@ -251,67 +285,156 @@ export class Connection {
       correlationId: header.correlationId,
       clientId: header.clientId
     }
+    if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      this.#answerUnsupported(slot, handler, context, reader)
+      return
+    }
+    let request: any
+    try {
+      request = api.request(apiVersion).decode(reader)
+    } catch (error) {
+      // What the definition forbids (a null, a string or array beyond its wire limits, bytes that run out) is
+      // refused here, so handlers and encoders never see it.
+      count('requests-invalid')
+      this.shard.logger.limited(`invalid:${api.key}:${apiVersion}`, 'warn', `connection ${this.remote}: invalid ${api.name} v${apiVersion} request from client ${JSON.stringify(header.clientId)}: ${(error as Error).message}`)
+      this.#answerError(slot, handler, context, null, ErrorCode.INVALID_REQUEST, 'the request could not be decoded')
+      return
+    }
     let result
     try {
-      result = handler.handle(context, request)
+      result = kTestHooks && header.clientId !== null && header.clientId.startsWith('__shoal_test_')
+        ? testHookResult(header.clientId, handler, context, request)
+        : handler.handle(context, request)
     } catch (error) {
-      this.#failed(api, apiVersion, error as Error)
+      this.#failed(slot, handler, context, request, error)
       return
     }
     if (result instanceof Promise) {
       result.then(
-        (response) => this.#complete(slot, api, context, response),
-        (error: Error) => this.#failed(api, apiVersion, error)
+        (response) => this.#complete(slot, handler, context, request, response),
+        (error: unknown) => this.#failed(slot, handler, context, request, error)
       )
     } else {
-      this.#complete(slot, api, context, result)
+      this.#complete(slot, handler, context, request, result)
     }
   }
 
-  #failed (api: ApiEntry, apiVersion: number, error: Error): void {
-    // A handler throwing is a bug on our side: the answer cannot be in order any more, so the connection goes.
-    this.shard.logger.error(`${api.name} v${apiVersion} handler failed: ${error.stack ?? error.message}`)
-    this.close('internal error')
-  }
-
-  /** Kafka answers an ApiVersions it does not know with v0 and UNSUPPORTED_VERSION; other APIs get their error. */
-  #answerUnsupported (handler: Handler, apiVersion: number, correlationId: number): void {
+  /**
+   * A handler threw: a bug on our side (or a KafkaError for the whole request). It is logged with the request's
+   * API, version and client id, counted, and answered in order with the API's error response.
+   */
+  #failed (slot: Slot, handler: Handler, context: RequestContext, request: unknown, error: unknown): void {
     const api = handler.api
-    const response = handler.unsupported?.(this.shard) ?? null
-    // The error can only be written in a version the definition knows.
-    const version = api.key === 18 ? 0 : apiVersion
-    if (response === null || !api.hasVersion(version)) {
-      this.close(`unsupported ${api.name} version ${apiVersion}`)
+    if (error instanceof KafkaError) {
+      this.#answerError(slot, handler, context, request, error.code, error.message)
       return
     }
-    const slot: Slot = { chunks: null, done: false, arena: null }
-    this.#slots.push(slot)
-    this.#inFlight++
-    const writer = new Writer()
-    writer.startFrame()
-    writer.int32(correlationId)
-    if (api.key !== 18 && responseHeaderVersion(api, version) === 1) writer.unsignedVarint(0)
-    try {
-      api.response(version).encode(writer, response)
-    } catch {
-      this.close(`unsupported ${api.name} version ${apiVersion}`)
-      return
-    }
-    slot.chunks = writer.finishFrame()
-    slot.done = true
-    this.#inFlight--
-    this.#flush()
+    count('request-handler-errors')
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
+    this.shard.logger.limited(`failed:${api.key}:${context.apiVersion}`, 'error', `${api.name} v${context.apiVersion} from client ${JSON.stringify(context.clientId)} (${this.remote}): handler failed: ${text}`)
+    this.#answerError(slot, handler, context, request, ErrorCode.UNKNOWN_SERVER_ERROR, 'internal error')
   }
 
-  #complete (slot: Slot, api: ApiEntry, context: RequestContext, response: unknown): void {
-    if (response !== kNoResponse) {
-      const writer = new Writer()
-      writer.startFrame()
-      writer.int32(context.correlationId)
-      if (responseHeaderVersion(api, context.apiVersion) === 1) writer.unsignedVarint(0)
-      api.response(context.apiVersion).encode(writer, response)
-      slot.chunks = writer.finishFrame()
+  /**
+   * A version outside the handler's range. Kafka answers an ApiVersions it does not know with v0 and
+   * UNSUPPORTED_VERSION (and the key list); other APIs get their error response in the version asked for, when
+   * the definitions know that version, else the connection closes (it cannot be answered in a format the
+   * client reads).
+   */
+  #answerUnsupported (slot: Slot, handler: Handler, context: RequestContext, reader: Reader): void {
+    const api = handler.api
+    count('requests-unsupported-version')
+    if (api.key === 18) {
+      const response = handler.unsupported?.(this.shard) ?? null
+      if (response !== null && this.#encodeInto(slot, api, 0, context.correlationId, response)) {
+        this.#settle(slot)
+        return
+      }
+    } else if (api.hasVersion(context.apiVersion)) {
+      let request: unknown = null
+      try {
+        request = api.request(context.apiVersion).decode(reader)
+      } catch {}
+      this.#answerError(slot, handler, context, request, ErrorCode.UNSUPPORTED_VERSION, `${api.name} v${context.apiVersion} is not supported`)
+      return
     }
+    this.close(`unsupported ${api.name} version ${context.apiVersion}`)
+    this.#settle(slot)
+  }
+
+  /**
+   * Answers `request` with `errorCode` in every entry: the handler's own error response or the derived one; if
+   * even that cannot be encoded, the derived response of an undecodable request (top-level errors only). Two
+   * cases cannot carry the error, and close the connection as Kafka does, so that the client learns of it: a
+   * request that gets no response (Produce, whose acks are unknown when it cannot be decoded), and a response
+   * with no error field left to fill (Metadata v8 of a request that could not be decoded would read as an
+   * empty cluster).
+   */
+  #answerError (slot: Slot, handler: Handler, context: RequestContext, request: unknown, errorCode: number, errorMessage: string | null): void {
+    const api = handler.api
+    const version = context.apiVersion
+    if (api.key === 0 && (request === null || (request as { acks?: number }).acks === 0)) {
+      this.close(`${api.name} v${version} failed with ${errorName(errorCode)} and has no response to carry it`)
+      this.#settle(slot)
+      return
+    }
+    const fromRequest = request === null ? null : this.#errorResponse(handler, version, request, errorCode, errorMessage)
+    const answered = (fromRequest !== null && carriesError(fromRequest) && this.#encodeInto(slot, api, version, context.correlationId, fromRequest)) ||
+      this.#encodeTopLevelError(slot, api, version, context.correlationId, errorCode, errorMessage)
+    if (!answered) this.close(`${api.name} v${version} failed with ${errorName(errorCode)}, which its response cannot carry`)
+    this.#settle(slot)
+  }
+
+  #encodeTopLevelError (slot: Slot, api: ApiEntry, version: number, correlationId: number, errorCode: number, errorMessage: string | null): boolean {
+    const response = deriveErrorResponse(api, version, null, errorCode, errorMessage)
+    return carriesError(response) && this.#encodeInto(slot, api, version, correlationId, response)
+  }
+
+  #errorResponse (handler: Handler, version: number, request: unknown, errorCode: number, errorMessage: string | null): object | null {
+    try {
+      return handler.errorResponse?.(request, version, errorCode, errorMessage) ?? deriveErrorResponse(handler.api, version, request, errorCode, errorMessage)
+    } catch (error) {
+      this.shard.logger.limited(`error-response:${handler.api.key}`, 'error', `${handler.api.name} v${version}: error response failed: ${(error as Error).stack ?? String(error)}`)
+      return null
+    }
+  }
+
+  /** Encodes `response` as the slot's answer; false (nothing kept) when the encoder refuses it. */
+  #encodeInto (slot: Slot, api: ApiEntry, version: number, correlationId: number, response: unknown): boolean {
+    if (response === null) return false
+    const writer = new Writer()
+    try {
+      writer.startFrame()
+      writer.int32(correlationId)
+      if (responseHeaderVersion(api, version) === 1) writer.unsignedVarint(0)
+      api.response(version).encode(writer, response)
+      slot.chunks = writer.finishFrame()
+      return true
+    } catch (error) {
+      count('response-encode-errors')
+      this.shard.logger.limited(`encode:${api.key}`, 'error', `${api.name} v${version} response could not be encoded: ${(error as Error).stack ?? String(error)}`)
+      return false
+    }
+  }
+
+  #complete (slot: Slot, handler: Handler, context: RequestContext, request: unknown, response: unknown): void {
+    if (this.#closed || slot.done) {
+      this.#settle(slot)
+      return
+    }
+    if (response !== kNoResponse && !this.#encodeInto(slot, handler.api, context.apiVersion, context.correlationId, response)) {
+      // A response the handler built but the definition cannot carry (a null where none is allowed, a number
+      // out of range): a bug, answered like a thrown one.
+      count('request-handler-errors')
+      this.#answerError(slot, handler, context, request, ErrorCode.UNKNOWN_SERVER_ERROR, 'internal error')
+      return
+    }
+    this.#settle(slot)
+  }
+
+  /** The slot is answered (or needs no answer): release its arena and write what is ready, in order. */
+  #settle (slot: Slot): void {
+    if (slot.done) return
     // Answered: the handler is done with the request's views (responses hold none of them; see arena-pool.ts).
     if (slot.arena !== null) {
       releaseArena(slot.arena)

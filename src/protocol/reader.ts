@@ -1,6 +1,7 @@
 // A bounds-checked cursor over one Kafka frame. Every length read from the wire is checked against the bytes
 // remaining before anything is allocated or sliced; a violation throws ProtocolDecodeError, which the
-// connection turns into a closed connection (a frame we cannot decode cannot be answered).
+// connection answers with the API's error response and INVALID_REQUEST (only a request header that cannot be
+// decoded closes the connection: without it there is no correlation id to answer).
 //
 // Strings are decoded to JS strings; bytes and records are returned as views (`subarray`) into the frame:
 // the frame buffer is owned by the request and never reused, so views stay valid.
@@ -125,10 +126,17 @@ export class Reader {
     return value
   }
 
+  /**
+   * A string of `length` bytes. Kafka holds every string, compact or not, to 32767 bytes. Invalid UTF-8 decodes
+   * to U+FFFD (3 bytes each), so a long string is also checked to encode again within that limit: a decoded
+   * string can always be echoed in a response.
+   */
   #text (length: number): string {
+    if (length > 0x7fff) throw new ProtocolDecodeError(`string of ${length} bytes exceeds 32767`)
     this.#need(length)
     const value = this.buffer.toString('utf8', this.position, this.position + length)
     this.position += length
+    if (length > 0x7fff / 3 && Buffer.byteLength(value) > 0x7fff) throw new ProtocolDecodeError('string is not valid UTF-8')
     return value
   }
 

@@ -110,7 +110,10 @@ export class Writer {
     this.#length += 4
   }
 
-  /** int64 from a number, exact within ±2^53. */
+  /**
+   * int64 from a number, exact within ±2^53. Numbers beyond the int64 range are written as its bound: an
+   * int64 read from the wire near the bound comes back as a number rounded past it (2^63 - 1 reads as 2^63).
+   */
   int64 (value: number): void {
     this.#ensure(8)
     writeInt64(this.#current, this.#position, value)
@@ -144,6 +147,8 @@ export class Writer {
 
   #text (value: string, compact: boolean): void {
     const length = Buffer.byteLength(value)
+    // Kafka's strings are at most 32767 bytes in every version (int16 length; compact ones are held to it too).
+    if (length > 0x7fff) throw new RangeError(`string of ${length} bytes exceeds 32767`)
     if (compact) this.unsignedVarint(length + 1)
     else this.int16(length)
     this.#ensure(length)

@@ -196,30 +196,62 @@ describe('hostile frames against a running broker', () => {
     await attack(Buffer.concat([int32(1 << 20), Buffer.alloc(1000, 1)]), null, { end: true })
   })
 
-  test('an array count of -5 in a Metadata request closes the connection', async () => {
+  /**
+   * Sends `body` behind a valid header of `apiKey`/`version` on a fresh connection and expects the API's error
+   * response with INVALID_REQUEST (the request could not be decoded), the connection still open, a warning
+   * in the log naming the reason, and the broker alive.
+   */
+  async function expectInvalidRequest (apiKey: number, version: number, body: Buffer, reason: RegExp): Promise<void> {
+    const client = await KafkaClient.to(broker.bootstrap)
+    const response = await client.request(apiKey, version, body)
+    const codes = JSON.stringify(response).match(/"errorCode":-?\d+/g) ?? []
+    assert.ok(codes.length > 0 && codes.every((code) => code === `"errorCode":${ErrorCode.INVALID_REQUEST}`), JSON.stringify(response))
+    // The connection goes on serving.
+    assert.equal((await client.request(18, 3, { clientSoftwareName: 'shoal-test', clientSoftwareVersion: '1' })).errorCode, ErrorCode.NONE)
+    client.close()
+    await expectAlive(reason)
+  }
+
+  test('an array count of -5 in a Metadata request closes the connection (Metadata v8 has no error field to fill)', async () => {
     // Metadata v8 (not flexible): topics is an int32 count, then three booleans.
-    await attack(frame(3, 8, Buffer.concat([int32(-5), Buffer.from([1, 0, 0])])), /undecodable Metadata v8 request: negative array length -5/)
+    await attack(frame(3, 8, Buffer.concat([int32(-5), Buffer.from([1, 0, 0])])), /invalid Metadata v8 request .*: negative array length -5/)
   })
 
   test('an array count of 2^30 in a Metadata request closes the connection before allocating', async () => {
-    await attack(frame(3, 8, Buffer.concat([int32(1 << 30), Buffer.from([1, 0, 0])])), /undecodable Metadata v8 request: array of 1073741824 in 3 bytes/)
+    await attack(frame(3, 8, Buffer.concat([int32(1 << 30), Buffer.from([1, 0, 0])])), /invalid Metadata v8 request .*: array of 1073741824 in 3 bytes/)
     // The same in a flexible version: a compact (varint, count + 1) array length.
     const writer = new Writer()
     writer.unsignedVarint((1 << 30) + 1)
     writer.raw(Buffer.from([1, 0, 0]))
-    await attack(frame(3, 12, writer.toBuffer()), /undecodable Metadata v12 request: array of 1073741824 in 3 bytes/)
+    await attack(frame(3, 12, writer.toBuffer()), /invalid Metadata v12 request .*: array of 1073741824 in 3 bytes/)
   })
 
-  test('a string length past the end of the frame closes the connection', async () => {
+  test('a Heartbeat whose group id runs past the frame is answered with INVALID_REQUEST', async () => {
+    // Heartbeat v3 (not flexible): group id claims 30000 bytes.
+    const body = Buffer.concat([Buffer.from([0x75, 0x30]), Buffer.from('short')])
+    await expectInvalidRequest(12, 3, body, /invalid Heartbeat v3 request .*: need 30000 bytes/)
+    // A compact (v4) group id of 40000 bytes: beyond Kafka's 32767-byte strings, refused at decode.
+    const writer = new Writer()
+    writer.unsignedVarint(40001)
+    writer.raw(Buffer.alloc(40000, 0x61))
+    writer.int32(1)
+    writer.unsignedVarint(2)
+    writer.raw(Buffer.from('m'))
+    writer.unsignedVarint(0)
+    writer.unsignedVarint(0)
+    await expectInvalidRequest(12, 4, writer.toBuffer(), /invalid Heartbeat v4 request .*: string of 40000 bytes exceeds 32767/)
+  })
+
+  test('a string length past the end of a Metadata frame closes the connection', async () => {
     // One topic whose name claims 30000 bytes.
     const body = Buffer.concat([int32(1), Buffer.from([0x75, 0x30]), Buffer.from('short'), Buffer.from([1, 0, 0])])
-    await attack(frame(3, 8, body), /undecodable Metadata v8 request: need 30000 bytes/)
+    await attack(frame(3, 8, body), /invalid Metadata v8 request .*: need 30000 bytes/)
   })
 
-  test('a truncated Produce body closes the connection', async () => {
+  test('a truncated Produce body closes the connection (its acks, and so whether it has a response, are unknown)', async () => {
     const batch = buildRecordBatch([{ key: null, value: Buffer.from('never appended') }])
     const body = encodeBody(0, kProduceVersion, { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: kTopic, partitionData: [{ index: 0, records: batch }] }] })
-    await attack(frame(0, kProduceVersion, body.subarray(0, body.length - 20)), new RegExp(`undecodable Produce v${kProduceVersion} request`))
+    await attack(frame(0, kProduceVersion, body.subarray(0, body.length - 20)), new RegExp(`Produce v${kProduceVersion} failed with INVALID_REQUEST and has no response to carry it`))
   })
 
   test('a well-framed Produce whose record batch is garbage is answered with a partition error', async () => {
@@ -299,10 +331,16 @@ describe('hostile frames against a running broker', () => {
     await expectAlive(null)
   })
 
-  test('Metadata v99 (an unsupported version of an API that cannot express the error) closes the connection', async () => {
+  test('Metadata v99 (a version the definitions do not know) closes the connection', async () => {
     await attack(frame(3, 99, Buffer.alloc(4)), /unsupported Metadata version 99/)
-    // Below the supported range too (Metadata v0-3 are not served).
-    await attack(frame(3, 1, int32(-1)), /unsupported Metadata version 1/)
+  })
+
+  test('Metadata v1 (below the served range, no error field to fill) closes the connection', async () => {
+    await attack(frame(3, 1, int32(-1)), /Metadata v1 failed with UNSUPPORTED_VERSION, which its response cannot carry/)
+  })
+
+  test('Heartbeat v99 (a version the definitions do not know) closes the connection', async () => {
+    await attack(frame(12, 99, Buffer.alloc(4)), /unsupported Heartbeat version 99/)
   })
 
   test('random garbage closes the connection', async () => {
