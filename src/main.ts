@@ -3,6 +3,7 @@
 import { ConfigError, parseConfig, usage } from './config/config.ts'
 import { Logger } from './logger.ts'
 import { startBroker } from './broker.ts'
+import { raiseOpenFileLimit } from './os-limits.ts'
 
 const argv = process.argv.slice(2)
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -20,6 +21,10 @@ try {
   throw error
 }
 const logger = new Logger(config.logLevel, 'main')
+// Before any partition or socket is opened (src/os-limits.ts): never fatal, but a warning when it cannot.
+const fileLimit = raiseOpenFileLimit()
+if (fileLimit.ok) logger.info(fileLimit.message)
+else logger.warn(fileLimit.message)
 const broker = await startBroker(config, logger)
 process.stdout.write(`listening on ${broker.host}:${broker.port}\n`)
 let stopping = false

@@ -3,7 +3,7 @@
 // connection's worker (src/handlers/coordinated.ts). Offsets and group records are appended to the group's
 // offsets partition and fsynced (one shared fsync for concurrent commits) before they are acknowledged.
 
-import { ErrorCode } from '../protocol/errors.ts'
+import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import { ClassicGroup, type GroupHost, type GroupLimits } from './classic-group.ts'
 import { ConsumerGroup, type ConsumerGroupHost, type ConsumerGroupLimits, type TopicCatalog } from './consumer-group.ts'
 import { appendStoreRecords, kOffsetsTopic, offsetsPartitionFor, replayStore, type CommittedOffset, type GroupRecord, type StoreRecord } from './offset-store.ts'
@@ -278,8 +278,16 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
         }
       })
     } catch (error) {
+      // Nothing was applied to memory (#append applies only after the fsync), and the log undid the write, so
+      // the group is as before. The code is Kafka's for a failed write of the offsets partition
+      // (GroupCoordinatorService, and GroupMetadataManager before it): KAFKA_STORAGE_ERROR, which OffsetCommit's
+      // error list lacks, becomes NOT_COORDINATOR, retriable in every client (it looks the coordinator up again,
+      // finds this broker, and retries once space is back); a deleted offsets partition, COORDINATOR_NOT_AVAILABLE.
       this.shard.logger.error(`offset commit for ${group.groupId} failed: ${(error as Error).message}`)
-      return codes.map((code) => code === ErrorCode.NONE ? ErrorCode.KAFKA_STORAGE_ERROR : code)
+      const failed = error instanceof KafkaError && error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        ? ErrorCode.COORDINATOR_NOT_AVAILABLE
+        : ErrorCode.NOT_COORDINATOR
+      return codes.map((code) => code === ErrorCode.NONE ? failed : code)
     }
     return codes
   }

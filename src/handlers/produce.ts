@@ -89,6 +89,8 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
         const check = log.producers.check(batchInfo.producerId, batchInfo.producerEpoch, batchInfo.baseSequence, lastSequence)
         if (check === kSequenceDuplicate) {
           partitionResponses.push({ index: data.index, errorCode: ErrorCode.NONE, baseOffset: log.producers.duplicateBaseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null })
+          // The original may not be durable yet (its fsync failed, and this is the retry): acks=-1 waits for it.
+          if (request.acks === -1) (flushes ??= []).push(log.flush())
           continue
         }
         if (check !== kSequenceOk) {
@@ -101,7 +103,8 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
       try {
         baseOffset = log.append(data.records, logAppendTime)
       } catch (error) {
-        shard.logger.error(`append to ${entry.name}-${data.index} failed: ${(error as Error).message}`)
+        // A full disk fails every produce until space is freed: one line a second is enough to say so.
+        shard.logger.limited('append-failed', 'error', `append to ${entry.name}-${data.index} failed: ${(error as Error).message}`)
         partitionResponses.push(errorPartition(data.index, ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message))
         continue
       }
@@ -116,7 +119,7 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
       await Promise.all(flushes)
     } catch (error) {
       // The data may not be durable: say so for every partition of this part.
-      shard.logger.error(`fsync failed: ${(error as Error).message}`)
+      shard.logger.limited('fsync-failed', 'error', `fsync failed: ${(error as Error).message}`)
       for (const topic of responses) {
         for (const p of topic.partitionResponses) {
           if (p.errorCode === ErrorCode.NONE) Object.assign(p, errorPartition(p.index, ErrorCode.KAFKA_STORAGE_ERROR, 'fsync failed'))

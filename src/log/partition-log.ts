@@ -16,6 +16,15 @@
 // keeps every batch that was flushed and may keep more. The log start offset checkpoint and the producer state
 // snapshots are written atomically (temporary file + rename) but not fsynced: losing one costs a replay, not data.
 //
+// Storage errors (a full disk, EIO): a write that fails is undone (the file truncated back to the last complete
+// batch, so the log end, the in-memory indexes and a later recovery all agree) and answered KAFKA_STORAGE_ERROR,
+// and the log stays writable: once space is freed the next append succeeds, without a restart. The same holds
+// for a failed roll (index files, producer snapshot, new segment: each undone when it fails) and for a failed
+// fsync (see flush()). Reads never write, so fetches of existing data keep working on a full disk. The log fails
+// for good (every append and flush answering KAFKA_STORAGE_ERROR until a restart, whose recovery truncates the
+// tail) only when a failed write could not be undone or data written before a failed fsync no longer checks out.
+// Each storage error counts `storage-errors`.
+//
 // Later: transactions (control batches, an aborted-transaction index <base>.txnindex per segment, and a last
 // stable offset below ongoing transactions), and tiered storage (uploading sealed segments: sealedSegments()
 // and the onSegmentSealed hook are the places).
@@ -24,6 +33,7 @@ import {
   unlinkSync, writeFileSync
 } from 'node:fs'
 import { join } from 'node:path'
+import { count } from '../counters.ts'
 import { crc32c } from '../protocol/crc32c.ts'
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import {
@@ -35,7 +45,7 @@ import { readInt64, writeInt64 } from '../protocol/int64.ts'
 import { kSequenceOk, lastSequenceOf, ProducerStateTable } from './producer-state.ts'
 import {
   kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, LogSegment, offsetFileName,
-  parseOffsetFileName, writeFileAtomic
+  parseOffsetFileName, setMaxOpenSegmentFiles, trimOpenSegmentFiles, writeFileAtomic
 } from './segment.ts'
 import type { SegmentInfo } from './segment.ts'
 
@@ -54,6 +64,11 @@ export interface LogConfig {
   fsyncImpl?: FsyncFunction
   /** Called (synchronously, on the append path) when a segment is sealed; the hook for tiered storage uploads. */
   onSegmentSealed?: (segment: SegmentInfo) => void
+  /**
+   * When set, the cap of the thread's LRU of open sealed segment files (shared by every log of the thread, so
+   * the last open() sets it; see segment.ts). Default kDefaultMaxOpenSegmentFiles.
+   */
+  maxOpenSegmentFiles?: number
 }
 
 export const kDefaultSegmentBytes = 1024 * 1024 * 1024
@@ -108,6 +123,9 @@ export function resolveLogConfig (config: Partial<LogConfig>): LogConfig {
     throw new RangeError(`segmentBytes must be in [${kBatchHeaderSize}, ${kMaxSegmentBytes}]`)
   }
   if (!(resolved.indexIntervalBytes >= 0)) throw new RangeError('indexIntervalBytes must be >= 0')
+  if (resolved.maxOpenSegmentFiles !== undefined && !(Number.isInteger(resolved.maxOpenSegmentFiles) && resolved.maxOpenSegmentFiles >= 1)) {
+    throw new RangeError('maxOpenSegmentFiles must be an integer >= 1')
+  }
   return resolved
 }
 
@@ -142,6 +160,12 @@ export class PartitionLog {
   private directoryNeedsSync = false
   /** Segments whose fds close once the running flush is done (it may be fsyncing them). */
   private segmentsToCloseAfterFlush: LogSegment[] = []
+  /** The segment whose fd the running flush fsyncs (pinned against the LRU), and the sealed ones it syncs. */
+  private flushingSegment: LogSegment | null = null
+  private flushingSealed: LogSegment[] = []
+  /** A flush failed: the next one rewrites everything from the durable offset on before it fsyncs (see flush()). */
+  private rewriteNeeded = false
+  /** Set when the log can no longer be trusted: every append and flush fails until a restart recovers it. */
   private failure: Error | null = null
   private closed = false
   private removed = false
@@ -163,7 +187,9 @@ export class PartitionLog {
   /** Opens (creating it when needed) the log in `directory`, recovering it after an unclean shutdown. */
   static open (directory: string, config: Partial<LogConfig> = {}): PartitionLog {
     mkdirSync(directory, { recursive: true })
-    const log = new PartitionLog(directory, resolveLogConfig(config))
+    const resolved = resolveLogConfig(config)
+    if (resolved.maxOpenSegmentFiles !== undefined) setMaxOpenSegmentFiles(resolved.maxOpenSegmentFiles)
+    const log = new PartitionLog(directory, resolved)
     log.load()
     return log
   }
@@ -256,6 +282,7 @@ export class PartitionLog {
     try {
       active.append(batch, baseOffset, lastOffset, maxTimestamp)
     } catch (error) {
+      count('storage-errors')
       if (active.tornByFailedWrite) this.failure = error as Error
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `append to ${active.logPath} failed: ${(error as Error).message}`)
     }
@@ -281,7 +308,9 @@ export class PartitionLog {
   /**
    * Seals the active segment and starts a new one at nextOffset. Order matters for crash safety: the sealed
    * segment's index files and the producer snapshot are complete before the new segment exists, and while it
-   * does not, the old segment is the last one and gets recovered in full.
+   * does not, the old segment is the last one and gets recovered in full. A step that fails (ENOSPC) leaves no
+   * partial file behind (each undoes its own writes), and the old segment stays the active one: the next append
+   * tries the roll again (seal() again appends only the index entries not yet in the files).
    */
   private roll (): void {
     const sealed = this.active
@@ -290,7 +319,8 @@ export class PartitionLog {
       this.takeProducerSnapshot()
       this.segments.push(LogSegment.create(this.directory, sealed.nextOffset, this.config.indexIntervalBytes))
     } catch (error) {
-      this.failure = error as Error
+      sealed.unseal()
+      count('storage-errors')
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `rolling ${sealed.logPath} failed: ${(error as Error).message}`)
     }
     this.segmentsToSync.push(sealed)
@@ -498,8 +528,18 @@ export class PartitionLog {
    * round runs at a time; callers arriving while it runs share the next round, which starts when it ends and
    * covers everything appended by then (or share the running one when it already covers everything). Segments
    * sealed since the last round are fsynced (data and index files) in the same round, as is the directory when
-   * files came or went. A failed fsync fails the log: the page cache can no longer be trusted to reach the disk,
-   * so every later append and flush fails with KAFKA_STORAGE_ERROR.
+   * files came or went.
+   *
+   * A failed fsync (EIO; ENOSPC or EDQUOT where the file system allocates at writeback) rejects that round and
+   * the one queued behind it with KAFKA_STORAGE_ERROR: nothing from the durable offset on is acknowledged as
+   * durable. It is not trusted either: Linux reports a writeback error once and marks the pages that failed clean,
+   * so their data stays readable from the page cache but a plain retry of the fsync succeeds without writing them
+   * (PostgreSQL's "fsyncgate"). So the log does not fail, but the next round first reads back every batch from the
+   * durable offset on, checks it (framing, CRC-32C, contiguous offsets) and writes it again in place, and only
+   * then fsyncs: when that round succeeds the data is on disk and the log carries on. A batch that no longer
+   * checks out (the page cache dropped it and the disk holds something else) fails the log for good: it will
+   * answer KAFKA_STORAGE_ERROR until a restart, whose recovery truncates the log there. Reads in between serve
+   * what the page cache holds (acks=1 never promised more).
    */
   flush (): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.storageError())
@@ -520,25 +560,43 @@ export class PartitionLog {
     this.runningFlush = flush
     const target = this.nextOffset
     this.runningFlushTarget = target
+    if (this.rewriteNeeded) {
+      const rewriteError = this.rewriteUndurable()
+      if (rewriteError !== null) {
+        this.finishFlush(target, [], rewriteError)
+        return
+      }
+    }
     const fds: number[] = []
-    // Index files and the directory are opened for the round only and closed when it ends.
+    // Sealed segments' files (their .log may be closed, see the LRU in segment.ts), index files and the
+    // directory are opened for the round only and closed when it ends; only the active segment's fd is kept,
+    // pinned against the LRU while the round fsyncs it.
     const roundFds: number[] = []
+    const sealed = this.flushingSealed
     let openError: Error | null = null
     try {
       for (const segment of this.segmentsToSync) {
-        fds.push(segment.fd)
+        sealed.push(segment)
+        roundFds.push(openSync(segment.logPath, 'r'))
         roundFds.push(openSync(segment.indexPath, 'r'))
         roundFds.push(openSync(segment.timeIndexPath, 'r'))
       }
       if (this.directoryNeedsSync) roundFds.push(openSync(this.directory, 'r'))
+      const active = this.active
+      fds.push(active.openFd())
+      active.syncing++
+      this.flushingSegment = active
     } catch (error) {
       openError = error as Error
     }
     this.segmentsToSync.length = 0
-    this.directoryNeedsSync = false
-    fds.push(this.active.fd)
+    this.directoryNeedsSync = openError !== null
     let pending = fds.length + roundFds.length
     let firstError: Error | null = openError
+    if (pending === 0) {
+      this.finishFlush(target, roundFds, firstError)
+      return
+    }
     const onSynced = (error: NodeJS.ErrnoException | null): void => {
       if (error !== null && firstError === null) firstError = error
       if (--pending === 0) this.finishFlush(target, roundFds, firstError)
@@ -547,18 +605,64 @@ export class PartitionLog {
     for (const fd of roundFds) this.fsyncImpl(fd, onSynced)
   }
 
+  /**
+   * The first step of the round after a failed one (see flush()): checks and rewrites in place every batch from
+   * the durable offset on, queueing the sealed segments it touched for the round's fsync. Returns the error that
+   * fails the round, null when the round may go on; a batch that no longer checks out fails the log.
+   */
+  private rewriteUndurable (): Error | null {
+    try {
+      const from = Math.max(this.durable, this.segments[0].baseOffset)
+      if (from < this.nextOffset) {
+        const first = this.segmentIndexFor(from)
+        const segments = this.segments
+        this.prepareIndexes(segments[first])
+        const position = Math.max(segments[first].locate(from), 0)
+        for (let index = first; index < segments.length; index++) {
+          const segment = segments[index]
+          if (!segment.rewriteFrom(index === first ? position : 0, index === first ? -1 : segment.baseOffset)) {
+            this.failure = new Error(`${segment.logPath} no longer holds what was written before a failed fsync`)
+            count('storage-errors')
+            return this.failure
+          }
+          if (segment !== this.active && !this.segmentsToSync.includes(segment)) this.segmentsToSync.push(segment)
+        }
+      }
+      this.rewriteNeeded = false
+      this.directoryNeedsSync = true
+      return null
+    } catch (error) {
+      count('storage-errors')
+      return error as Error
+    }
+  }
+
   private finishFlush (target: number, roundFds: number[], error: Error | null): void {
     for (const fd of roundFds) closeSync(fd)
     const finished = this.runningFlush!
     this.runningFlush = null
+    const pinned = this.flushingSegment
+    this.flushingSegment = null
+    if (pinned !== null) pinned.syncing--
     for (const segment of this.segmentsToCloseAfterFlush) segment.closeFd()
     this.segmentsToCloseAfterFlush.length = 0
+    trimOpenSegmentFiles()
+    const synced = this.flushingSealed
+    this.flushingSealed = []
     const next = this.nextFlush
     this.nextFlush = null
     if (error !== null) {
-      this.failure ??= error
-      finished.reject(this.storageError())
-      next?.reject(this.storageError())
+      if (error !== this.failure) {
+        count('storage-errors')
+        // Nothing of this round is known to be on disk: its sealed segments go to the next round again, and
+        // that round rewrites from the durable offset on first.
+        this.rewriteNeeded = true
+        this.directoryNeedsSync = true
+        for (const segment of synced) if (!segment.deleted && !this.segmentsToSync.includes(segment)) this.segmentsToSync.push(segment)
+      }
+      const storageError = this.storageError(error)
+      finished.reject(storageError)
+      next?.reject(storageError)
       return
     }
     if (target > this.durable) this.durable = target
@@ -574,8 +678,8 @@ export class PartitionLog {
     else this.startFlush(next)
   }
 
-  private storageError (): KafkaError {
-    return new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition log ${this.directory} failed: ${this.failure?.message}`)
+  private storageError (cause: Error | null = this.failure): KafkaError {
+    return new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `partition log ${this.directory} failed: ${cause?.message}`)
   }
 
   /**
@@ -589,8 +693,9 @@ export class PartitionLog {
       throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is above the log end offset ${this.nextOffset}`)
     }
     if (offset <= this.startOffset) return
-    this.startOffset = offset
+    // The checkpoint first: when it cannot be written (ENOSPC) nothing has changed.
     writeFileAtomic(join(this.directory, kLogStartOffsetFile), `${offset}\n`)
+    this.startOffset = offset
     this.directoryNeedsSync = true
     if (this.active.nextOffset <= offset && !this.active.isEmpty) this.roll()
     while (this.segments.length > 1 && this.segments[0].nextOffset <= offset) this.deleteSegment(this.segments.shift()!)
@@ -619,13 +724,18 @@ export class PartitionLog {
   /**
    * Clean shutdown: persists the active segment's indexes and a producer snapshot, fsyncs everything
    * (synchronously: shutdown is the one place the thread waits for the disk, so that the marker never
-   * vouches for data that is not there) and writes the clean-shutdown marker.
+   * vouches for data that is not there) and writes the clean-shutdown marker. When a step fails (a full disk)
+   * there is no marker, so the next open() recovers the log as after a crash; a queued flush then rejects.
    */
   close (): void {
     if (this.closed) return
     this.closed = true
+    const next = this.nextFlush
+    this.nextFlush = null
     try {
       if (this.failure === null) {
+        const rewriteError = this.rewriteNeeded ? this.rewriteUndurable() : null
+        if (rewriteError !== null) throw rewriteError
         const active = this.active
         active.persistIndexes()
         this.takeProducerSnapshot()
@@ -635,10 +745,13 @@ export class PartitionLog {
         writeFileSync(join(this.directory, kCleanShutdownFile), '')
         syncPathSync(this.directory)
         this.durable = this.nextOffset
-        const next = this.nextFlush
-        this.nextFlush = null
         next?.resolve()
+      } else {
+        next?.reject(this.storageError())
       }
+    } catch (error) {
+      count('storage-errors')
+      next?.reject(this.storageError(error as Error))
     } finally {
       for (const segment of this.segments) this.closeSegmentFd(segment)
     }
@@ -739,6 +852,7 @@ export class PartitionLog {
       }
       segment.sealed = true
       segment.unloadIndexes()
+      segment.closeFd() // rebuilt through its fd; opened again on first use (segment.ts: the LRU)
     }
     const last = segments[segments.length - 1]
     if (lastRecovered) return
@@ -814,7 +928,8 @@ function removeFrom<T> (list: T[], item: T): void {
 }
 
 function syncSegmentSync (segment: LogSegment): void {
-  fdatasyncSync(segment.fd)
+  if (segment.sealed) syncPathSync(segment.logPath)
+  else fdatasyncSync(segment.openFd())
   syncPathSync(segment.indexPath)
   syncPathSync(segment.timeIndexPath)
 }

@@ -12,13 +12,21 @@
 // closed: index entries are not appended with a syscall each, and after an unclean shutdown the last segment's
 // indexes are rebuilt from the log anyway. Sealed segments load their indexes from the files on first use.
 //
+// File descriptors: only the active segment keeps its .log open for its lifetime. A sealed segment's .log is
+// opened on first use (a fetch, a lookup, a recovery scan) and then kept in the thread's LRU of open segment
+// files (`openSegmentFiles`, at most `maxOpenSegmentFiles` of them across every partition of the thread); the
+// least recently used is closed when the LRU is full. Every use of an fd is synchronous and starts with openFd(),
+// so closing a victim between two uses never breaks a read; the one asynchronous use, the fdatasync of a flush,
+// pins its segment (`syncing`) and the LRU passes pinned segments over. Index files are never held open.
+//
 // Used by one thread only. Appends write with fs.writeSync (may block on the page cache, never on the disk);
 // fsync is the PartitionLog's business (flush), never done here.
 import {
-  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync,
+  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync,
   writeFileSync, writeSync
 } from 'node:fs'
 import { join } from 'node:path'
+import { count } from '../counters.ts'
 import { crc32c } from '../protocol/crc32c.ts'
 import {
   kAttributesOffset, kBatchHeaderSize, kBatchLengthOffset, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead,
@@ -65,11 +73,80 @@ export function readFully (fd: number, buffer: Buffer, offset: number, length: n
   return total
 }
 
-/** Writes `data` to `path` atomically: a temporary file renamed over it (a crash leaves the old or the new). */
+/**
+ * Writes `data` to `path` atomically: a temporary file renamed over it (a crash leaves the old or the new). A
+ * failed write (ENOSPC) removes the temporary file again, so that it gives back the space it took.
+ */
 export function writeFileAtomic (path: string, data: Buffer | string): void {
   const temporaryPath = path + '.tmp'
-  writeFileSync(temporaryPath, data)
+  try {
+    writeFileSync(temporaryPath, data)
+  } catch (error) {
+    try {
+      unlinkSync(temporaryPath)
+    } catch {}
+    throw error
+  }
   renameSync(temporaryPath, path)
+}
+
+/** Default cap of the thread's LRU of open sealed segment files (`--max-open-segment-files`). */
+export const kDefaultMaxOpenSegmentFiles = 256
+
+/**
+ * The thread's sealed segments whose .log fd is open, least recently used first (a Set keeps insertion order;
+ * a use moves the segment to the end). Active segments are not in it: their fds stay open.
+ */
+class OpenSegmentFiles {
+  limit = kDefaultMaxOpenSegmentFiles
+  private readonly open = new Set<LogSegment>()
+
+  get size (): number {
+    return this.open.size
+  }
+
+  used (segment: LogSegment): void {
+    this.open.delete(segment)
+    this.open.add(segment)
+    if (this.open.size > this.limit) this.trim(segment)
+  }
+
+  forget (segment: LogSegment): void {
+    this.open.delete(segment)
+  }
+
+  /**
+   * Closes the least recently used files beyond the limit, passing over those a flush is fsyncing and `keep`
+   * (the one being opened for use: with the others pinned, the LRU stays over its limit for a while instead).
+   */
+  trim (keep: LogSegment | null = null): void {
+    for (const segment of this.open) {
+      if (this.open.size <= this.limit) return
+      if (segment.syncing > 0 || segment === keep) continue
+      this.open.delete(segment)
+      segment.closeFd()
+      count('segment-files-evicted')
+    }
+  }
+}
+
+const openSegmentFiles = new OpenSegmentFiles()
+
+/** Sets the cap of this thread's LRU of open sealed segment files (at least 1), closing files beyond it. */
+export function setMaxOpenSegmentFiles (limit: number): void {
+  if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError('maxOpenSegmentFiles must be an integer >= 1')
+  openSegmentFiles.limit = limit
+  openSegmentFiles.trim()
+}
+
+/** Sealed segment files open on this thread now (tests and operators). */
+export function openSegmentFileCount (): number {
+  return openSegmentFiles.size
+}
+
+/** Called by a flush that no longer pins a segment: closes files the LRU had to keep past its limit. */
+export function trimOpenSegmentFiles (): void {
+  openSegmentFiles.trim()
 }
 
 function unlinkIfExists (path: string): void {
@@ -289,8 +366,13 @@ export class LogSegment {
   readonly indexPath: string
   readonly timeIndexPath: string
   readonly indexIntervalBytes: number
-  /** Opened 'a+': writes append, reads are positional. */
+  /**
+   * The .log fd, -1 while closed; use openFd(), which opens it when needed. The active segment's is opened 'a+'
+   * (writes append, reads are positional), a sealed one's 'r+' (reads; recovery may truncate).
+   */
   fd: number
+  /** Flushes fsyncing this segment's fd right now: the LRU must not close it meanwhile. */
+  syncing = 0
   /** Bytes of valid batches in the .log file. */
   size: number
   /** One past the last offset in the segment; baseOffset while empty. */
@@ -322,7 +404,10 @@ export class LogSegment {
     this.nextOffset = baseOffset
   }
 
-  /** Creates an empty active segment; its files must not exist yet (or be empty). */
+  /**
+   * Creates an empty active segment; its files must not exist yet (or be empty). When creating a file fails (no
+   * inode or page left), the files made so far are removed again, so that a later roll can retry.
+   */
   static create (directory: string, baseOffset: number, indexIntervalBytes: number): LogSegment {
     const fd = openSync(join(directory, offsetFileName(baseOffset, kLogSuffix)), 'a+')
     if (fstatSync(fd).size !== 0) {
@@ -330,17 +415,35 @@ export class LogSegment {
       throw new Error(`segment ${baseOffset} already exists in ${directory}`)
     }
     const segment = new LogSegment(directory, baseOffset, indexIntervalBytes, fd, 0)
-    writeFileSync(segment.indexPath, '')
-    writeFileSync(segment.timeIndexPath, '')
+    try {
+      writeFileSync(segment.indexPath, '')
+      writeFileSync(segment.timeIndexPath, '')
+    } catch (error) {
+      segment.closeFd()
+      try {
+        segment.deleteFiles()
+      } catch {}
+      throw error
+    }
     segment.offsetIndex = new OffsetIndex()
     segment.timeIndex = new TimeIndex()
     return segment
   }
 
-  /** Opens an existing segment; its end and indexes are unknown until checkSealed(), loadActive() or rebuild(). */
+  /**
+   * An existing segment, its .log not opened yet (see openFd()); its end and indexes are unknown until
+   * checkSealed(), loadActive() or rebuild().
+   */
   static openExisting (directory: string, baseOffset: number, indexIntervalBytes: number): LogSegment {
-    const fd = openSync(join(directory, offsetFileName(baseOffset, kLogSuffix)), 'a+')
-    return new LogSegment(directory, baseOffset, indexIntervalBytes, fd, fstatSync(fd).size)
+    const size = statSync(join(directory, offsetFileName(baseOffset, kLogSuffix))).size
+    return new LogSegment(directory, baseOffset, indexIntervalBytes, -1, size)
+  }
+
+  /** The .log fd, opened when closed; a sealed segment's use is noted in the thread's LRU. */
+  openFd (): number {
+    if (this.fd < 0) this.fd = openSync(this.logPath, this.sealed ? 'r+' : 'a+')
+    if (this.sealed) openSegmentFiles.used(this)
+    return this.fd
   }
 
   get isEmpty (): boolean {
@@ -365,12 +468,13 @@ export class LogSegment {
    */
   append (batch: Buffer, baseOffset: number, lastOffset: number, maxTimestamp: number): void {
     const position = this.size
+    const fd = this.openFd()
     let written = 0
     try {
-      while (written < batch.length) written += writeSync(this.fd, batch, written, batch.length - written)
+      while (written < batch.length) written += writeSync(fd, batch, written, batch.length - written)
     } catch (error) {
       try {
-        ftruncateSync(this.fd, position)
+        ftruncateSync(fd, position)
       } catch {
         this.tornByFailedWrite = true
       }
@@ -404,7 +508,7 @@ export class LogSegment {
 
   /** Reads `length` bytes at `position` into target[targetOffset, ...); returns the count read. */
   readInto (position: number, target: Buffer, targetOffset: number, length: number): number {
-    return readFully(this.fd, target, targetOffset, length, position)
+    return readFully(this.openFd(), target, targetOffset, length, position)
   }
 
   /**
@@ -414,7 +518,7 @@ export class LogSegment {
   locate (offset: number): number {
     let position = this.offsetIndex!.floorPosition(offset - this.baseOffset)
     if (position >= this.size) position = 0 // a bad entry in an unvalidated index: scan from the start
-    headerWindow.reset(this.fd)
+    headerWindow.reset(this.openFd())
     const buffer = headerWindow.buffer
     while (position < this.size) {
       const at = headerWindow.headerAt(position, this.size)
@@ -441,7 +545,7 @@ export class LogSegment {
       position = this.offsetIndex!.floorPosition(Math.max(relativeOffset, minOffset - this.baseOffset))
       if (position >= this.size) position = 0
     }
-    headerWindow.reset(this.fd)
+    headerWindow.reset(this.openFd())
     const buffer = headerWindow.buffer
     while (position < this.size) {
       const at = headerWindow.headerAt(position, this.size)
@@ -459,7 +563,7 @@ export class LogSegment {
 
   /** Calls `visit` for each batch header from `position` (a batch boundary) to the end of the segment. */
   forEachHeader (position: number, visit: HeaderVisitor): void {
-    headerWindow.reset(this.fd)
+    headerWindow.reset(this.openFd())
     const buffer = headerWindow.buffer
     while (position < this.size) {
       const at = headerWindow.headerAt(position, this.size)
@@ -477,7 +581,8 @@ export class LogSegment {
    * Returns the number of bytes truncated.
    */
   private recoverFrom (position: number, expectedOffset: number): number {
-    const fileSize = fstatSync(this.fd).size
+    const fd = this.openFd()
+    const fileSize = fstatSync(fd).size
     this.size = position
     this.nextOffset = expectedOffset
     const chunk = recoveryChunk ??= Buffer.allocUnsafeSlow(kRecoveryChunkBytes)
@@ -485,7 +590,7 @@ export class LogSegment {
     let chunkLength = 0
     while (fileSize - position >= kBatchHeaderSize) {
       if (position < chunkStart || position + kBatchHeaderSize > chunkStart + chunkLength) {
-        chunkLength = readFully(this.fd, chunk, 0, Math.min(chunk.length, fileSize - position), position)
+        chunkLength = readFully(fd, chunk, 0, Math.min(chunk.length, fileSize - position), position)
         chunkStart = position
         if (chunkLength < kBatchHeaderSize) break
       }
@@ -496,13 +601,13 @@ export class LogSegment {
       if (position + size <= chunkStart + chunkLength) {
         batch = chunk.subarray(position - chunkStart, position - chunkStart + size)
       } else if (size <= chunk.length) {
-        chunkLength = readFully(this.fd, chunk, 0, Math.min(chunk.length, fileSize - position), position)
+        chunkLength = readFully(fd, chunk, 0, Math.min(chunk.length, fileSize - position), position)
         chunkStart = position
         if (chunkLength < size) break
         batch = chunk.subarray(0, size)
       } else {
         batch = Buffer.allocUnsafe(size)
-        if (readFully(this.fd, batch, 0, size, position) < size) break
+        if (readFully(fd, batch, 0, size, position) < size) break
       }
       if (batch[kMagicOffset] !== kMagicV2) break
       if (batch.readUInt32BE(kCrcOffset) !== crc32c(batch.subarray(kAttributesOffset))) break
@@ -515,7 +620,7 @@ export class LogSegment {
       position += size
       expectedOffset = lastOffset + 1
     }
-    if (position < fileSize) ftruncateSync(this.fd, position)
+    if (position < fileSize) ftruncateSync(fd, position)
     return fileSize - position
   }
 
@@ -624,6 +729,45 @@ export class LogSegment {
     this.maybeAppendTimeIndex()
     this.persistIndexes()
     this.sealed = true
+    if (this.fd >= 0) openSegmentFiles.used(this)
+  }
+
+  /** Undoes seal() after a roll failed past it: the segment is the active one again (its fd not in the LRU). */
+  unseal (): void {
+    this.sealed = false
+    openSegmentFiles.forget(this)
+  }
+
+  /**
+   * After a failed fsync: reads back the batches from `position` (a batch boundary) to the end, checks each
+   * (framing, magic, CRC-32C, contiguous offsets from `expectedOffset`) and writes it again at the same place,
+   * through an fd of its own ('r+': a positional write on the 'a+' fd would append). Writing dirties the pages
+   * again, so that the next fsync really writes them (Linux marks pages whose writeback failed clean);
+   * `expectedOffset` -1 takes the first batch's base offset as it is. Returns
+   * false, having stopped there, at a batch that no longer checks out (the page cache lost it); throws when a
+   * read or a write fails.
+   */
+  rewriteFrom (position: number, expectedOffset: number): boolean {
+    const fd = openSync(this.logPath, 'r+')
+    try {
+      const header = Buffer.allocUnsafe(kBatchHeaderSize)
+      while (position < this.size) {
+        if (this.size - position < kBatchHeaderSize || readFully(fd, header, 0, kBatchHeaderSize, position) < kBatchHeaderSize) return false
+        const size = kLogOverhead + header.readInt32BE(kBatchLengthOffset)
+        if (size < kBatchHeaderSize || position + size > this.size) return false
+        const batch = Buffer.allocUnsafe(size)
+        if (readFully(fd, batch, 0, size, position) < size) return false
+        if (batch[kMagicOffset] !== kMagicV2 || (expectedOffset >= 0 && readInt64(batch, 0) !== expectedOffset) ||
+          batch.readUInt32BE(kCrcOffset) !== crc32c(batch.subarray(kAttributesOffset))) return false
+        let written = 0
+        while (written < size) written += writeSync(fd, batch, written, size - written, position + written)
+        position += size
+        expectedOffset = readInt64(batch, 0) + batch.readInt32BE(kLastOffsetDeltaOffset) + 1
+      }
+      return true
+    } finally {
+      closeSync(fd)
+    }
   }
 
   /** Appends the index entries not yet in the files to them (on seal and on clean close). */
@@ -653,6 +797,7 @@ export class LogSegment {
   }
 
   closeFd (): void {
+    openSegmentFiles.forget(this)
     if (this.fd >= 0) {
       closeSync(this.fd)
       this.fd = -1
@@ -668,11 +813,18 @@ export class LogSegment {
   }
 }
 
+/** Appends `data` to the file; a failed write (ENOSPC) truncates it back, so no torn entry stays behind. */
 function appendToFile (path: string, data: Buffer): void {
   const fd = openSync(path, 'a')
   try {
+    const size = fstatSync(fd).size
     let written = 0
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written)
+    try {
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written)
+    } catch (error) {
+      if (written > 0) ftruncateSync(fd, size)
+      throw error
+    }
   } finally {
     closeSync(fd)
   }

@@ -1,5 +1,6 @@
 // Test helpers for the log: building record batches (magic v2, uncompressed) without depending on the
 // protocol's batch writer, decoding what a read returns, and temporary directories.
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -147,4 +148,28 @@ export function temporaryDirectory (t: { after: (fn: () => void) => void }): str
 /** Values of batch `index` in the standard test sequence: `count` records "b<index>-r<i>". */
 export function standardValues (index: number, count = 3): string[] {
   return Array.from({ length: count }, (_, record) => `b${index}-r${record}`)
+}
+
+/**
+ * Mounts a tmpfs of `sizeBytes` on a fresh temporary directory, unmounted (and removed) after the test; null,
+ * with the reason in `skipped`, where mounting is not permitted (not root, or no CAP_SYS_ADMIN in a container).
+ */
+export function mountTmpfs (t: { after: (fn: () => void) => void }, sizeBytes: number): { path: string } | { skipped: string } {
+  const directory = mkdtempSync(join(tmpdir(), 'shoal-tmpfs-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', directory], { stdio: 'pipe' })
+  } catch (error) {
+    rmSync(directory, { recursive: true, force: true })
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim()
+    return { skipped: `cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): ${stderr || (error as Error).message}` }
+  }
+  t.after(() => {
+    try {
+      execFileSync('umount', [directory], { stdio: 'pipe' })
+    } catch {
+      execFileSync('umount', ['-l', directory], { stdio: 'pipe' }) // something still holds a file open
+    }
+    rmSync(directory, { recursive: true, force: true })
+  })
+  return { path: directory }
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { counterValue } from '../../src/counters.ts'
 import { ErrorCode } from '../../src/protocol/errors.ts'
 import { kTimestampTypeBit } from '../../src/protocol/record-batch-layout.ts'
 import { kCleanShutdownFile, kLogStartOffsetFile, PartitionLog } from '../../src/log/partition-log.ts'
@@ -231,13 +232,63 @@ test('flush makes a rolled segment durable before resolving', async t => {
   log.close()
 })
 
-test('a failed fsync fails the log', async t => {
-  const fsyncImpl: FsyncFunction = (_fd, callback) => setImmediate(() => callback(Object.assign(new Error('EIO'), { code: 'EIO' })))
-  const log = PartitionLog.open(temporaryDirectory(t), { ...kSmallSegments, fsyncImpl })
-  log.append(buildBatch({ values: ['a'] }), -1)
+test('a failed fsync fails its flush only: the next round rewrites the unsynced tail, fsyncs it and the log goes on', async t => {
+  let failing = true
+  const synced: number[] = []
+  const fsyncImpl: FsyncFunction = (fd, callback) => {
+    synced.push(fd)
+    setImmediate(() => callback(failing ? Object.assign(new Error('EIO'), { code: 'EIO' }) : null))
+  }
+  const directory = temporaryDirectory(t)
+  const log = PartitionLog.open(directory, { ...kSmallSegments, fsyncImpl })
+  appendStandard(log, 12) // several segments: sealed ones are part of the failed round
+  const errorsBefore = counterValue('storage-errors')
   await assert.rejects(log.flush(), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)
-  assert.throws(() => log.append(buildBatch({ values: ['b'] }), -1), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)
+  assert.equal(log.durableOffset, 0)
+  assert.ok(counterValue('storage-errors') > errorsBefore)
+  // Still writable; the retry's round rewrites everything from the durable offset on before its fsync.
+  failing = false
+  synced.length = 0
+  log.append(buildBatch({ values: ['after'] }), -1)
+  await log.flush()
+  assert.equal(log.durableOffset, log.nextOffset)
+  assert.ok(synced.length >= (log.segmentCount - 1) * 3 + 2, 'the failed round\'s sealed segments are fsynced again')
+  const batches = decodeBatches(log.read(0, 1 << 20, true).records)
+  assert.ok(batches.every(batch => batch.crcValid))
+  assert.deepEqual(valuesOf(log.read(0, 1 << 20, true).records),
+    [...Array.from({ length: 12 }, (_, index) => standardValues(index)).flat(), 'after'])
   log.close()
+  const reopened = PartitionLog.open(directory, kSmallSegments)
+  assert.equal(reopened.nextOffset, 37)
+  reopened.close()
+})
+
+test('a failed fsync whose data no longer checks out fails the log until a restart recovers it', async t => {
+  let failing = true
+  const fsyncImpl: FsyncFunction = (_fd, callback) => setImmediate(() => callback(failing ? Object.assign(new Error('EIO'), { code: 'EIO' }) : null))
+  const directory = temporaryDirectory(t)
+  const log = PartitionLog.open(directory, { segmentBytes: 1 << 20, indexIntervalBytes: 128, fsyncImpl })
+  log.append(buildBatch({ values: ['a'] }), -1)
+  await log.flush().catch(() => {})
+  failing = false
+  await log.flush()
+  log.append(buildBatch({ values: ['b'] }), -1)
+  failing = true
+  await assert.rejects(log.flush(), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)
+  failing = false
+  // The written-back pages are gone and the disk holds something else: a corrupted second batch.
+  const logFile = join(directory, readdirSync(directory).find(name => name.endsWith('.log'))!)
+  const contents = readFileSync(logFile)
+  contents[contents.length - 2] ^= 0xff // inside the second (last) batch's records
+  writeFileSync(logFile, contents)
+  await assert.rejects(log.flush(), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)
+  assert.throws(() => log.append(buildBatch({ values: ['c'] }), -1), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)
+  assert.equal(log.read(0, 1 << 20, true).errorCode, ErrorCode.NONE, 'reads still work')
+  log.close()
+  const reopened = PartitionLog.open(directory, kSmallSegments)
+  assert.equal(reopened.recovery.clean, false)
+  assert.deepEqual(valuesOf(reopened.read(0, 1 << 20, true).records), ['a'])
+  reopened.close()
 })
 
 test('deleteRecordsBefore moves the log start, deletes whole segments and persists across reopen', t => {
