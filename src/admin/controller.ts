@@ -11,11 +11,50 @@ import { join } from 'node:path'
 import { ErrorCode } from '../protocol/errors.ts'
 import { kTopicConfigDefaults, validateTopicConfig, validateTopicName } from '../config/topic-config.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
+import { count } from '../counters.ts'
 import type { ClusterMetadata, TopicMetadata } from '../shard/shard-table.ts'
 import type { Logger } from '../logger.ts'
 
 /** Producer ids are reserved on disk in blocks, so that a crash never hands out an id twice. */
 const kProducerIdBlock = 1000
+
+/**
+ * Broker-internal topics: clients cannot create, delete or repartition them, and may change only the configs in
+ * kInternalTopicAlterableConfigs. `__consumer_offsets`' partition count decides every group's coordinator
+ * (javaHash(group) % 50), so growing it moves every group away from its offsets. `__transaction_state` is
+ * reserved by name for the transaction coordinator; `__cluster_metadata` is refused as Kafka refuses it.
+ */
+export const kInternalTopics: ReadonlySet<string> = new Set([kOffsetsTopic, '__transaction_state', '__cluster_metadata'])
+
+/**
+ * The configs of an internal topic a client may change: segment sizing, flushing, retention and compaction
+ * tuning. `cleanup.policy` must stay `compact`; the others (max.message.bytes, message.timestamp.*,
+ * min.insync.replicas, ...) would change how the coordinator's own records are accepted.
+ */
+export const kInternalTopicAlterableConfigs: ReadonlySet<string> = new Set([
+  'compression.type', 'delete.retention.ms', 'file.delete.delay.ms', 'flush.messages', 'flush.ms', 'index.interval.bytes',
+  'max.compaction.lag.ms', 'min.cleanable.dirty.ratio', 'min.compaction.lag.ms', 'preallocate', 'retention.bytes',
+  'retention.ms', 'segment.bytes', 'segment.index.bytes', 'segment.jitter.ms', 'segment.ms'
+])
+
+/**
+ * Limits on what admin requests may create. Each partition a worker opens holds a segment file and its two
+ * index files open, so the broker total bounds file descriptors (3 per partition, before connections).
+ * A breach answers POLICY_VIOLATION (as KIP-578's max.broker.partitions does) and creates nothing.
+ */
+export interface ControllerLimits {
+  /** --max-partitions-per-topic: most partitions one topic may have. */
+  readonly maxPartitionsPerTopic: number
+  /** --max-broker-partitions (KIP-578's max.broker.partitions): most partitions of all topics together. */
+  readonly maxBrokerPartitions: number
+  /** --max-topics: most topics, internal ones included. */
+  readonly maxTopics: number
+}
+
+export const kDefaultControllerLimits: ControllerLimits = { maxPartitionsPerTopic: 4000, maxBrokerPartitions: 5000, maxTopics: 5000 }
+
+/** Partition counts travel as int32; a larger count cannot be asked for over the wire. */
+const kInt32Max = 2 ** 31 - 1
 
 interface PersistedState extends ClusterMetadata {
   readonly producerIdBlockEnd: number
@@ -74,17 +113,19 @@ export class Controller {
   readonly #dir: string
   readonly #defaultPartitions: number
   readonly #logger: Logger
+  readonly #limits: ControllerLimits
   #state: PersistedState
   #nextProducerId: number
   #broadcast: Broadcast
   /** Changes are applied one at a time, in arrival order. */
   #queue: Promise<unknown>
 
-  constructor (dataDir: string, defaultPartitions: number, logger: Logger) {
+  constructor (dataDir: string, defaultPartitions: number, logger: Logger, limits: ControllerLimits = kDefaultControllerLimits) {
     this.#dir = join(dataDir, 'meta')
     this.#file = join(this.#dir, 'cluster.json')
     this.#defaultPartitions = defaultPartitions
     this.#logger = logger
+    this.#limits = limits
     this.#broadcast = async () => {}
     this.#queue = Promise.resolve()
     mkdirSync(this.#dir, { recursive: true })
@@ -100,6 +141,43 @@ export class Controller {
     }
     this.#state = state
     this.#nextProducerId = state.producerIdBlockEnd
+    warnIfFileDescriptorsShort(limits.maxBrokerPartitions, logger)
+  }
+
+  get limits (): ControllerLimits {
+    return this.#limits
+  }
+
+  /** Partitions of every topic together. */
+  #brokerPartitions (): number {
+    let total = 0
+    for (const topic of this.#state.topics) total += topic.partitions
+    return total
+  }
+
+  /**
+   * Checks a topic of `partitions` (new, or growing by `added`) against the limits, given the partitions and
+   * topics accepted earlier in the same request; returns the breach's message (already logged and counted).
+   */
+  #limitBreach (what: string, name: string, partitions: number, added: number, brokerPartitions: number, topics: number, newTopic: boolean): string | null {
+    const limits = this.#limits
+    let counter: string
+    let message: string
+    if (newTopic && topics + 1 > limits.maxTopics) {
+      counter = 'admin-max-topics-reached'
+      message = `${what} ${name}: the broker already has ${topics} topics, the most --max-topics allows (${limits.maxTopics}).`
+    } else if (partitions > limits.maxPartitionsPerTopic) {
+      counter = 'admin-max-partitions-per-topic-reached'
+      message = `${what} ${name}: ${partitions} partitions exceed the ${limits.maxPartitionsPerTopic} one topic may have (--max-partitions-per-topic).`
+    } else if (brokerPartitions + added > limits.maxBrokerPartitions) {
+      counter = 'admin-max-broker-partitions-reached'
+      message = `${what} ${name}: ${added} more partitions would bring the broker to ${brokerPartitions + added}, beyond max.broker.partitions ${limits.maxBrokerPartitions} (--max-broker-partitions).`
+    } else {
+      return null
+    }
+    count(counter)
+    this.#logger.warn(`refused: ${message}`)
+    return message
   }
 
   get metadata (): ClusterMetadata {
@@ -153,41 +231,59 @@ export class Controller {
     const results: CreateTopicResult[] = []
     const added: TopicMetadata[] = []
     const seen = new Set<string>()
+    // Each topic is judged on its own, in order, counting the ones accepted before it; nothing is applied
+    // until all are judged.
+    let brokerPartitions = this.#brokerPartitions()
+    let topicCount = this.#state.topics.length
     for (const request of requests) {
+      const name = typeof request.name === 'string' ? request.name : ''
       const fail = (errorCode: number, errorMessage: string): void => {
-        results.push({ name: request.name, errorCode, errorMessage, topicId: zeroUuid(), numPartitions: -1, replicationFactor: -1, configs: {} })
+        results.push({ name, errorCode, errorMessage, topicId: zeroUuid(), numPartitions: -1, replicationFactor: -1, configs: {} })
       }
-      const nameError = validateTopicName(request.name)
+      const nameError = typeof request.name === 'string' ? validateTopicName(name) : 'Topic name is illegal, it can\'t be null'
       if (nameError !== null) { fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError); continue }
-      if (request.name === kOffsetsTopic && request.internal !== true) { fail(ErrorCode.INVALID_REQUEST, `${kOffsetsTopic} is reserved for the broker`); continue }
-      if (seen.has(request.name)) { fail(ErrorCode.INVALID_REQUEST, `Duplicate topic name ${request.name} in request`); continue }
-      seen.add(request.name)
-      if (this.#state.topics.some((t) => t.name === request.name)) {
-        fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${request.name}' already exists.`)
+      if (seen.has(name)) { fail(ErrorCode.INVALID_REQUEST, `Duplicate topic name ${name} in request`); continue }
+      seen.add(name)
+      const internal = request.internal === true
+      if (kInternalTopics.has(name) && !internal) { fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${name} is prohibited.`); continue }
+      if (this.#state.topics.some((t) => t.name === name)) {
+        fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`)
         continue
       }
       if (request.hasAssignments) { fail(ErrorCode.INVALID_REQUEST, 'Manual replica assignment is not supported by a single-node broker'); continue }
       const partitions = request.numPartitions === -1 ? this.#defaultPartitions : request.numPartitions
-      if (!Number.isInteger(partitions) || partitions < 1 || partitions > 100_000) {
-        fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, got ${request.numPartitions}.`)
+      if (!Number.isInteger(partitions) || partitions < 1 || partitions > kInt32Max) {
+        fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, or -1 to use the default value, got ${request.numPartitions}.`)
         continue
       }
       if (request.replicationFactor !== -1 && request.replicationFactor !== 1) {
-        fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Replication factor: ${request.replicationFactor} larger than available brokers: 1.`)
+        fail(ErrorCode.INVALID_REPLICATION_FACTOR, request.replicationFactor < 1
+          ? `Replication factor must be larger than 0, or -1 to use the default value, got ${request.replicationFactor}.`
+          : `Replication factor: ${request.replicationFactor} larger than available brokers: 1.`)
         continue
       }
       const overrides: Record<string, string> = {}
       let configError: string | null = null
-      for (const config of request.configs) {
-        configError = validateTopicConfig(config.name, config.value)
+      for (const config of request.configs ?? []) {
+        const configName = typeof config?.name === 'string' ? config.name : String(config?.name)
+        configError = validateTopicConfig(configName, config.value)
+        if (configError === null && config.value === null) configError = `Null value not supported for topic configs: ${configName}`
         if (configError !== null) break
-        if (config.value !== null) overrides[config.name] = config.value
+        overrides[configName] = config.value as string
       }
       if (configError !== null) { fail(ErrorCode.INVALID_CONFIG, configError); continue }
-      const topic: TopicMetadata = { name: request.name, id: newTopicId(), partitions, configs: overrides, internal: request.internal === true }
+      // The broker's own topics are created whatever the limits (a full broker must still serve groups); their
+      // partitions count against what clients may create after them.
+      if (!internal) {
+        const breach = this.#limitBreach('CreateTopics', name, partitions, partitions, brokerPartitions, topicCount, true)
+        if (breach !== null) { fail(ErrorCode.POLICY_VIOLATION, breach); continue }
+      }
+      brokerPartitions += partitions
+      topicCount++
+      const topic: TopicMetadata = { name, id: newTopicId(), partitions, configs: overrides, internal }
       added.push(topic)
       results.push({
-        name: request.name,
+        name,
         errorCode: ErrorCode.NONE,
         errorMessage: null,
         topicId: validateOnly ? zeroUuid() : topic.id,
@@ -209,13 +305,13 @@ export class Controller {
     for (const name of names) {
       const topic = this.#state.topics.find((t) => t.name === name)
       if (topic === undefined) results.push({ name, topicId: zeroUuid(), errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' })
-      else if (topic.internal === true) results.push({ name, topicId: topic.id, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Internal topics cannot be deleted.' })
+      else if (isInternal(topic)) results.push({ name, topicId: topic.id, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Cannot delete internal topic ${name}.` })
       else { remove.add(topic.id); results.push({ name, topicId: topic.id, errorCode: ErrorCode.NONE, errorMessage: null }) }
     }
     for (const id of ids) {
       const topic = this.#state.topics.find((t) => t.id === id)
       if (topic === undefined) results.push({ name: null, topicId: id, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'This server does not host this topic ID.' })
-      else if (topic.internal === true) results.push({ name: topic.name, topicId: id, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Internal topics cannot be deleted.' })
+      else if (isInternal(topic)) results.push({ name: topic.name, topicId: id, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Cannot delete internal topic ${topic.name}.` })
       else { remove.add(topic.id); results.push({ name: topic.name, topicId: id, errorCode: ErrorCode.NONE, errorMessage: null }) }
     }
     if (remove.size > 0) {
@@ -228,23 +324,39 @@ export class Controller {
   async #createPartitions (requests: ReadonlyArray<{ name: string, count: number }>, validateOnly: boolean): Promise<TopicResult[]> {
     const results: TopicResult[] = []
     const grown = new Map<string, number>()
-    for (const { name, count } of requests) {
+    const seen = new Set<string>()
+    let brokerPartitions = this.#brokerPartitions()
+    for (const { name, count: wanted } of requests) {
       const topic = this.#state.topics.find((t) => t.name === name)
+      const fail = (errorCode: number, errorMessage: string): void => {
+        results.push({ name, topicId: topic?.id ?? zeroUuid(), errorCode, errorMessage })
+      }
+      if (seen.has(name)) { fail(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.'); continue }
+      seen.add(name)
       if (topic === undefined) {
-        results.push({ name, topicId: zeroUuid(), errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${name}' does not exist.` })
-      } else if (grown.has(name)) {
-        results.push({ name, topicId: topic.id, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic in request.' })
-      } else if (count <= topic.partitions) {
-        results.push({ name, topicId: topic.id, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic currently has ${topic.partitions} partitions, which is higher than the requested ${count}.` })
-      } else if (count > 100_000) {
-        results.push({ name, topicId: topic.id, errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Too many partitions: ${count}.` })
+        fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`)
+      } else if (isInternal(topic)) {
+        count('admin-internal-topic-refused')
+        this.#logger.warn(`refused: CreatePartitions on internal topic ${name}`)
+        fail(ErrorCode.INVALID_REQUEST, `Cannot add partitions to internal topic ${name}: its partition count places every group's coordinator.`)
+      } else if (!Number.isInteger(wanted) || wanted < 1 || wanted > kInt32Max) {
+        fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, got ${wanted}.`)
+      } else if (wanted === topic.partitions) {
+        fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${topic.partitions} partition(s).`)
+      } else if (wanted < topic.partitions) {
+        fail(ErrorCode.INVALID_PARTITIONS, `The topic ${name} currently has ${topic.partitions} partition(s); ${wanted} would not be an increase.`)
       } else {
-        grown.set(name, count)
+        const added = wanted - topic.partitions
+        const breach = this.#limitBreach('CreatePartitions', name, wanted, added, brokerPartitions, this.#state.topics.length, false)
+        if (breach !== null) { fail(ErrorCode.POLICY_VIOLATION, breach); continue }
+        brokerPartitions += added
+        grown.set(name, wanted)
         results.push({ name, topicId: topic.id, errorCode: ErrorCode.NONE, errorMessage: null })
       }
     }
     if (!validateOnly && grown.size > 0) {
       await this.#commit(this.#state.topics.map((t) => grown.has(t.name) ? { ...t, partitions: grown.get(t.name) as number } : t))
+      for (const [name, partitions] of grown) this.#logger.info(`topic ${name} now has ${partitions} partitions`)
     }
     return results
   }
@@ -259,6 +371,14 @@ export class Controller {
       if (value === null) delete configs[key]
       else configs[key] = value
     }
+    if (isInternal(topic)) {
+      const breach = internalConfigBreach(name, topic.configs, configs)
+      if (breach !== null) {
+        count('admin-internal-topic-refused')
+        this.#logger.warn(`refused: ${breach}`)
+        return { name, topicId: topic.id, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: breach }
+      }
+    }
     if (!validateOnly) await this.#commit(this.#state.topics.map((t) => t.id === topic.id ? { ...t, configs } : t))
     return { name, topicId: topic.id, errorCode: ErrorCode.NONE, errorMessage: null }
   }
@@ -271,4 +391,33 @@ export class Controller {
     }
     return { producerId: this.#nextProducerId++, producerEpoch: 0 }
   }
+}
+
+function isInternal (topic: TopicMetadata): boolean {
+  return topic.internal === true || kInternalTopics.has(topic.name)
+}
+
+/** Why a change of an internal topic's overrides from `before` to `after` would break it, or null. */
+function internalConfigBreach (name: string, before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): string | null {
+  if (name === kOffsetsTopic && after['cleanup.policy'] !== 'compact') {
+    return `Internal topic ${name} must keep cleanup.policy=compact (asked: ${after['cleanup.policy'] ?? 'the default, delete'}).`
+  }
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (!kInternalTopicAlterableConfigs.has(key) && key !== 'cleanup.policy' && before[key] !== after[key]) {
+      return `Config ${key} of internal topic ${name} cannot be changed.`
+    }
+  }
+  return null
+}
+
+/** Linux only (elsewhere silent): a warning when the open-files limit cannot hold every allowed partition. */
+function warnIfFileDescriptorsShort (maxBrokerPartitions: number, logger: Logger): void {
+  let limits: string
+  try { limits = readFileSync('/proc/self/limits', 'utf8') } catch { return }
+  const match = /^Max open files\s+(\d+|unlimited)/m.exec(limits)
+  if (match === null || match[1] === 'unlimited') return
+  const soft = Number(match[1])
+  // A segment file and two indexes per partition, plus room for connections and the controller's own files.
+  const needed = maxBrokerPartitions * 3 + 1024
+  if (needed > soft) logger.warn(`--max-broker-partitions ${maxBrokerPartitions} needs about ${needed} open files; the limit (ulimit -n) is ${soft}`)
 }

@@ -4,7 +4,7 @@
 // Broker settings come from flags and cannot be altered: INVALID_REQUEST.
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
-import { kTopicConfigDefaults } from '../config/topic-config.ts'
+import { isTopicConfig, kListTopicConfigs, kTopicConfigDefaults } from '../config/topic-config.ts'
 import type { TopicResult } from '../admin/controller.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
@@ -37,11 +37,23 @@ async function alter (context: RequestContext, request: AlterRequest, incrementa
       continue
     }
     const current = shard.table.topic(resource.resourceName)?.configs ?? {}
-    const set: Record<string, string | null> = {}
+    // Names are checked here, before they index anything: `__proto__` or `constructor` must never become keys.
+    const set: Record<string, string | null> = Object.create(null)
     let error: string | null = null
-    for (const config of resource.configs) {
+    let errorCode: number = ErrorCode.INVALID_REQUEST
+    for (const config of resource.configs ?? []) {
       const operation = incremental ? config.configOperation : kSet
-      const existing = config.name in set ? set[config.name] ?? undefined : current[config.name] ?? kTopicConfigDefaults[config.name]
+      if (typeof config.name !== 'string' || !isTopicConfig(config.name)) {
+        error = `Unknown topic config name: ${config.name}`
+        errorCode = ErrorCode.INVALID_CONFIG
+        break
+      }
+      if ((operation === kAppend || operation === kSubtract) && !kListTopicConfigs.has(config.name)) {
+        error = `Config value ${operation === kAppend ? 'append' : 'subtract'} is not allowed for config key ${config.name}, which is not a list`
+        errorCode = ErrorCode.INVALID_CONFIG
+        break
+      }
+      const existing = Object.hasOwn(set, config.name) ? set[config.name] ?? undefined : Object.hasOwn(current, config.name) ? current[config.name] : kTopicConfigDefaults[config.name]
       switch (operation) {
         case kSet: set[config.name] = config.value; break
         case kDelete: set[config.name] = null; break
@@ -49,12 +61,13 @@ async function alter (context: RequestContext, request: AlterRequest, incrementa
         case kSubtract: set[config.name] = listOf(existing).filter((item) => !listOf(config.value ?? '').includes(item)).join(','); break
         default: error = `Unknown config operation ${operation}`
       }
+      if (error !== null) break
     }
     if (error !== null) {
-      responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: error })
+      responses.push({ ...base, errorCode, errorMessage: error })
       continue
     }
-    const result = await shard.admin<TopicResult>({ op: 'alterTopicConfigs', topic: resource.resourceName, set, incremental, validateOnly: request.validateOnly })
+    const result = await shard.admin<TopicResult>({ op: 'alterTopicConfigs', topic: resource.resourceName, set: { ...set }, incremental, validateOnly: request.validateOnly })
     responses.push({ ...base, errorCode: result.errorCode, errorMessage: result.errorMessage })
   }
   return { throttleTimeMs: 0, responses }

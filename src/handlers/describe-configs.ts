@@ -41,7 +41,7 @@ function brokerConfigs (shard: Shard): Record<string, string> {
 }
 
 function entries (values: Record<string, string>, keys: string[] | null, sourceOf: (name: string) => number, readOnly: boolean, apiVersion: number, synonyms: boolean): object[] {
-  const names = keys === null ? Object.keys(values) : keys.filter((key) => key in values)
+  const names = keys === null ? Object.keys(values) : keys.filter((key) => typeof key === 'string' && Object.hasOwn(values, key))
   return names.map((name) => {
     const source = sourceOf(name)
     return {

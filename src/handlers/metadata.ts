@@ -33,12 +33,25 @@ function describeTopic (shard: Shard, topic: TopicEntry): object {
   return { errorCode: ErrorCode.NONE, name: topic.name, topicId: topic.id, isInternal: topic.internal, partitions, topicAuthorizedOperations: kOperationsNotRequested }
 }
 
-function missingTopic (name: string | null, topicId: string, errorCode: number): object {
-  return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: kOperationsNotRequested }
+/** `name` is nullable in the response only from v12; below it a topic asked for by id alone answers ''. */
+function missingTopic (name: string | null, topicId: string, errorCode: number, apiVersion: number): object {
+  return { errorCode, name: name ?? (apiVersion >= 12 ? null : ''), topicId, isInternal: false, partitions: [], topicAuthorizedOperations: kOperationsNotRequested }
+}
+
+/**
+ * What a topic whose auto-creation was refused answers: a race with another creation (TOPIC_ALREADY_EXISTS) or
+ * success means the topic is there but this worker's table may predate it by a message (retry:
+ * LEADER_NOT_AVAILABLE); a refused name is INVALID_TOPIC_EXCEPTION; a limit or a reserved name leaves it unknown.
+ */
+function autoCreateFailure (errorCode: number | undefined): number {
+  if (errorCode === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+  if (errorCode === ErrorCode.NONE || errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return ErrorCode.LEADER_NOT_AVAILABLE
+  if (errorCode === ErrorCode.INVALID_TOPIC_EXCEPTION) return ErrorCode.INVALID_TOPIC_EXCEPTION
+  return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 }
 
 async function handle (context: RequestContext, request: MetadataRequest): Promise<object> {
-  const { shard } = context
+  const { shard, apiVersion } = context
   const topics: object[] = []
   if (request.topics === null) {
     for (const topic of shard.table.topics()) topics.push(describeTopic(shard, topic))
@@ -46,7 +59,7 @@ async function handle (context: RequestContext, request: MetadataRequest): Promi
     const toCreate: string[] = []
     if (shard.config.autoCreateTopics && request.allowAutoTopicCreation) {
       for (const requested of request.topics) {
-        if (requested.name !== null && shard.table.topic(requested.name) === undefined && validateTopicName(requested.name) === null && !toCreate.includes(requested.name)) {
+        if (typeof requested.name === 'string' && shard.table.topic(requested.name) === undefined && validateTopicName(requested.name) === null && !toCreate.includes(requested.name)) {
           toCreate.push(requested.name)
         }
       }
@@ -61,21 +74,19 @@ async function handle (context: RequestContext, request: MetadataRequest): Promi
       for (const result of results) created.set(result.name, result)
     }
     for (const requested of request.topics) {
-      if (requested.name === null) {
-        const topic = shard.table.topicById(requested.topicId)
-        topics.push(topic === undefined ? missingTopic(null, requested.topicId, ErrorCode.UNKNOWN_TOPIC_ID) : describeTopic(shard, topic))
+      if (typeof requested.name !== 'string') {
+        // By id (v10+ may leave the name null; Kafka only serves ids from v12, Shoal serves them from v10).
+        const topic = typeof requested.topicId === 'string' ? shard.table.topicById(requested.topicId) : undefined
+        topics.push(topic === undefined ? missingTopic(null, typeof requested.topicId === 'string' ? requested.topicId : zeroUuid(), ErrorCode.UNKNOWN_TOPIC_ID, apiVersion) : describeTopic(shard, topic))
         continue
       }
       const topic = shard.table.topic(requested.name)
       if (topic !== undefined) {
         topics.push(describeTopic(shard, topic))
       } else if (validateTopicName(requested.name) !== null) {
-        topics.push(missingTopic(requested.name, zeroUuid(), ErrorCode.INVALID_TOPIC_EXCEPTION))
+        topics.push(missingTopic(requested.name, zeroUuid(), ErrorCode.INVALID_TOPIC_EXCEPTION, apiVersion))
       } else {
-        const failure = created.get(requested.name)
-        // A creation that raced with another one reports TOPIC_ALREADY_EXISTS; the topic is there, but this
-        // worker's table may predate it by a message: tell the client to retry.
-        topics.push(missingTopic(requested.name, zeroUuid(), failure === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.LEADER_NOT_AVAILABLE))
+        topics.push(missingTopic(requested.name, zeroUuid(), autoCreateFailure(created.get(requested.name)?.errorCode), apiVersion))
       }
     }
   }
