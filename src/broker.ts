@@ -1,13 +1,33 @@
 // The main thread: the acceptor and the controller. It owns no partition: it accepts TCP connections and
 // transfers each socket to a worker (least connections first, round robin among equals), and it runs the
 // controller, which serialises metadata changes and publishes them to every worker.
+//
+// It also supervises the workers. A worker thread that dies (an uncaught exception, an out-of-memory, its ring
+// loop failing, a terminate) does not take the process with it; it is logged, counted (`worker-restarts`) and
+// restarted with the same index, rings and doorbells and the controller's current metadata, so that it opens
+// its partitions from disk as after kill -9. Its connections died with it; clients reconnect and the acceptor
+// hands them to any worker. The restart protocol keeps every ring single-producer/single-consumer:
+//   1. the dead worker is marked down: no metadata broadcast waits for it, the acceptor steers away from it;
+//   2. every live worker gets {type:'peer-down', worker}: it stops writing to and reading from the rings to and
+//      from the dead worker, forgets their state, fails its calls to it and its long polls for it (Shard.peerDown),
+//      and answers 'peer-down-ack' (a worker that dies meanwhile is not waited for);
+//   3. with every ack in, no thread touches those rings: the main thread resets them (resetRingBuffer) and starts
+//      the new worker (it starts with the workers still down marked down, and a call-token base of its own);
+//   4. every live worker gets {type:'peer-up', worker} and uses the rings again.
+// The dead thread's files need no care here: Node closes the fds a worker opened through node:fs when it exits,
+// terminated or not, so the logs' segment files are not left open twice (test/interop/worker-restart.test.ts
+// reports the count). Admin requests in flight from the dead worker are carried out, and their answers vanish
+// with it. A worker that keeps dying is restarted after a growing delay (up to 10 s), so a fault at start does
+// not spin.
 import { createServer, type Server, type Socket } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import { Controller, type AdminOp } from './admin/controller.ts'
-import { createRingBuffer, Doorbells } from './shard/ring.ts'
+import { createRingBuffer, Doorbells, resetRingBuffer } from './shard/ring.ts'
 import type { BrokerConfig } from './config/config.ts'
 import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
+import { AcceptorLimits } from './net/acceptor-limits.ts'
+import { count as countEvent } from './counters.ts' // `count` is the number of workers here
 
 export interface Broker {
   readonly host: string
@@ -17,12 +37,28 @@ export interface Broker {
 }
 
 interface WorkerHandle {
-  readonly worker: Worker
+  /** The current thread of this index (replaced on a restart). */
+  worker: Worker
   connections: number
+  /** False from the thread's death until its successor starts. */
+  up: boolean
+  restarts: number
+  /** When it last died, and the delay before its next restart (grows while it keeps dying). */
+  diedAt: number
+  backoffMs: number
+  restartTimer: NodeJS.Timeout | null
 }
 
+/**
+ * The connection count of a worker that is down: the acceptor (least connections) hands it no socket until
+ * its successor starts (its count then starts again at 0). Large, but far from overflowing a sum.
+ */
+const kDownConnections = 2 ** 30
+/** Restarts within this long of the previous death are delayed (doubling from 100 ms to 10 s). */
+const kRestartWindowMs = 10_000
+
 export async function startBroker (config: BrokerConfig, logger: Logger): Promise<Broker> {
-  const controller = new Controller(config.dataDir, config.defaultPartitions, logger)
+  const controller = new Controller(config.dataDir, config.defaultPartitions, logger, { maxPartitionsPerTopic: config.maxPartitionsPerTopic, maxBrokerPartitions: config.maxBrokerPartitions, maxTopics: config.maxTopics })
   const count = config.workers
   // rings[from][to]: the ring `from` writes and `to` reads.
   const rings: Array<Array<SharedArrayBuffer | null>> = []
@@ -31,12 +67,24 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     for (let to = 0; to < count; to++) rings[from].push(from === to ? null : createRingBuffer(config.ringBytes))
   }
   const doorbells = Doorbells.create(count)
-  const advertised = { host: config.advertisedHost ?? config.listenHost, port: config.advertisedPort ?? config.listenPort }
+  let advertised = { host: config.advertisedHost ?? config.listenHost, port: config.advertisedPort ?? config.listenPort }
   const handles: WorkerHandle[] = []
+  // Connection limits (src/net/acceptor-limits.ts). A worker that dies takes its connections with it:
+  // `limits.releaseWorker(index)` gives them back.
+  const limits = new AcceptorLimits({
+    maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxConnectionCreationRatePerIp: config.maxConnectionCreationRatePerIp
+  })
   const acks = new Map<number, { pending: Set<number>, done: () => void }>()
-  const ready: Array<Promise<void>> = []
+  /** Dead worker -> the live workers that have yet to acknowledge its peer-down (step 2 of the protocol). */
+  const restarting = new Map<number, Set<number>>()
+  let started = false
+  let closing = false
 
-  for (let index = 0; index < count; index++) {
+  const spawn = (index: number, generation: number): Worker => {
+    const downPeers: number[] = []
+    for (let i = 0; i < handles.length; i++) if (i !== index && !handles[i].up) downPeers.push(i)
     const worker = new Worker(new URL('./shard/worker.ts', import.meta.url), {
       workerData: {
         index,
@@ -45,23 +93,26 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
         incoming: rings.map((row) => row[index]),
         doorbells,
         metadata: controller.metadata,
-        advertised
+        advertised,
+        downPeers,
+        // Tokens are int32: each generation starts 2^24 further on (see Shard's header).
+        tokenBase: ((generation * 0x01000000) & 0x7fffffff) + 1
       }
     })
-    const handle: WorkerHandle = { worker, connections: 0 }
-    handles.push(handle)
-    ready.push(new Promise((resolve, reject) => {
-      worker.once('error', reject)
-      worker.on('message', function onReady (message) {
-        if (message.type === 'ready') { worker.off('message', onReady); resolve() }
-      })
-    }))
+    // The handle of this index while `worker` is its thread (null once it was replaced).
+    const current = (): WorkerHandle | null => handles[index]?.worker === worker ? handles[index] : null
     worker.on('error', (error: Error) => {
       logger.error(`worker ${index} failed: ${error.stack ?? error.message}`)
-      process.exit(1)
+    })
+    worker.on('exit', (code: number) => {
+      if (closing || !started || current() === null) return
+      workerDied(index, `exited with code ${code}`)
     })
     worker.on('message', (message) => {
       switch (message.type) {
+        case 'ready':
+          if (generation > 0) logger.warn(`worker ${index} restarted (restart ${generation}), serving its partitions again`)
+          break
         case 'admin':
           controller.execute(message.op as AdminOp).then(
             (result) => worker.postMessage({ type: 'admin-result', id: message.id, result }),
@@ -72,23 +123,132 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
           )
           break
         case 'metadata-ack': {
+          if (current() === null) break
           const waiting = acks.get(message.version)
           if (waiting === undefined) break
           waiting.pending.delete(message.worker)
           if (waiting.pending.size === 0) { acks.delete(message.version); waiting.done() }
           break
         }
-        case 'connection-closed':
-          handle.connections--
+        case 'connection-closed': {
+          const handle = current()
+          if (handle !== null && handle.up) {
+            handle.connections--
+            // A dead worker's connections were given back at once (releaseWorker); its late messages are not.
+            limits.released(message.ip, index)
+          }
           break
+        }
+        case 'peer-down-ack': {
+          if (current() === null) break
+          restarting.get(message.peer)?.delete(index)
+          resetWhenAcknowledged(message.peer)
+          break
+        }
       }
     })
+    return worker
+  }
+
+  const workerDied = (index: number, why: string): void => {
+    const handle = handles[index]
+    if (!handle.up) return
+    countEvent('worker-restarts')
+    const now = Date.now()
+    handle.backoffMs = now - handle.diedAt < kRestartWindowMs ? Math.min(kRestartWindowMs, Math.max(100, handle.backoffMs * 2)) : 0
+    handle.diedAt = now
+    logger.error(`worker ${index} died (${why}); restarting it${handle.backoffMs > 0 ? ` in ${handle.backoffMs} ms` : ''}, its partitions recovered from disk`)
+    handle.up = false
+    handle.connections = kDownConnections
+    // Its connections died with it: give them back to the connection limits at once.
+    limits.releaseWorker(index)
+    // Step 1: nothing waits for it any more.
+    for (const [version, waiting] of acks) {
+      if (waiting.pending.delete(index) && waiting.pending.size === 0) { acks.delete(version); waiting.done() }
+    }
+    for (const [dead, pending] of restarting) {
+      if (pending.delete(index)) resetWhenAcknowledged(dead)
+    }
+    // Step 2.
+    const pending = new Set<number>()
+    for (let i = 0; i < handles.length; i++) {
+      if (i === index || !handles[i].up) continue
+      pending.add(i)
+      handles[i].worker.postMessage({ type: 'peer-down', worker: index })
+    }
+    restarting.set(index, pending)
+    resetWhenAcknowledged(index)
+  }
+
+  const resetWhenAcknowledged = (index: number): void => {
+    const pending = restarting.get(index)
+    if (pending === undefined || pending.size > 0) return
+    restarting.delete(index)
+    // Step 3: no thread touches these rings now.
+    for (let other = 0; other < count; other++) {
+      if (other === index) continue
+      resetRingBuffer(rings[index][other] as SharedArrayBuffer)
+      resetRingBuffer(rings[other][index] as SharedArrayBuffer)
+    }
+    const handle = handles[index]
+    if (handle.backoffMs === 0) restart(index)
+    else handle.restartTimer = setTimeout(restart, handle.backoffMs, index)
+  }
+
+  const restart = (index: number): void => {
+    const handle = handles[index]
+    handle.restartTimer = null
+    if (closing || handle.up) return
+    handle.restarts++
+    try {
+      handle.worker = spawn(index, handle.restarts)
+    } catch (error) {
+      logger.error(`cannot restart worker ${index}: ${(error as Error).stack ?? (error as Error).message}`)
+      handle.restartTimer = setTimeout(restart, kRestartWindowMs, index)
+      return
+    }
+    handle.up = true
+    handle.connections = 0
+    // Step 4.
+    for (let i = 0; i < handles.length; i++) {
+      if (i !== index && handles[i].up) handles[i].worker.postMessage({ type: 'peer-up', worker: index })
+    }
+  }
+
+  const ready: Array<Promise<void>> = []
+  for (let index = 0; index < count; index++) {
+    const worker = spawn(index, 0)
+    handles.push({ worker, connections: 0, up: true, restarts: 0, diedAt: 0, backoffMs: 0, restartTimer: null })
+    ready.push(new Promise((resolve, reject) => {
+      worker.once('error', reject)
+      worker.once('exit', (code) => reject(new Error(`worker ${index} exited with code ${code} while starting`)))
+      worker.on('message', function onReady (message) {
+        if (message.type === 'ready') { worker.off('message', onReady); resolve() }
+      })
+    }))
   }
   controller.setBroadcast((metadata: ClusterMetadata) => new Promise<void>((resolve) => {
-    acks.set(metadata.version, { pending: new Set(handles.map((_, i) => i)), done: resolve })
-    for (const handle of handles) handle.worker.postMessage({ type: 'metadata', metadata })
+    // Workers that are down get the current metadata when they start again.
+    const pending = new Set<number>()
+    for (let i = 0; i < handles.length; i++) if (handles[i].up) pending.add(i)
+    if (pending.size === 0) { resolve(); return }
+    acks.set(metadata.version, { pending, done: resolve })
+    for (const handle of handles) if (handle.up) handle.worker.postMessage({ type: 'metadata', metadata })
   }))
   await Promise.all(ready)
+  started = true
+
+  // Test-only hook, never on by default: with SHOAL_TEST_HOOKS=1 in the environment, SIGUSR2 terminates worker 1
+  // (worker 0 with one worker), as abruptly as a crash of that thread, so that tests exercise the supervision
+  // above (test/interop/worker-restart.test.ts).
+  const onTestSignal = (): void => {
+    const index = Math.min(1, count - 1)
+    const handle = handles[index]
+    if (!handle.up) return
+    logger.warn(`SIGUSR2 (test hook): terminating worker ${index}`)
+    handle.worker.terminate().catch(() => {})
+  }
+  if (process.env.SHOAL_TEST_HOOKS === '1') process.on('SIGUSR2', onTestSignal)
 
   let next = 0
   const server: Server = createServer({ pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
@@ -98,12 +258,24 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       const candidate = (next + i) % count
       if (handles[candidate].connections < handles[chosen].connections) chosen = candidate
     }
+    const ip = socket.remoteAddress ?? 'unknown'
+    const refused = limits.admit(ip, chosen)
+    if (refused !== null) {
+      // Kafka closes a connection over max.connections(.per.ip) at once; so do we, before any worker sees it.
+      countEvent('connections-rejected')
+      countEvent(`connections-rejected-${refused}`)
+      logger.limited(refused, 'warn', `refusing connection from ${ip}:${socket.remotePort}: --${refused} reached (${refused === 'max-connections' ? limits.total : refused === 'max-connections-per-ip' ? limits.connectionsFrom(ip) : config.maxConnectionCreationRatePerIp + '/s'})`)
+      socket.destroy()
+      return
+    }
     next = (chosen + 1) % count
     handles[chosen].connections++
     try {
       handles[chosen].worker.postMessage({ type: 'socket', socket }, [socket as any])
     } catch (error) {
       logger.error(`cannot hand a connection to worker ${chosen}: ${(error as Error).message}`)
+      handles[chosen].connections--
+      limits.released(ip, chosen)
       socket.destroy()
     }
   })
@@ -114,8 +286,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.listenPort
   if (config.advertisedPort === null) {
-    const actual = { host: advertised.host, port }
-    for (const handle of handles) handle.worker.postMessage({ type: 'advertised', advertised: actual })
+    advertised = { host: advertised.host, port }
+    for (const handle of handles) handle.worker.postMessage({ type: 'advertised', advertised })
   }
   logger.info(`cluster ${controller.metadata.clusterId}: ${count} worker(s), data in ${config.dataDir}`)
 
@@ -124,8 +296,11 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     port,
     clusterId: controller.metadata.clusterId,
     async close () {
+      closing = true
+      process.off('SIGUSR2', onTestSignal)
       server.close()
-      await Promise.all(handles.map((handle) => new Promise<void>((resolve) => {
+      for (const handle of handles) if (handle.restartTimer !== null) clearTimeout(handle.restartTimer)
+      await Promise.all(handles.filter((handle) => handle.up).map((handle) => new Promise<void>((resolve) => {
         // A worker closes its logs (writing clean-shutdown markers) and exits; one that hangs is terminated.
         const timer = setTimeout(() => { handle.worker.terminate().catch(() => {}) }, 10_000)
         handle.worker.once('exit', () => { clearTimeout(timer); resolve() })

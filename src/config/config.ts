@@ -13,13 +13,33 @@ export interface BrokerConfig {
   readonly dataDir: string
   readonly workers: number
   readonly defaultPartitions: number
+  /** Most partitions one topic may have (CreateTopics and CreatePartitions beyond it: POLICY_VIOLATION). */
+  readonly maxPartitionsPerTopic: number
+  /** KIP-578's `max.broker.partitions`: most partitions of all topics together (about 3 open files each). */
+  readonly maxBrokerPartitions: number
+  /** Most topics on this broker, internal ones included. */
+  readonly maxTopics: number
   readonly autoCreateTopics: boolean
   readonly logLevel: LogLevel
   /** Largest request frame accepted; a larger size prefix closes the connection. */
   readonly maxFrameBytes: number
+  /** Kafka's `max.connections`: connections open at once; the acceptor closes one beyond it. */
+  readonly maxConnections: number
+  /** Kafka's `max.connections.per.ip`. */
+  readonly maxConnectionsPerIp: number
+  /** New connections a second from one IP (0 = unlimited); beyond it they are closed (Kafka delays them). */
+  readonly maxConnectionCreationRatePerIp: number
+  /** Kafka's `connections.max.idle.ms`: a connection with no request in flight that sends nothing this long is closed (0 = never). */
+  readonly connectionsMaxIdleMs: number
+  /** Requests handled at once on one connection before it stops reading (back-pressure). */
+  readonly maxInFlightRequestsPerConnection: number
+  /** Kafka's `queued.max.request.bytes`, per worker: request bytes held before its connections stop reading. */
+  readonly queuedMaxRequestBytes: number
   /** Kafka's `message.max.bytes` (the broker default of a topic's `max.message.bytes`). */
   readonly messageMaxBytes: number
   readonly segmentBytes: number
+  /** Cap of each worker's LRU of open sealed segment files (active segments stay open besides). */
+  readonly maxOpenSegmentFiles: number
   /** Bytes of each worker-to-worker ring (a power of two). */
   readonly ringBytes: number
   readonly nodeId: number
@@ -49,11 +69,21 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--data-dir', env: 'SHOAL_DATA_DIR', help: 'directory for partition logs and metadata (default ./data)' },
   { flag: '--workers', env: 'SHOAL_WORKERS', help: 'partition worker threads (default: number of cores)' },
   { flag: '--default-partitions', env: 'SHOAL_DEFAULT_PARTITIONS', help: 'partitions of auto-created topics and of CreateTopics with -1 (default 1)' },
+  { flag: '--max-partitions-per-topic', env: 'SHOAL_MAX_PARTITIONS_PER_TOPIC', help: 'most partitions one topic may have; CreateTopics/CreatePartitions beyond it answer POLICY_VIOLATION (default 4000)' },
+  { flag: '--max-broker-partitions', env: 'SHOAL_MAX_BROKER_PARTITIONS', help: 'most partitions of all topics together, Kafka max.broker.partitions; each holds about 3 open files (default 5000)' },
+  { flag: '--max-topics', env: 'SHOAL_MAX_TOPICS', help: 'most topics on the broker, internal ones included (default 5000)' },
   { flag: '--auto-create-topics', env: 'SHOAL_AUTO_CREATE_TOPICS', help: 'create unknown topics when a client asks for their metadata (default true; =false to turn off)', boolean: true },
   { flag: '--log-level', env: 'SHOAL_LOG_LEVEL', help: 'error | warn | info | debug (default info)' },
   { flag: '--max-frame-bytes', env: 'SHOAL_MAX_FRAME_BYTES', help: 'largest request frame accepted (default 104857600)' },
+  { flag: '--max-connections', env: 'SHOAL_MAX_CONNECTIONS', help: 'connections open at once, Kafka max.connections; more are closed at once (default 10000)' },
+  { flag: '--max-connections-per-ip', env: 'SHOAL_MAX_CONNECTIONS_PER_IP', help: 'connections open at once from one IP, Kafka max.connections.per.ip (default 1000)' },
+  { flag: '--max-connection-creation-rate-per-ip', env: 'SHOAL_MAX_CONNECTION_CREATION_RATE_PER_IP', help: 'new connections a second from one IP, more are closed; 0 = unlimited (default 0)' },
+  { flag: '--connections-max-idle-ms', env: 'SHOAL_CONNECTIONS_MAX_IDLE_MS', help: 'close a connection idle this long, Kafka connections.max.idle.ms; 0 = never (default 600000)' },
+  { flag: '--max-in-flight-requests-per-connection', env: 'SHOAL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', help: 'requests handled at once per connection before it stops reading (default 128)' },
+  { flag: '--queued-max-request-bytes', env: 'SHOAL_QUEUED_MAX_REQUEST_BYTES', help: 'request bytes each worker holds before its connections stop reading, Kafka queued.max.request.bytes (default 268435456)' },
   { flag: '--message-max-bytes', env: 'SHOAL_MESSAGE_MAX_BYTES', help: 'largest record batch accepted, Kafka message.max.bytes (default 1048588)' },
   { flag: '--segment-bytes', env: 'SHOAL_SEGMENT_BYTES', help: 'log segment size before rolling (default 1073741824)' },
+  { flag: '--max-open-segment-files', env: 'SHOAL_MAX_OPEN_SEGMENT_FILES', help: 'sealed segment files each worker keeps open, least recently read closed first (default 256)' },
   { flag: '--ring-bytes', env: 'SHOAL_RING_BYTES', help: 'bytes of each worker-to-worker ring buffer, a power of two (default 1048576)' },
   { flag: '--node-id', env: 'SHOAL_NODE_ID', help: 'broker id reported to clients (default 1)' },
   { flag: '--group-initial-rebalance-delay-ms', env: 'SHOAL_GROUP_INITIAL_REBALANCE_DELAY_MS', help: 'how long the first rebalance of an empty group waits for more members (default 3000)' },
@@ -129,11 +159,21 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     dataDir: resolve(get('--data-dir') ?? './data'),
     workers: parseInteger(get('--workers') ?? String(availableParallelism()), '--workers', 1),
     defaultPartitions: parseInteger(get('--default-partitions') ?? '1', '--default-partitions', 1),
+    maxPartitionsPerTopic: parseInteger(get('--max-partitions-per-topic') ?? '4000', '--max-partitions-per-topic', 1),
+    maxBrokerPartitions: parseInteger(get('--max-broker-partitions') ?? '5000', '--max-broker-partitions', 1),
+    maxTopics: parseInteger(get('--max-topics') ?? '5000', '--max-topics', 1),
     autoCreateTopics: parseBoolean(get('--auto-create-topics') ?? 'true', '--auto-create-topics'),
     logLevel,
     maxFrameBytes: parseInteger(get('--max-frame-bytes') ?? String(100 * 1024 * 1024), '--max-frame-bytes', 1024),
+    maxConnections: parseInteger(get('--max-connections') ?? '10000', '--max-connections', 1),
+    maxConnectionsPerIp: parseInteger(get('--max-connections-per-ip') ?? '1000', '--max-connections-per-ip', 1),
+    maxConnectionCreationRatePerIp: parseInteger(get('--max-connection-creation-rate-per-ip') ?? '0', '--max-connection-creation-rate-per-ip', 0),
+    connectionsMaxIdleMs: parseInteger(get('--connections-max-idle-ms') ?? '600000', '--connections-max-idle-ms', 0),
+    maxInFlightRequestsPerConnection: parseInteger(get('--max-in-flight-requests-per-connection') ?? '128', '--max-in-flight-requests-per-connection', 1),
+    queuedMaxRequestBytes: parseInteger(get('--queued-max-request-bytes') ?? String(256 * 1024 * 1024), '--queued-max-request-bytes', 64 * 1024),
     messageMaxBytes: parseInteger(get('--message-max-bytes') ?? '1048588', '--message-max-bytes', 64),
     segmentBytes: parseInteger(get('--segment-bytes') ?? String(1024 * 1024 * 1024), '--segment-bytes', 1024),
+    maxOpenSegmentFiles: parseInteger(get('--max-open-segment-files') ?? '256', '--max-open-segment-files', 1),
     ringBytes,
     nodeId: parseInteger(get('--node-id') ?? '1', '--node-id', 0),
     groupInitialRebalanceDelayMs: parseInteger(get('--group-initial-rebalance-delay-ms') ?? '3000', '--group-initial-rebalance-delay-ms', 0),

@@ -4,11 +4,17 @@
 // them, DescribeGroups reports them):
 //   int16 clientIdLength, clientId (utf8), int16 clientHostLength, clientHost (utf8), request bytes
 // Requests naming several groups are split by coordinator and the answers concatenated.
+// A call whose coordinator cannot answer (its worker died and is restarting, its server failed, its reply does
+// not decode) fails with a KafkaError: NOT_COORDINATOR while the worker restarts (clients look the coordinator
+// up again and retry), else the owner's code; the connection answers the request with that error in each entry.
 
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { kOffsetsTopic, kOffsetsTopicPartitions, offsetsPartitionFor } from '../group/offset-store.ts'
-import { kFailedReply } from './partitioned.ts'
+import { partFailed } from './partitioned.ts'
+import { CallFailedError, kCallPeerDown } from '../shard/shard.ts'
+import { ErrorCode, KafkaError } from '../protocol/errors.ts'
+import { count } from '../counters.ts'
 import type { ApiEntry } from '../protocol/apis.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { RemoteServer, Shard } from '../shard/shard.ts'
@@ -65,8 +71,21 @@ export async function callWorker<Req, Res> (shard: Shard, api: ApiEntry, apiVers
   api.request(apiVersion).encode(writer, request)
   writer.finishFrame()
   const { reply } = shard.call(owner, api.key, apiVersion, writer.chunks)
-  const payload = await reply
-  return api.response(apiVersion).decode(new Reader(payload)) as Res
+  let payload: Buffer
+  try {
+    payload = await reply
+  } catch (error) {
+    if (error instanceof CallFailedError && error.reason === kCallPeerDown) throw new KafkaError(ErrorCode.NOT_COORDINATOR, error.message)
+    if (error instanceof CallFailedError) throw new KafkaError(error.code, error.message)
+    throw error
+  }
+  try {
+    return api.response(apiVersion).decode(new Reader(payload)) as Res
+  } catch (error) {
+    count('request-handler-errors')
+    shard.logger.limited(`group-reply:${api.key}`, 'error', `${api.name} v${apiVersion} from worker ${owner}: undecodable reply: ${(error as Error).message}`)
+    throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, 'undecodable reply from the coordinator')
+  }
 }
 
 /** Splits the groups of a request by coordinator; every group of one list goes to the same worker. */
@@ -94,18 +113,27 @@ export function coordinatorServer<Req, Res> (api: ApiEntry, serve: ServeGroup<Re
       client = { clientId: reader.nullableString() ?? '', clientHost: reader.nullableString() ?? '' }
       request = api.request(apiVersion).decode(reader) as Req
     } catch (error) {
-      shard.logger.error(`${api.name} from worker ${source} undecodable: ${(error as Error).message}`)
-      shard.reply(source, token, apiVersion, kFailedReply)
+      count('request-handler-errors')
+      shard.logger.limited(`group-decode:${api.key}`, 'error', `${api.name} v${apiVersion} from worker ${source} undecodable: ${(error as Error).message}`)
+      shard.replyError(source, token, ErrorCode.UNKNOWN_SERVER_ERROR)
       return
     }
-    Promise.resolve(serve(shard, request, apiVersion, client)).then((response) => {
-      const writer = new Writer()
-      api.response(apiVersion).encode(writer, response)
-      writer.finishFrame()
-      shard.reply(source, token, apiVersion, writer.chunks)
-    }, (error: Error) => {
-      shard.logger.error(`${api.name} from worker ${source} failed: ${error.stack ?? error.message}`)
-      shard.reply(source, token, apiVersion, kFailedReply)
-    })
+    let served: Promise<Res> | Res
+    try {
+      served = serve(shard, request, apiVersion, client)
+    } catch (error) {
+      partFailed(shard, api, apiVersion, source, token, error)
+      return
+    }
+    Promise.resolve(served).then((response) => {
+      try {
+        const writer = new Writer()
+        api.response(apiVersion).encode(writer, response)
+        writer.finishFrame()
+        shard.reply(source, token, apiVersion, writer.chunks)
+      } catch (error) {
+        partFailed(shard, api, apiVersion, source, token, error)
+      }
+    }, (error: unknown) => partFailed(shard, api, apiVersion, source, token, error))
   }
 }

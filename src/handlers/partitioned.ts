@@ -2,13 +2,19 @@
 // partitions by owner worker, serve the local group directly, send every other group over the ring to its
 // owner as a request of the same API and version holding only that owner's partitions, then merge the parts'
 // responses. Unknown topics and partitions never leave the connection's worker: they are answered here.
+// A part whose owner cannot answer it (the owner worker died and is restarting, its server failed, or its
+// reply does not decode) is answered here too, as that part's response with an error code in each of its
+// partitions (NOT_LEADER_OR_FOLLOWER while the owner restarts, so clients refresh metadata and retry), and
+// merged with the others like any part.
 
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
-import { ErrorCode } from '../protocol/errors.ts'
+import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import type { ApiEntry } from '../protocol/apis.ts'
 import type { RequestContext } from '../net/connection.ts'
-import type { Shard, RemoteServer } from '../shard/shard.ts'
+import { CallFailedError, kCallPeerDown, type Shard, type RemoteServer } from '../shard/shard.ts'
+import { deriveErrorResponse } from '../protocol/error-response.ts'
+import { count } from '../counters.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
 
 export type ServeLocal<Req, Res> = (shard: Shard, request: Req, apiVersion: number, wakeKey: string | null) => Promise<Res>
@@ -77,14 +83,61 @@ export interface PartCall<Res> {
   readonly response: Promise<Res>
 }
 
-/** Starts every part: the local one in place, the others on their owners. */
+/** The response to a part (as sent to its owner) in which every partition carries `errorCode`. */
+export type ErrorPart<Req, Res> = (request: Req, errorCode: number) => Res
+
+interface ProducePart { topicData: Array<{ name: string, topicId: string, partitionData: Array<{ index: number }> }> }
+interface FetchPart { topics: Array<{ topic: string, topicId: string, partitions: Array<{ partition: number }> }> }
+const kNoRecords = Buffer.alloc(0)
+
+/**
+ * Error parts of Produce and Fetch, whose merge keys (name or topic id, partition index) and fields the
+ * handlers read must all be there; other APIs get the one derived from the message definitions.
+ */
+function defaultErrorPart<Req, Res> (api: ApiEntry, apiVersion: number): ErrorPart<Req, Res> {
+  switch (api.key) {
+    case 0: return ((request: ProducePart, errorCode: number) => ({
+      throttleTimeMs: 0,
+      responses: request.topicData.map((t) => ({
+        name: t.name,
+        topicId: t.topicId,
+        partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage: null }))
+      }))
+    })) as unknown as ErrorPart<Req, Res>
+    case 1: return ((request: FetchPart, errorCode: number) => ({
+      throttleTimeMs: 0,
+      errorCode: 0,
+      sessionId: 0,
+      responses: request.topics.map((t) => ({
+        topic: t.topic,
+        topicId: t.topicId,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partition, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: kNoRecords
+        }))
+      }))
+    })) as unknown as ErrorPart<Req, Res>
+    default: return (request: Req, errorCode: number) => deriveErrorResponse(api, apiVersion, request, errorCode) as Res
+  }
+}
+
+/** The error code a part gets when its call failed: see the header. */
+export function partErrorCode (error: unknown): number {
+  if (error instanceof CallFailedError) return error.reason === kCallPeerDown ? ErrorCode.NOT_LEADER_OR_FOLLOWER : error.code
+  return ErrorCode.UNKNOWN_SERVER_ERROR
+}
+
+/**
+ * Starts every part: the local one in place, the others on their owners. No part's response rejects: a remote
+ * part that fails resolves with `errorPart` (by default the API's own, see defaultErrorPart).
+ */
 export function dispatchParts<Req, Res> (
   shard: Shard,
   api: ApiEntry,
   apiVersion: number,
   requests: Map<number, Req>,
   serveLocal: ServeLocal<Req, Res>,
-  localWakeKey: string | null
+  localWakeKey: string | null,
+  errorPart?: ErrorPart<Req, Res>
 ): Array<PartCall<Res>> {
   const calls: Array<PartCall<Res>> = []
   for (const [owner, request] of requests) {
@@ -96,16 +149,28 @@ export function dispatchParts<Req, Res> (
     api.request(apiVersion).encode(writer, request)
     writer.finishFrame()
     const { token, reply } = shard.call(owner, api.key, apiVersion, writer.chunks)
-    calls.push({ owner, token, response: reply.then((payload) => api.response(apiVersion).decode(new Reader(payload)) as Res) })
+    const failed = (error: unknown): Res => {
+      const code = partErrorCode(error)
+      if (!(error instanceof CallFailedError)) {
+        count('request-handler-errors')
+        shard.logger.limited(`part-reply:${api.key}`, 'error', `${api.name} v${apiVersion} part from worker ${owner}: undecodable reply: ${(error as Error).message}`)
+      }
+      return (errorPart ?? defaultErrorPart<Req, Res>(api, apiVersion))(request, code)
+    }
+    calls.push({
+      owner,
+      token,
+      response: reply.then((payload) => {
+        try {
+          return api.response(apiVersion).decode(new Reader(payload)) as Res
+        } catch (error) {
+          return failed(error)
+        }
+      }, failed)
+    })
   }
   return calls
 }
-
-/**
- * The reply of a part that failed on its owner (a bug, logged there): an empty payload, which the caller cannot
- * decode, so its request fails and that connection closes, instead of the caller waiting forever.
- */
-export const kFailedReply = Buffer.alloc(0)
 
 /**
  * The owner side of `dispatchParts`: decode the part, serve it, send the encoded response back. `servesInPlace`:
@@ -117,21 +182,36 @@ export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Re
     try {
       request = api.request(apiVersion).decode(new Reader(payload)) as Req
     } catch (error) {
-      shard.logger.error(`${api.name} part from worker ${source} undecodable: ${(error as Error).message}`)
-      shard.reply(source, token, apiVersion, kFailedReply)
+      count('request-handler-errors')
+      shard.logger.limited(`part-decode:${api.key}`, 'error', `${api.name} v${apiVersion} part from worker ${source} undecodable: ${(error as Error).message}`)
+      shard.replyError(source, token, ErrorCode.UNKNOWN_SERVER_ERROR)
       return
     }
     serveLocal(shard, request, apiVersion, `${source}:${token}`).then((response) => {
-      const writer = new Writer()
-      api.response(apiVersion).encode(writer, response)
-      writer.finishFrame()
-      shard.reply(source, token, apiVersion, writer.chunks)
-    }, (error: Error) => {
-      shard.logger.error(`${api.name} part from worker ${source} failed: ${error.stack ?? error.message}`)
-      shard.reply(source, token, apiVersion, kFailedReply)
-    })
+      try {
+        const writer = new Writer()
+        api.response(apiVersion).encode(writer, response)
+        writer.finishFrame()
+        shard.reply(source, token, apiVersion, writer.chunks)
+      } catch (error) {
+        partFailed(shard, api, apiVersion, source, token, error)
+      }
+    }, (error: unknown) => partFailed(shard, api, apiVersion, source, token, error))
   }
   return Object.assign(server, { servesInPlace: options.servesInPlace === true })
+}
+
+/** serveLocal rejected, or its response did not encode: a bug here, answered as an error for the part. */
+export function partFailed (shard: Shard, api: ApiEntry, apiVersion: number, source: number, token: number, error: unknown): void {
+  // A KafkaError is an answer for the whole part, not a bug: its code goes back as it is.
+  if (error instanceof KafkaError) {
+    shard.replyError(source, token, error.code)
+    return
+  }
+  count('request-handler-errors')
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
+  shard.logger.limited(`part-failed:${api.key}`, 'error', `${api.name} v${apiVersion} part from worker ${source} failed: ${text}`)
+  shard.replyError(source, token, ErrorCode.UNKNOWN_SERVER_ERROR)
 }
 
 /**
@@ -175,7 +255,10 @@ export async function fanOutByTopicName<P extends { partitionIndex: number }, R,
   const parts = new Map<number, Req>()
   for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
   const results: Array<Array<NamedTopic<R>>> = []
-  for (const call of dispatchParts(shard, api, apiVersion, parts, serveLocal, null)) results.push((await call.response).topics)
+  const errorPart = (part: Req, errorCode: number): Res => ({
+    topics: part.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => unknownPartition(p, errorCode)) }))
+  }) as unknown as Res
+  for (const call of dispatchParts(shard, api, apiVersion, parts, serveLocal, null, errorPart)) results.push((await call.response).topics)
   if (grouping.unknown.length > 0) {
     results.push(grouping.unknown.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => unknownPartition(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) })))
   }

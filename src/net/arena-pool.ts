@@ -10,6 +10,13 @@
 // views of an arena and valid until the request is answered. A handler that keeps one longer keeps a copy.
 // A request that is never answered (its connection closed while it ran) never gives its reference back: its
 // arena is left to the garbage collector, never reused.
+//
+// Memory budget (src/net/memory-budget.ts): an arena is charged to its worker's budget, whole, from the moment
+// a first request is framed in it until the last request framed in it is answered (its reader's own reference
+// is not charged). The connection gives its reader reference back with releaseReaderArena, requests theirs
+// with releaseArena, so the pool knows which references are requests.
+
+import { workerBudget } from './memory-budget.ts'
 
 /** Size classes are powers of two from this up to kLargestPooledBytes; larger arenas are not pooled. */
 export const kSmallestArenaBytes = 256 * 1024
@@ -21,10 +28,13 @@ export class Arena {
   readonly buffer: Buffer
   /** The connection reading into it, plus the requests framed in it that are not answered yet. */
   references: number
+  /** The requests framed in it that are not answered yet (while above zero, the arena is charged). */
+  requests: number
 
   constructor (buffer: Buffer) {
     this.buffer = buffer
     this.references = 1
+    this.requests = 0
   }
 }
 
@@ -50,18 +60,34 @@ export function takeArena (bytes: number): Arena {
   if (reused !== undefined) {
     idleBytes -= size
     reused.references = 1
+    reused.requests = 0
     return reused
   }
   return new Arena(Buffer.allocUnsafeSlow(size))
 }
 
-/** Adds a reference: a request framed in the arena. */
+/** Adds a reference: a request framed in the arena (the first one charges the arena to the budget). */
 export function retainArena (arena: Arena): void {
   arena.references++
+  if (arena.requests++ === 0) workerBudget.charge(arena.buffer.length)
 }
 
-/** Drops a reference; the last one returns the arena to the pool (when it is of a pooled size and there is room). */
+/**
+ * Drops a request's reference (the request is answered); the last request gives the arena's bytes back to the
+ * budget, and the last reference returns the arena to the pool (when it is of a pooled size and there is room).
+ */
 export function releaseArena (arena: Arena): void {
+  if (arena.requests <= 0) throw new Error('read arena released more often than retained')
+  if (--arena.requests === 0) workerBudget.give(arena.buffer.length)
+  dropReference(arena)
+}
+
+/** Drops the reference of the connection reading into the arena (it moved on, or closed). */
+export function releaseReaderArena (arena: Arena): void {
+  dropReference(arena)
+}
+
+function dropReference (arena: Arena): void {
   if (--arena.references !== 0) {
     if (arena.references < 0) throw new Error('read arena released more often than retained')
     return

@@ -17,7 +17,8 @@ import type { Handler } from '../handlers/handler.ts'
 import { deriveErrorResponse } from '../protocol/error-response.ts'
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
-import { kSmallestArenaBytes, releaseArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
+import { kSmallestArenaBytes, releaseArena, releaseReaderArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
+import { workerBudget, type BudgetWaiter } from './memory-budget.ts'
 
 /** A handler's way of saying the request gets no response (acks=0 produce). */
 export const kNoResponse: unique symbol = Symbol('shoal.noResponse')
@@ -69,8 +70,17 @@ function carriesError (response: object): boolean {
 
 /** Smallest request: size excluded, int16 key + int16 version + int32 correlation id. */
 const kMinimumRequestBytes = 8
-/** Requests being handled at once on one connection before we stop reading from the socket. */
-const kMaxInFlight = 128
+/**
+ * Idle connections (--connections-max-idle-ms): one timer per worker scans its connections every few seconds,
+ * rather than a timer per connection; reads stamp a coarse clock the scan advances (no Date.now() per read).
+ */
+const liveConnections = new Set<Connection>()
+let idleTimer: ReturnType<typeof setInterval> | null = null
+let idleClock = Date.now()
+
+function idleScanInterval (idleMs: number): number {
+  return Math.min(5000, Math.max(10, Math.floor(idleMs / 4)))
+}
 
 /**
  * Bytes of a connection's first read arena (and the least of any): several typical produce requests fit in
@@ -109,6 +119,19 @@ export class Connection {
   #inFlight: number
   #closed: boolean
   #readPaused: boolean
+  /** The peer's IP, read once (the handle is gone by the time the connection is closed). */
+  readonly remoteIp: string | undefined
+  /** --max-in-flight-requests-per-connection; reading pauses at it and resumes at half. */
+  readonly #maxInFlight: number
+  /** Reading paused because #maxInFlight requests were in flight (resumes once half are answered). */
+  #inFlightPaused: boolean
+  /** Bytes the frame being read reserved in the worker's memory budget (0: none). */
+  #reserved: number
+  /** Reading paused until the memory budget has room (this connection waits in it). */
+  #budgetWaiting: boolean
+  readonly #budgetWaiter: BudgetWaiter
+  /** idleClock when bytes were last read (or a request was last in flight). */
+  #lastActivity: number
 
   /**
    * Takes over `transferred`, a socket handed over by the acceptor and not yet reading (pauseOnConnect). Its
@@ -154,6 +177,22 @@ export class Connection {
     this.#inFlight = 0
     this.#closed = false
     this.#readPaused = false
+    this.remoteIp = socket.remoteAddress
+    this.#maxInFlight = shard.config.maxInFlightRequestsPerConnection
+    this.#inFlightPaused = false
+    this.#reserved = 0
+    this.#budgetWaiting = false
+    this.#budgetWaiter = () => this.#budgetAvailable()
+    this.#lastActivity = idleClock
+    workerBudget.limit = shard.config.queuedMaxRequestBytes
+    liveConnections.add(this)
+    const idleMs = shard.config.connectionsMaxIdleMs
+    if (idleTimer === null && idleMs > 0) {
+      idleClock = Date.now()
+      this.#lastActivity = idleClock
+      idleTimer = setInterval(Connection.#scanIdle, idleScanInterval(idleMs), idleMs)
+      idleTimer.unref()
+    }
     socket.setNoDelay(true)
     socket.on('error', (error) => this.shard.logger.debug(`connection ${this.remote}: ${error.message}`))
     socket.on('close', () => this.#onClose())
@@ -175,8 +214,50 @@ export class Connection {
   #onClose (): void {
     this.#closed = true
     // The connection reads no more; requests still running keep their own references.
-    releaseArena(this.#arena)
+    releaseReaderArena(this.#arena)
+    if (this.#budgetWaiting) {
+      this.#budgetWaiting = false
+      workerBudget.cancel(this.#budgetWaiter)
+    }
+    if (this.#reserved !== 0) {
+      const reserved = this.#reserved
+      this.#reserved = 0
+      workerBudget.give(reserved)
+    }
+    liveConnections.delete(this)
+    if (liveConnections.size === 0 && idleTimer !== null) {
+      clearInterval(idleTimer)
+      idleTimer = null
+    }
     this.shard.connectionClosed(this)
+  }
+
+  /** Closes for a limit a client can breach again and again: the log line is rate-limited per limit. */
+  #closeForLimit (limit: string, reason: string): void {
+    if (this.#closed) return
+    this.shard.logger.limited(limit, 'warn', `closing connection ${this.remote}: ${reason}`)
+    this.#closed = true
+    this.socket.destroy()
+  }
+
+  /** The idle scan (one timer per worker): closes connections with nothing in flight that sent nothing for idleMs. */
+  static #scanIdle (idleMs: number): void {
+    idleClock = Date.now()
+    // A read is stamped with the clock of the previous scan, so it may be up to one interval older than it is.
+    const threshold = idleMs + idleScanInterval(idleMs)
+    for (const connection of liveConnections) connection.#checkIdle(idleClock, idleMs, threshold)
+  }
+
+  #checkIdle (now: number, idleMs: number, threshold: number): void {
+    if (this.#closed) return
+    // A request in flight (a long poll) or a wait for the memory budget is not idleness; counting starts after.
+    if (this.#inFlight > 0 || this.#budgetWaiting) {
+      this.#lastActivity = now
+      return
+    }
+    if (now - this.#lastActivity < threshold) return
+    count('connections-closed-idle')
+    this.#closeForLimit('connections-max-idle-ms', `idle for more than ${idleMs} ms (--connections-max-idle-ms)`)
   }
 
   /**
@@ -197,12 +278,18 @@ export class Connection {
     if (arena.length - this.#frameStart >= frameBytes && (free >= kMinReadBytes || this.#frameSize !== -1)) {
       return arena.subarray(this.#readEnd)
     }
+    // Waiting for the memory budget (reads are paused): no arena for a frame not admitted yet. The first read
+    // after the wait goes to what is left here, and the next buffer is sized then.
+    if (this.#budgetWaiting && free > 0) return arena.subarray(this.#readEnd)
     // A very large frame in an arena that grows (below): read on until it is full.
     if (this.#frameSize !== -1 && frameBytes > kMaxExpectedFrameBytes && this.#frameStart === 0 && free >= kMinReadBytes) {
       return arena.subarray(this.#readEnd)
     }
     let size: number
-    if (this.#frameSize === -1) {
+    if (this.#budgetWaiting && this.#frameSize !== -1) {
+      // This arena is full and its frame not admitted: room for a little more, never the declared size.
+      size = Math.min(frameBytes, Math.max(kArenaBytes, 2 * pending))
+    } else if (this.#frameSize === -1) {
       // An expected size gets some slack: the next request may be a little larger than the last.
       size = Math.max(kArenaBytes, frameBytes + (frameBytes >> 3))
     } else if (frameBytes <= kMaxExpectedFrameBytes) {
@@ -215,7 +302,7 @@ export class Connection {
     }
     const next = takeArena(size)
     if (pending > 0) arena.copy(next.buffer, 0, this.#frameStart, this.#readEnd)
-    releaseArena(this.#arena)
+    releaseReaderArena(this.#arena)
     this.#arena = next
     this.#frameStart = 0
     this.#readEnd = pending
@@ -225,6 +312,7 @@ export class Connection {
   /** The onread callback: `bytes` more bytes are in the arena at #readEnd. Returning false stops reading. */
   #onRead (bytes: number): boolean {
     this.#readEnd += bytes
+    this.#lastActivity = idleClock
     const arena = this.#arena.buffer
     while (!this.#closed) {
       const pending = this.#readEnd - this.#frameStart
@@ -235,9 +323,21 @@ export class Connection {
           this.close(`bad frame size ${size} (limit ${this.shard.config.maxFrameBytes})`)
           return false
         }
+        if (4 + size > workerBudget.limit) {
+          // It could never be admitted (see memory-budget.ts): a framing error, like a size above the frame limit.
+          count('requests-rejected-queued-max-request-bytes')
+          this.#closeForLimit('queued-max-request-bytes-frame', `frame of ${size} bytes exceeds --queued-max-request-bytes ${workerBudget.limit}`)
+          return false
+        }
         this.#frameSize = size
       }
       if (pending < 4 + this.#frameSize) break
+      if (this.#reserved !== 0) {
+        // The frame is whole: from here its request's arena is charged instead.
+        const reserved = this.#reserved
+        this.#reserved = 0
+        workerBudget.give(reserved)
+      }
       const start = this.#frameStart + 4
       const frame = arena.subarray(start, start + this.#frameSize)
       this.#frameStart = start + this.#frameSize
@@ -247,7 +347,36 @@ export class Connection {
       this.#frameSize = -1
       this.#handleFrame(frame)
     }
+    if (!this.#closed && !this.#budgetWaiting && !this.#budgetAllows()) {
+      this.#budgetWaiting = true
+      count('read-paused-queued-max-request-bytes')
+      this.shard.logger.limited('queued-max-request-bytes', 'warn', `worker memory budget full (${workerBudget.used} of --queued-max-request-bytes ${workerBudget.limit} held): connection ${this.remote} stops reading until requests are answered`)
+      workerBudget.wait(this.#budgetWaiter)
+      this.#pauseReading()
+    }
     return !this.#closed && !this.#readPaused
+  }
+
+  /**
+   * Whether this connection may read on under the memory budget: at a frame boundary, while the budget is not
+   * exhausted; inside a frame, once the frame has reserved its declared size.
+   */
+  #budgetAllows (): boolean {
+    if (this.#frameSize === -1) return !workerBudget.exhausted
+    if (this.#reserved !== 0) return true
+    if (!workerBudget.tryTake(4 + this.#frameSize)) return false
+    this.#reserved = 4 + this.#frameSize
+    return true
+  }
+
+  /** The budget's call when bytes came back: true once this connection reads on (or needs nothing: closed). */
+  #budgetAvailable (): boolean {
+    if (this.#closed) return true
+    if (!this.#budgetAllows()) return false
+    this.#budgetWaiting = false
+    this.#lastActivity = idleClock
+    this.#maybeResume()
+    return true
   }
 
   #handleFrame (frame: Buffer): void {
@@ -276,7 +405,7 @@ export class Connection {
     retainArena(this.#arena)
     this.#slots.push(slot)
     this.#inFlight++
-    if (this.#inFlight >= kMaxInFlight) this.#pauseReading()
+    if (this.#inFlight >= this.#maxInFlight) this.#pauseReading()
     const context: RequestContext = {
       shard: this.shard,
       connection: this,
@@ -468,17 +597,26 @@ export class Connection {
     else this.#maybeResume()
   }
 
+  /** Stops reading: too many requests in flight, a socket that needs draining, or the memory budget. */
   #pauseReading (): void {
+    if (this.#inFlight >= this.#maxInFlight && !this.#inFlightPaused) {
+      this.#inFlightPaused = true
+      count('read-paused-max-in-flight-requests')
+    }
     if (this.#readPaused) return
     this.#readPaused = true
     this.socket.pause()
   }
 
+  /** Reads on once every cause of the pause is gone (in-flight requests: once half of the limit are answered). */
   #maybeResume (): void {
     if (!this.#readPaused || this.#closed) return
-    if (this.#inFlight < kMaxInFlight / 2 && !this.socket.writableNeedDrain) {
-      this.#readPaused = false
-      this.socket.resume()
+    if (this.#inFlightPaused) {
+      if (this.#inFlight >= this.#maxInFlight / 2) return
+      this.#inFlightPaused = false
     }
+    if (this.#inFlight >= this.#maxInFlight || this.socket.writableNeedDrain || this.#budgetWaiting) return
+    this.#readPaused = false
+    this.socket.resume()
   }
 }

@@ -33,6 +33,18 @@ export function createRingBuffer (capacity: number): SharedArrayBuffer {
   return new SharedArrayBuffer(kHeaderBytes + capacity)
 }
 
+/**
+ * Empties a ring: both indices and the sender-waiting flag back to 0. Only while neither end is in use (the main
+ * thread does it when one end's worker died and the other end has reset its RingWriter/RingReader and stopped
+ * touching the ring; see the restart protocol in src/broker.ts).
+ */
+export function resetRingBuffer (buffer: SharedArrayBuffer): void {
+  const header = new Int32Array(buffer, 0, kHeaderBytes / 4)
+  Atomics.store(header, kWriteField / 4, 0)
+  Atomics.store(header, kReadField / 4, 0)
+  Atomics.store(header, kSenderWaitingField / 4, 0)
+}
+
 function align4 (n: number): number {
   return (n + 3) & ~3
 }
@@ -66,6 +78,18 @@ export class RingWriter {
     this.#data = Buffer.from(buffer, kHeaderBytes, this.#capacity)
     this.#maxRecordPayload = Math.min(this.#capacity / 4, 256 * 1024) - kRecordHeader
     this.#pending = []
+    this.#pendingHead = 0
+    this.#pendingWritten = 0
+    this.#chunkIndex = 0
+    this.#chunkOffset = 0
+  }
+
+  /**
+   * Forgets every queued message (the reader is gone). The shared indices are reset separately, by
+   * resetRingBuffer, once this writer no longer touches the ring.
+   */
+  reset (): void {
+    this.#pending.length = 0
     this.#pendingHead = 0
     this.#pendingWritten = 0
     this.#chunkIndex = 0
@@ -256,6 +280,13 @@ export class RingReader {
         return message
       }
     }
+  }
+
+  /** Forgets a half-assembled message and any view not handed back (the writer is gone; see RingWriter.reset). */
+  reset (): void {
+    this.#assembling = null
+    this.#assembled = 0
+    this.#viewEnd = -1
   }
 
   /** Reads and clears the producer's request to be woken. */

@@ -10,7 +10,18 @@
 //                     the owner's partitions: the wire format is already a flat, versioned encoding, so the
 //                     owner runs the same code it runs for its own clients' requests.
 // Replies come back on the ring in the other direction. Each worker parks on its doorbell with
-// Atomics.waitAsync and drains all its incoming rings when woken.
+// Atomics.waitAsync and drains all its incoming rings when woken. A part the owner could not serve (its server
+// threw, the request was undecodable, no server for the op) is answered with kOpReplyError, whose apiVersion
+// slot carries a Kafka error code and whose payload is empty; the caller's `call` promise rejects with a
+// CallFailedError, as it does when the owner worker dies.
+//
+// Peers restarting (the main thread supervises workers, src/broker.ts): when a worker dies, every other worker
+// gets `peerDown(dead)`: from then on it writes nothing to the dead worker's ring and reads nothing from it,
+// forgets its ends' state (RingWriter/RingReader.reset), rejects its calls to that worker, finishes the long
+// polls it serves for it (their replies are dropped) and acknowledges; only then does the main thread reset
+// the ring buffers and start the new worker, and `peerUp` opens the rings again. Replies and wakes for a peer
+// that is down are dropped; calls to it fail at once. A restarted worker numbers its calls from another base
+// (`tokenBase`), so a late reply meant for its predecessor matches none of its calls.
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -26,9 +37,12 @@ import type { Handler } from '../handlers/handler.ts'
 import type { AdminOp } from '../admin/controller.ts'
 import { GroupCoordinator } from '../group/coordinator.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import { count } from '../counters.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
+export const kOpReplyError = 1002
 export const kCallHeaderBytes = 16
 
 /**
@@ -73,9 +87,31 @@ export function partitionDir (dataDir: string, topic: string, partition: number)
   return join(dataDir, `${topic}-${partition}`)
 }
 
-interface PendingCall {
-  resolve (payload: Buffer): void
+/** Why a call failed: its owner worker went down (restarting), or the owner could not serve it. */
+export const kCallPeerDown = 1
+export const kCallFailed = 2
+
+/** The rejection of a `Shard.call` whose owner did not answer it. */
+export class CallFailedError extends Error {
+  readonly reason: typeof kCallPeerDown | typeof kCallFailed
+  /** For kCallFailed: the error code the owner gave. */
+  readonly code: number
+
+  constructor (reason: typeof kCallPeerDown | typeof kCallFailed, code: number, message: string) {
+    super(message)
+    this.name = 'CallFailedError'
+    this.reason = reason
+    this.code = code
+  }
 }
+
+interface PendingCall {
+  readonly worker: number
+  resolve (payload: Buffer): void
+  reject (error: CallFailedError): void
+}
+
+const kNoPayload = Buffer.alloc(0)
 
 export class Shard {
   readonly index: number
@@ -91,6 +127,8 @@ export class Shard {
   readonly #writers: Array<RingWriter | null>
   readonly #readers: Array<RingReader | null>
   readonly #doorbells: Doorbells
+  /** down[w] = 1 while worker w is restarting: nothing goes into its ring and nothing is read from it. */
+  readonly #down: Uint8Array
   readonly #calls: Map<number, PendingCall>
   readonly #adminCalls: Map<number, { resolve (value: unknown): void, reject (error: Error): void }>
   readonly #connections: Set<Connection>
@@ -113,6 +151,10 @@ export class Shard {
     advertised: AdvertisedAddress
     handlers: Map<number, Handler>
     remoteServers: Map<number, RemoteServer>
+    /** Workers restarting when this one starts (each comes back with a peerUp). */
+    downPeers?: readonly number[]
+    /** First call token (a restarted worker starts elsewhere than its predecessor; see the header). */
+    tokenBase?: number
   }) {
     this.index = options.index
     this.config = options.config
@@ -126,11 +168,13 @@ export class Shard {
     this.#writers = options.outgoing.map((sab) => sab === null ? null : new RingWriter(sab))
     this.#readers = options.incoming.map((sab) => sab === null ? null : new RingReader(sab))
     this.#doorbells = new Doorbells(options.doorbells)
+    this.#down = new Uint8Array(this.workers)
+    for (const peer of options.downPeers ?? []) this.#down[peer] = 1
     this.#calls = new Map()
     this.#adminCalls = new Map()
     this.#connections = new Set()
     this.fetchWakers = new Map()
-    this.#nextToken = 1
+    this.#nextToken = Math.max(1, (options.tokenBase ?? 1) & 0x7fffffff)
     this.#stopping = false
     this.table = new ShardTable({ version: 0, clusterId: options.metadata.clusterId, topics: [] }, this.workers)
     this.groups = new GroupCoordinator(this)
@@ -188,7 +232,7 @@ export class Shard {
         const dir = partitionDir(this.config.dataDir, topic.name, p)
         mkdirSync(dir, { recursive: true })
         const segmentBytes = Number(topic.configs['segment.bytes'] ?? this.config.segmentBytes)
-        partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, indexIntervalBytes: 4096 }))
+        partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
         if (topic.name === kOffsetsTopic) opened.push(partitions[p] as LocalPartition)
       }
     }
@@ -211,13 +255,21 @@ export class Shard {
 
   connectionClosed (connection: Connection): void {
     this.#connections.delete(connection)
-    this.#port.postMessage({ type: 'connection-closed', worker: this.index })
+    // The acceptor counts connections per IP (src/net/acceptor-limits.ts).
+    this.#port.postMessage({ type: 'connection-closed', worker: this.index, ip: connection.remoteIp })
   }
 
   // ---- controller (control plane, postMessage) ------------------------------------------------------------
 
+  /** The next call or admin id: a positive int32 (tokens travel as int32), wrapping. */
+  #token (): number {
+    const token = this.#nextToken
+    this.#nextToken = token >= 0x7fffffff ? 1 : token + 1
+    return token
+  }
+
   admin<T> (op: AdminOp): Promise<T> {
-    const id = this.#nextToken++
+    const id = this.#token()
     return new Promise<T>((resolve, reject) => {
       this.#adminCalls.set(id, { resolve: resolve as (value: unknown) => void, reject })
       this.#port.postMessage({ type: 'admin', id, op })
@@ -234,10 +286,16 @@ export class Shard {
 
   // ---- rings (data plane) --------------------------------------------------------------------------------
 
-  /** Sends a request part to its owner; resolves with the owner's encoded response. */
+  /**
+   * Sends a request part to its owner; resolves with the owner's encoded response, or rejects with a
+   * CallFailedError when the owner could not serve it or is down (at once, when it already is).
+   */
   call (worker: number, op: number, apiVersion: number, payload: Buffer | Buffer[]): { token: number, reply: Promise<Buffer> } {
-    const token = this.#nextToken++
-    const reply = new Promise<Buffer>((resolve) => { this.#calls.set(token, { resolve }) })
+    const token = this.#token()
+    if (this.#down[worker] === 1) {
+      return { token, reply: Promise.reject(new CallFailedError(kCallPeerDown, 0, `worker ${worker} is restarting`)) }
+    }
+    const reply = new Promise<Buffer>((resolve, reject) => { this.#calls.set(token, { worker, resolve, reject }) })
     this.#send(worker, op, token, apiVersion, payload)
     return { token, reply }
   }
@@ -246,12 +304,63 @@ export class Shard {
     this.#send(worker, kOpReply, token, apiVersion, payload)
   }
 
+  /** Answers a call with a Kafka error code instead of a response (the part could not be served). */
+  replyError (worker: number, token: number, errorCode: number): void {
+    this.#send(worker, kOpReplyError, token, errorCode, kNoPayload)
+  }
+
   /** Asks a worker to answer a long-polling fetch part now. */
   wakeFetch (worker: number, token: number): void {
-    this.#send(worker, kOpFetchWake, token, 0, Buffer.alloc(0))
+    this.#send(worker, kOpFetchWake, token, 0, kNoPayload)
+  }
+
+  /** Whether `worker` is restarting (calls to it fail at once). */
+  isDown (worker: number): boolean {
+    return this.#down[worker] === 1
+  }
+
+  /**
+   * Worker `worker` died (the main thread restarts it): stop using the rings to and from it, forget their state,
+   * fail the calls waiting on it and finish the long polls served for it. The caller then acknowledges, after
+   * which the main thread resets those rings; see the header.
+   */
+  peerDown (worker: number): void {
+    if (worker === this.index || this.#down[worker] === 1) return
+    this.#down[worker] = 1
+    this.#writers[worker]?.reset()
+    this.#readers[worker]?.reset()
+    let failed = 0
+    for (const [token, call] of this.#calls) {
+      if (call.worker !== worker) continue
+      this.#calls.delete(token)
+      call.reject(new CallFailedError(kCallPeerDown, 0, `worker ${worker} died`))
+      failed++
+    }
+    // Long polls served for the dead worker: finishing them settles their parts, whose replies are dropped.
+    const prefix = `${worker}:`
+    const wakers: Array<() => void> = []
+    for (const [key, wake] of this.fetchWakers) if (key.startsWith(prefix)) wakers.push(wake)
+    for (const wake of wakers) {
+      try {
+        wake()
+      } catch (error) {
+        this.logger.error(`finishing a fetch for worker ${worker}: ${(error as Error).stack ?? (error as Error).message}`)
+      }
+    }
+    this.logger.warn(`worker ${this.index}: worker ${worker} is down; failed ${failed} call(s) to it, dropped ${wakers.length} fetch(es) for it`)
+  }
+
+  /** Worker `worker` is back (its rings were reset before it started): use them again. */
+  peerUp (worker: number): void {
+    if (this.#down[worker] === 0) return
+    this.#down[worker] = 0
+    // It may have written to us already, while we were not reading its ring.
+    this.#doorbells.ring(this.index)
   }
 
   #send (worker: number, op: number, token: number, apiVersion: number, payload: Buffer | Buffer[]): void {
+    // A peer that is down gets nothing: its ring is about to be reset (calls to it already failed).
+    if (this.#down[worker] === 1) return
     // The header and the payload's chunks go into the ring as one message, copied once, straight into it.
     const header = Buffer.allocUnsafe(kCallHeaderBytes)
     header.writeInt32LE(op, 0)
@@ -278,16 +387,40 @@ export class Shard {
   #drain (): void {
     for (let source = 0; source < this.#readers.length; source++) {
       const reader = this.#readers[source]
-      if (reader === null) continue
+      if (reader === null || this.#down[source] === 1) continue
       let message
       // Views of the ring: each is valid until the next receiveView on that reader (see #dispatch).
-      while ((message = reader.receiveView()) !== null) this.#dispatch(message)
+      while ((message = reader.receiveView()) !== null) {
+        try {
+          this.#dispatch(message)
+        } catch (error) {
+          this.#dispatchFailed(message, error)
+        }
+      }
       // The other side queued messages behind a full ring: tell it we made room.
       if (reader.takeSenderWaiting()) this.#doorbells.ring(source)
     }
     for (let target = 0; target < this.#writers.length; target++) {
       const writer = this.#writers[target]
-      if (writer !== null && writer.blocked && writer.flush()) this.#doorbells.ring(target)
+      if (writer !== null && this.#down[target] === 0 && writer.blocked && writer.flush()) this.#doorbells.ring(target)
+    }
+  }
+
+  /**
+   * A message whose handling threw (a bug): logged with its op, version and source, counted, and, when it was a
+   * request, answered with UNKNOWN_SERVER_ERROR so that the caller is not left waiting. The ring loop goes on.
+   * `view` is still valid here (it is handed back on the next receiveView).
+   */
+  #dispatchFailed (view: Buffer, error: unknown): void {
+    count('request-handler-errors')
+    const op = view.readInt32LE(0)
+    const token = view.readInt32LE(4)
+    const source = view.readInt32LE(8)
+    const apiVersion = view.readInt32LE(12)
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
+    this.logger.limited(`ring-op:${op}`, 'error', `worker ${this.index}: op ${op} v${apiVersion} from worker ${source} failed: ${text}`)
+    if (op !== kOpReply && op !== kOpReplyError && op !== kOpFetchWake && source >= 0 && source < this.workers && source !== this.index) {
+      this.replyError(source, token, ErrorCode.UNKNOWN_SERVER_ERROR)
     }
   }
 
@@ -308,13 +441,21 @@ export class Shard {
       call.resolve(Buffer.from(view.subarray(kCallHeaderBytes)))
       return
     }
+    if (op === kOpReplyError) {
+      const call = this.#calls.get(token)
+      if (call === undefined) return
+      this.#calls.delete(token)
+      call.reject(new CallFailedError(kCallFailed, apiVersion, `worker ${source} could not serve the call (error ${apiVersion})`))
+      return
+    }
     if (op === kOpFetchWake) {
       this.fetchWakers.get(`${source}:${token}`)?.()
       return
     }
     const server = this.remoteServers.get(op)
     if (server === undefined) {
-      this.logger.error(`worker ${this.index}: no server for op ${op} from worker ${source}`)
+      this.logger.limited(`ring-op:${op}`, 'error', `worker ${this.index}: no server for op ${op} from worker ${source}`)
+      this.replyError(source, token, ErrorCode.UNKNOWN_SERVER_ERROR)
       return
     }
     const payload = view.subarray(kCallHeaderBytes)

@@ -1,5 +1,7 @@
 // Entry point of a partition worker thread. The main thread sends it sockets, metadata versions and controller
 // answers over its port (control plane); partition traffic between workers goes over the rings (Shard).
+// The main thread supervises it: if this thread dies (an uncaught exception, an out-of-memory, the ring loop
+// failing), it is restarted with the same index and rings, and its partitions recovered from disk.
 import { parentPort, workerData } from 'node:worker_threads'
 import { Logger } from '../logger.ts'
 import { Shard } from './shard.ts'
@@ -14,6 +16,10 @@ interface WorkerData {
   doorbells: SharedArrayBuffer
   metadata: import('./shard-table.ts').ClusterMetadata
   advertised: { host: string, port: number }
+  /** Workers restarting as this one starts; see Shard's header. */
+  downPeers: number[]
+  /** First call token: a restarted worker numbers its calls apart from its predecessor's. */
+  tokenBase: number
 }
 
 const data = workerData as WorkerData
@@ -35,6 +41,15 @@ port.on('message', (message) => {
     case 'admin-result':
       shard.adminResult(message.id, message.result, message.error)
       break
+    case 'peer-down':
+      // Another worker died: stop using its rings, fail what waits on it, then tell the main thread that it
+      // may reset them (see the restart protocol in src/broker.ts).
+      shard.peerDown(message.worker)
+      port.postMessage({ type: 'peer-down-ack', worker: data.index, peer: message.worker })
+      break
+    case 'peer-up':
+      shard.peerUp(message.worker)
+      break
     case 'advertised':
       shard.advertised = message.advertised
       break
@@ -46,6 +61,9 @@ port.on('message', (message) => {
   }
 })
 
+// One message failing does not stop the loop (Shard#dispatchFailed answers it); the loop itself failing leaves
+// this worker unable to serve its partitions to others, so the thread exits (process.exit in a worker thread
+// ends only this thread) and the main thread restarts it.
 shard.runRingLoop().catch((error: Error) => {
   logger.error(`ring loop failed: ${error.stack ?? error.message}`)
   process.exit(1)

@@ -41,6 +41,27 @@ test('bad values are rejected with a ConfigError naming the flag', () => {
   }
 })
 
+test('connection limits default to Kafka-like values and take flags and SHOAL_* variables', () => {
+  const defaults = parseConfig([], {})
+  assert.equal(defaults.maxConnections, 10000)
+  assert.equal(defaults.maxConnectionsPerIp, 1000)
+  assert.equal(defaults.maxConnectionCreationRatePerIp, 0)
+  assert.equal(defaults.connectionsMaxIdleMs, 600000)
+  assert.equal(defaults.maxInFlightRequestsPerConnection, 128)
+  assert.equal(defaults.queuedMaxRequestBytes, 256 * 1024 * 1024)
+  const set = parseConfig(['--max-connections', '5', '--max-connections-per-ip=2', '--connections-max-idle-ms', '0', '--queued-max-request-bytes', '1048576'],
+    { SHOAL_MAX_CONNECTION_CREATION_RATE_PER_IP: '20', SHOAL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION: '1', SHOAL_MAX_CONNECTIONS: '9' })
+  assert.equal(set.maxConnections, 5)
+  assert.equal(set.maxConnectionsPerIp, 2)
+  assert.equal(set.maxConnectionCreationRatePerIp, 20)
+  assert.equal(set.connectionsMaxIdleMs, 0)
+  assert.equal(set.maxInFlightRequestsPerConnection, 1)
+  assert.equal(set.queuedMaxRequestBytes, 1048576)
+  for (const argv of [['--max-connections', '0'], ['--max-connections-per-ip', '-1'], ['--max-in-flight-requests-per-connection', '0'], ['--queued-max-request-bytes', '1000'], ['--connections-max-idle-ms', 'x']]) {
+    assert.throws(() => parseConfig(argv, {}), ConfigError, argv.join(' '))
+  }
+})
+
 test('the README documents every flag and its environment variable', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
   for (const spec of kFlags) {

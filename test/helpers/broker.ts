@@ -27,13 +27,15 @@ export interface StartOptions {
   args?: string[]
   /** Remove the data dir on stop (default true when the helper made it). */
   cleanup?: boolean
+  /** Extra environment variables for the broker process (on top of this process's). */
+  env?: Record<string, string>
 }
 
 export async function startBroker (options: StartOptions = {}): Promise<TestBroker> {
   const made = options.dataDir === undefined
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'shoal-test-'))
   const args = [kMain, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--workers', String(options.workers ?? 2), '--log-level', 'warn', ...(options.args ?? [])]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env === undefined ? process.env : { ...process.env, ...options.env } })
   let output = ''
   child.stdout?.setEncoding('utf8')
   child.stderr?.setEncoding('utf8')

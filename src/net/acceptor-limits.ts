@@ -1,0 +1,139 @@
+// Connection limits of the acceptor (main thread): Kafka's `max.connections`, `max.connections.per.ip` and a
+// per-IP connection creation rate. The acceptor asks `admit` before it hands a socket to a worker, and the
+// worker's 'connection-closed' message gives the connection back (`released`). Connections are counted per
+// worker and per IP, so that when a worker dies all of its connections can be given back at once
+// (`releaseWorker`).
+//
+// The rate is a fixed one-second window per IP (the count of admissions since the window opened): cheap, and
+// an IP that opens connections in a tight loop is refused for the rest of its window. Kafka delays such
+// connections (it throttles the acceptor); we close them, which a client sees as a failed connection attempt
+// and retries with its reconnect backoff.
+
+export interface AcceptorLimitsOptions {
+  /** Most connections open at once (Kafka's `max.connections`). */
+  readonly maxConnections: number
+  /** Most connections open at once from one IP (Kafka's `max.connections.per.ip`). */
+  readonly maxConnectionsPerIp: number
+  /** Most connections one IP may open in a second; 0 = unlimited. */
+  readonly maxConnectionCreationRatePerIp: number
+}
+
+/** Why a connection was refused: also its counter name and its log key. */
+export type RefusalReason = 'max-connections' | 'max-connections-per-ip' | 'max-connection-creation-rate-per-ip'
+
+const kWindowMs = 1000
+
+interface RateWindow {
+  start: number
+  admitted: number
+}
+
+export class AcceptorLimits {
+  readonly options: AcceptorLimitsOptions
+  #total: number
+  /** Open connections by IP (all workers). */
+  readonly #byIp: Map<string, number>
+  /** Open connections by worker, then by IP: what a worker's death gives back. */
+  readonly #byWorker: Map<number, Map<string, number>>
+  /** Connection creation windows by IP; windows that ended are swept at most once a window. */
+  readonly #rates: Map<string, RateWindow>
+  #lastSweep: number
+
+  constructor (options: AcceptorLimitsOptions) {
+    this.options = options
+    this.#total = 0
+    this.#byIp = new Map()
+    this.#byWorker = new Map()
+    this.#rates = new Map()
+    this.#lastSweep = 0
+  }
+
+  /** Open connections in all. */
+  get total (): number {
+    return this.#total
+  }
+
+  /** Open connections from `ip`. */
+  connectionsFrom (ip: string): number {
+    return this.#byIp.get(ip) ?? 0
+  }
+
+  /** Open connections handed to `worker`. */
+  connectionsOf (worker: number): number {
+    let sum = 0
+    for (const n of this.#byWorker.get(worker)?.values() ?? []) sum += n
+    return sum
+  }
+
+  /**
+   * Whether a new connection from `ip` may go to `worker`: null when it is admitted (and counted from now on),
+   * else the limit it breaches (and nothing is counted but the attempt against the rate).
+   */
+  admit (ip: string, worker: number, now = Date.now()): RefusalReason | null {
+    const rate = this.options.maxConnectionCreationRatePerIp
+    if (rate > 0) {
+      if (now - this.#lastSweep >= kWindowMs) this.#sweep(now)
+      let window = this.#rates.get(ip)
+      if (window === undefined || now - window.start >= kWindowMs) {
+        window = { start: now, admitted: 0 }
+        this.#rates.set(ip, window)
+      }
+      // Refused attempts count too: an IP retrying in a tight loop stays refused until its window ends.
+      if (window.admitted++ >= rate) return 'max-connection-creation-rate-per-ip'
+    }
+    if (this.#total >= this.options.maxConnections) return 'max-connections'
+    const fromIp = this.#byIp.get(ip) ?? 0
+    if (fromIp >= this.options.maxConnectionsPerIp) return 'max-connections-per-ip'
+    this.#total++
+    this.#byIp.set(ip, fromIp + 1)
+    let ips = this.#byWorker.get(worker)
+    if (ips === undefined) {
+      ips = new Map()
+      this.#byWorker.set(worker, ips)
+    }
+    ips.set(ip, (ips.get(ip) ?? 0) + 1)
+    return null
+  }
+
+  /**
+   * A connection from `ip` on `worker` closed. When the worker does not know the IP (`undefined`, or one it
+   * holds no connection from: the peer was gone before the worker could ask), one of its connections is given
+   * back anyway, so that the totals stay right.
+   */
+  released (ip: string | undefined, worker: number): void {
+    const ips = this.#byWorker.get(worker)
+    if (ips === undefined || ips.size === 0) return
+    let key = ip
+    if (key === undefined || !ips.has(key)) key = ips.keys().next().value as string
+    this.#drop(ips, key, 1)
+  }
+
+  /** Every connection of `worker` is gone (it died): gives them all back. Returns how many there were. */
+  releaseWorker (worker: number): number {
+    const ips = this.#byWorker.get(worker)
+    if (ips === undefined) return 0
+    let released = 0
+    for (const [ip, n] of ips) {
+      released += n
+      this.#drop(ips, ip, n)
+    }
+    this.#byWorker.delete(worker)
+    return released
+  }
+
+  #drop (ips: Map<string, number>, ip: string, n: number): void {
+    const onWorker = (ips.get(ip) ?? 0) - n
+    if (onWorker > 0) ips.set(ip, onWorker)
+    else ips.delete(ip)
+    const fromIp = (this.#byIp.get(ip) ?? 0) - n
+    if (fromIp > 0) this.#byIp.set(ip, fromIp)
+    else this.#byIp.delete(ip)
+    this.#total -= n
+  }
+
+  /** Forgets the windows that ended, so that the map holds only IPs seen in the last second. */
+  #sweep (now: number): void {
+    this.#lastSweep = now
+    for (const [ip, window] of this.#rates) if (now - window.start >= kWindowMs) this.#rates.delete(ip)
+  }
+}
