@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { CommittedOffset, GroupRecord } from './offset-store.ts'
+import { clipName } from './clip.ts'
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead'
 
@@ -161,7 +162,7 @@ export class ClassicGroup {
     if (request.memberId === '') {
       // Static member: a new member id replaces (fences) whatever member held this instance id.
       if (request.groupInstanceId !== null) return this.#joinStatic(request, clientId, clientHost)
-      const memberId = `${clientId}-${randomUUID()}`
+      const memberId = `${clipName(clientId)}-${randomUUID()}`
       if (this.members.size + this.pendingMembers.size >= limits.maxSize) return fail(ErrorCode.GROUP_MAX_SIZE_REACHED, '')
       if (apiVersion >= 4) {
         // KIP-394: hand out the id, and expect the member back with it within its session timeout.
@@ -213,7 +214,7 @@ export class ClassicGroup {
   #joinStatic (request: JoinRequest, clientId: string, clientHost: string): Promise<JoinResponse> | JoinResponse {
     const instanceId = request.groupInstanceId as string
     const oldId = this.staticMembers.get(instanceId)
-    const newId = `${instanceId}-${randomUUID()}`
+    const newId = `${clipName(instanceId)}-${randomUUID()}`
     if (oldId === undefined) return this.#addMember(newId, request, clientId, clientHost)
     const old = this.members.get(oldId)
     if (old === undefined) {

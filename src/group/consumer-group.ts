@@ -26,6 +26,7 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { CommittedOffset, GroupRecord } from './offset-store.ts'
+import { clipName } from './clip.ts'
 
 export type ConsumerGroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable'
 /** Kafka's MemberState: stable, unrevoked_partitions, unreleased_partitions. */
@@ -417,7 +418,7 @@ export class ConsumerGroup {
       member = joined
     } else {
       const known = this.members.get(request.memberId)
-      if (known === undefined) return this.#fail(ErrorCode.UNKNOWN_MEMBER_ID, `unknown member ${request.memberId}`)
+      if (known === undefined) return this.#fail(ErrorCode.UNKNOWN_MEMBER_ID, `unknown member ${clipName(request.memberId)}`)
       if (request.instanceId !== null && this.staticMembers.get(request.instanceId) !== known.memberId) return this.#fail(ErrorCode.FENCED_INSTANCE_ID)
       const fenced = this.#checkEpoch(known, epoch, request.topicPartitions)
       if (fenced !== null) return fenced
@@ -477,10 +478,10 @@ export class ConsumerGroup {
       return invalid(`MemberEpoch ${epoch} is invalid.`)
     }
     if (request.serverAssignor !== null && !kAssignors.has(request.serverAssignor)) {
-      return this.#fail(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${request.serverAssignor} is not supported (${[...kAssignors.keys()].join(', ')}).`)
+      return this.#fail(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${clipName(String(request.serverAssignor))} is not supported (${[...kAssignors.keys()].join(', ')}).`)
     }
     if (regex !== null && regex !== '' && compileTopicRegex(regex) === null) {
-      return this.#fail(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${regex} is not a valid regular expression.`)
+      return this.#fail(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${clipName(regex)} is not a valid regular expression.`)
     }
     return null
   }
@@ -494,7 +495,7 @@ export class ConsumerGroup {
       const current = currentId === undefined ? undefined : this.members.get(currentId)
       if (current !== undefined && current.memberId !== memberId) {
         if (current.memberEpoch !== kStaticLeaveEpoch) {
-          return this.#fail(ErrorCode.UNRELEASED_INSTANCE_ID, `instance ${instanceId} is still in use by member ${current.memberId}`)
+          return this.#fail(ErrorCode.UNRELEASED_INSTANCE_ID, `instance ${clipName(instanceId)} is still in use by member ${clipName(current.memberId)}`)
         }
         return this.#replaceStatic(current, memberId, clientId, clientHost)
       }
@@ -593,7 +594,7 @@ export class ConsumerGroup {
       if (member.memberId !== request.memberId) return this.#fail(ErrorCode.FENCED_INSTANCE_ID, `instance ${request.instanceId} belongs to another member`)
     } else {
       member = this.members.get(request.memberId)
-      if (member === undefined) return this.#fail(ErrorCode.UNKNOWN_MEMBER_ID, `unknown member ${request.memberId}`)
+      if (member === undefined) return this.#fail(ErrorCode.UNKNOWN_MEMBER_ID, `unknown member ${clipName(request.memberId)}`)
     }
     const answer = (memberEpoch: number): ConsumerHeartbeatResponse => ({
       errorCode: ErrorCode.NONE, errorMessage: null, memberId: request.memberId, memberEpoch, heartbeatIntervalMs: 0, assignment: null

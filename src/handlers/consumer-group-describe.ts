@@ -8,6 +8,7 @@ import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
+import { clipName } from '../group/clip.ts'
 
 const api = apiByKey(69)!
 
@@ -80,7 +81,7 @@ function serve (shard: Shard, request: ConsumerGroupDescribeRequest): object {
       if (shard.groups.partitionFor(groupId) === undefined) return fail(ErrorCode.NOT_COORDINATOR)
       const group = shard.groups.consumerGroup(groupId)
       if (group === undefined) {
-        return fail(ErrorCode.GROUP_ID_NOT_FOUND, shard.groups.group(groupId) === undefined ? `Group ${groupId} not found.` : `Group ${groupId} is not a consumer group.`)
+        return fail(ErrorCode.GROUP_ID_NOT_FOUND, shard.groups.group(groupId) === undefined ? `Group ${clipName(groupId)} not found.` : `Group ${clipName(groupId)} is not a consumer group.`)
       }
       return describe(shard, group)
     })

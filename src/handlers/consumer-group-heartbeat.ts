@@ -9,6 +9,7 @@ import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import { coordinatorServer, routeToCoordinator, type ClientInfo } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
+import { clipName } from '../group/clip.ts'
 
 const api = apiByKey(68)!
 
@@ -20,7 +21,7 @@ async function serve (shard: Shard, request: ConsumerHeartbeatRequest, apiVersio
   if (shard.groups.partitionFor(request.groupId) === undefined) return fail(ErrorCode.NOT_COORDINATOR)
   // Only a join (epoch 0) creates the group; anything else for a missing group is from an unknown member.
   const group = request.memberEpoch === 0 ? shard.groups.claimConsumerGroup(request.groupId) : shard.groups.consumerGroup(request.groupId)
-  if (group === null) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${request.groupId} is not a consumer group.`)
+  if (group === null) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${clipName(request.groupId)} is not a consumer group.`)
   if (group === undefined) {
     return fail(shard.groups.group(request.groupId) === undefined ? ErrorCode.UNKNOWN_MEMBER_ID : ErrorCode.GROUP_ID_NOT_FOUND)
   }
