@@ -11,7 +11,7 @@
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { kOffsetsTopic, kOffsetsTopicPartitions, offsetsPartitionFor } from '../group/offset-store.ts'
-import { partFailed } from './partitioned.ts'
+import { partFailed, replyWhenServed } from './partitioned.ts'
 import { CallFailedError, kCallPeerDown } from '../shard/shard.ts'
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
@@ -125,15 +125,6 @@ export function coordinatorServer<Req, Res> (api: ApiEntry, serve: ServeGroup<Re
       partFailed(shard, api, apiVersion, source, token, error)
       return
     }
-    Promise.resolve(served).then((response) => {
-      try {
-        const writer = new Writer()
-        api.response(apiVersion).encode(writer, response)
-        writer.finishFrame()
-        shard.reply(source, token, apiVersion, writer.chunks)
-      } catch (error) {
-        partFailed(shard, api, apiVersion, source, token, error)
-      }
-    }, (error: unknown) => partFailed(shard, api, apiVersion, source, token, error))
+    replyWhenServed(shard, api, apiVersion, source, token, served)
   }
 }

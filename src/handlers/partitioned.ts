@@ -176,6 +176,23 @@ export function dispatchParts<Req, Res> (
  * The owner side of `dispatchParts`: decode the part, serve it, send the encoded response back. `servesInPlace`:
  * serveLocal is done with the request's Buffers before its first await and keeps none of them (see RemoteServer).
  */
+/**
+ * Owner side: once `served` settles, sends the caller its encoded response, or an error reply when it rejects
+ * or its response cannot be encoded (partFailed).
+ */
+export function replyWhenServed<Res> (shard: Shard, api: ApiEntry, apiVersion: number, source: number, token: number, served: Promise<Res> | Res): void {
+  Promise.resolve(served).then((response) => {
+    try {
+      const writer = new Writer()
+      api.response(apiVersion).encode(writer, response)
+      writer.finishFrame()
+      shard.reply(source, token, apiVersion, writer.chunks)
+    } catch (error) {
+      partFailed(shard, api, apiVersion, source, token, error)
+    }
+  }, (error: unknown) => partFailed(shard, api, apiVersion, source, token, error))
+}
+
 export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Req, Res>, options: { servesInPlace?: boolean } = {}): RemoteServer {
   const server = (shard: Shard, source: number, token: number, apiVersion: number, payload: Buffer): void => {
     let request: Req
@@ -187,16 +204,7 @@ export function remoteServer<Req, Res> (api: ApiEntry, serveLocal: ServeLocal<Re
       shard.replyError(source, token, ErrorCode.UNKNOWN_SERVER_ERROR)
       return
     }
-    serveLocal(shard, request, apiVersion, `${source}:${token}`).then((response) => {
-      try {
-        const writer = new Writer()
-        api.response(apiVersion).encode(writer, response)
-        writer.finishFrame()
-        shard.reply(source, token, apiVersion, writer.chunks)
-      } catch (error) {
-        partFailed(shard, api, apiVersion, source, token, error)
-      }
-    }, (error: unknown) => partFailed(shard, api, apiVersion, source, token, error))
+    replyWhenServed(shard, api, apiVersion, source, token, serveLocal(shard, request, apiVersion, `${source}:${token}`))
   }
   return Object.assign(server, { servesInPlace: options.servesInPlace === true })
 }
