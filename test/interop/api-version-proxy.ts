@@ -112,3 +112,42 @@ export class ApiVersionProxy extends ForwardingProxy {
     this.requests.push({ apiKey, apiName: apiByKey(apiKey)?.name ?? `api-${apiKey}`, apiVersion, clientId })
   }
 }
+
+/**
+ * Forwards bytes unchanged and holds connections across a broker restart: after `hold()`, clients that connect
+ * are accepted and kept waiting (their bytes buffered) until `target(port)` names the restarted broker. A client
+ * therefore never sees a refused connection while the broker is between processes, only a slow answer, which is
+ * what it would see from a broker that restarts behind a load balancer or a stable address.
+ */
+export class RestartProxy extends ForwardingProxy {
+  readonly #held: Socket[] = []
+
+  /** From now until the next `target`, new connections wait instead of reaching a broker. */
+  hold (): void {
+    this.targetPort = 0
+  }
+
+  override target (port: number): void {
+    super.target(port)
+    for (const client of this.#held.splice(0)) {
+      if (!client.destroyed) this.#forward(client)
+    }
+  }
+
+  protected accept (client: Socket): void {
+    if (this.targetPort === 0) {
+      client.pause()
+      client.on('error', () => client.destroy())
+      this.#held.push(client)
+      return
+    }
+    this.#forward(client)
+  }
+
+  #forward (client: Socket): void {
+    const { upstream } = this.connectUpstream(client)
+    upstream.pipe(client)
+    client.pipe(upstream)
+    client.resume()
+  }
+}

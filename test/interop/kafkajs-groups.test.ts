@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 import kafkajs from 'kafkajs'
 import type { Admin, Consumer, Kafka as KafkaClient, Producer } from 'kafkajs'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
-import { ApiVersionProxy } from './api-version-proxy.ts'
+import { ApiVersionProxy, RestartProxy } from './api-version-proxy.ts'
 
 const { Kafka, logLevel, Partitioners } = kafkajs
 
@@ -255,11 +255,14 @@ describe('kafkajs consumer groups', { timeout: 90_000 }, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shoal-groups-'))
     const topic = 'membership'
     const groupId = 'membership-group'
-    let broker = await startBroker({ workers: 2, dataDir, args: kGroupArgs })
+    // Through a proxy that holds connections while the broker is between processes: kafkajs crashes a consumer
+    // whose only broker refuses connections at the moment it rebuilds its fetchers, a race with the restart.
+    const proxy = new RestartProxy()
+    let broker = await proxy.startBroker({ workers: 2, dataDir, args: kGroupArgs, cleanup: false })
     const ledger = new Map<string, string[]>()
-    const member = new Member(client(broker.bootstrap, 'membership', false), 'membership', groupId, topic, ledger)
+    const member = new Member(client(proxy.bootstrap, 'membership', false), 'membership', groupId, topic, ledger)
     try {
-      const kafka = client(broker.bootstrap)
+      const kafka = client(proxy.bootstrap)
       let admin = kafka.admin()
       const producer = producerOf(kafka)
       await admin.connect()
@@ -273,11 +276,13 @@ describe('kafkajs consumer groups', { timeout: 90_000 }, () => {
       await producer.disconnect()
       await admin.disconnect()
 
-      // Same port: the member's connections come back to the restarted broker, which restored the group.
+      // The member's connections come back, through the proxy, to the restarted broker, which restored the group.
+      proxy.hold()
       await broker.stop()
-      broker = await startBroker({ workers: 2, dataDir, args: [...kGroupArgs, '--listen', broker.bootstrap] })
-      admin = client(broker.bootstrap).admin()
-      const again = producerOf(client(broker.bootstrap))
+      broker = await startBroker({ workers: 2, dataDir, cleanup: false, args: [...kGroupArgs, '--advertised-listener', proxy.bootstrap] })
+      proxy.target(broker.port)
+      admin = client(proxy.bootstrap).admin()
+      const again = producerOf(client(proxy.bootstrap))
       await admin.connect()
       await again.connect()
       try {
@@ -297,6 +302,7 @@ describe('kafkajs consumer groups', { timeout: 90_000 }, () => {
     } finally {
       await member.stop()
       await broker.stop()
+      await proxy.close()
       rmSync(dataDir, { recursive: true, force: true })
     }
   })
