@@ -28,6 +28,7 @@ import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
 import { count as countEvent } from './counters.ts' // `count` is the number of workers here
+import { ProcessReclaim } from './memory-reclaim.ts'
 
 export interface Broker {
   readonly host: string
@@ -77,6 +78,13 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     maxConnectionCreationRatePerIp: config.maxConnectionCreationRatePerIp
   })
   const acks = new Map<number, { pending: Set<number>, done: () => void }>()
+  // Workers that went quiet after a burst gave their memory back; the process trims malloc's arenas once.
+  const mib = (bytes: number): string => Math.max(0, bytes / 1048576).toFixed(0)
+  const reclaim = new ProcessReclaim((summary) => {
+    countEvent('memory-reclaims')
+    logger.info(`memory: quiet after a burst, rss ${mib(summary.rssBefore)} -> ${mib(summary.rssAfter)} MiB ` +
+      `(idle arenas ${mib(summary.arenaBytes)} MiB, heaps ${mib(summary.heapBytes)} MiB${summary.trimmed ? '' : '; malloc_trim unavailable'})`)
+  })
   /** Dead worker -> the live workers that have yet to acknowledge its peer-down (step 2 of the protocol). */
   const restarting = new Map<number, Set<number>>()
   let started = false
@@ -139,6 +147,9 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
           }
           break
         }
+        case 'memory-reclaimed':
+          reclaim.report(message)
+          break
         case 'peer-down-ack': {
           if (current() === null) break
           restarting.get(message.peer)?.delete(index)
@@ -297,6 +308,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     clusterId: controller.metadata.clusterId,
     async close () {
       closing = true
+      reclaim.close()
       process.off('SIGUSR2', onTestSignal)
       server.close()
       for (const handle of handles) if (handle.restartTimer !== null) clearTimeout(handle.restartTimer)

@@ -634,9 +634,10 @@ export class Runner {
       } catch (error) {
         options.log(`fuzz: cleanup failed: ${(error as Error).message}`)
       }
-      // Give the broker a moment to let go of what the deleted topics held (polled, the lowest figure kept).
+      // Give the broker a moment to let go of what the deleted topics held and to reclaim its memory once it is
+      // quiet (src/memory-reclaim.ts; our own broker checks every second): polled, the lowest figure kept.
       rssAfterDelete = rssMiB(this.target.pid)
-      const deadline = Date.now() + 5000
+      const deadline = Date.now() + 15_000
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250))
         const rss = rssMiB(this.target.pid)

@@ -52,6 +52,8 @@ export interface BrokerConfig {
   /** KIP-848 consumer groups: the heartbeat interval given to members (group.consumer.heartbeat.interval.ms). */
   readonly groupConsumerHeartbeatIntervalMs: number
   readonly offsetsRetentionMinutes: number
+  /** How often each thread checks whether it is quiet after a burst, to give memory back (0 = never). */
+  readonly memoryReclaimIntervalMs: number
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
@@ -92,7 +94,8 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--group-max-size', env: 'SHOAL_GROUP_MAX_SIZE', help: 'most members in one group (default 2147483647)' },
   { flag: '--group-consumer-session-timeout-ms', env: 'SHOAL_GROUP_CONSUMER_SESSION_TIMEOUT_MS', help: 'how long a KIP-848 consumer group member may stay silent (default 45000)' },
   { flag: '--group-consumer-heartbeat-interval-ms', env: 'SHOAL_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS', help: 'heartbeat interval given to KIP-848 consumer group members (default 5000)' },
-  { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', help: 'how long an empty group keeps its committed offsets (default 10080)' }
+  { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', help: 'how long an empty group keeps its committed offsets (default 10080)' },
+  { flag: '--memory-reclaim-interval-ms', env: 'SHOAL_MEMORY_RECLAIM_INTERVAL_MS', help: 'how often a thread checks whether it went quiet after a burst, then gives its peak memory back; 0 = never (default 30000)' }
 ]
 
 export class ConfigError extends Error {
@@ -182,6 +185,7 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     groupMaxSize: parseInteger(get('--group-max-size') ?? '2147483647', '--group-max-size', 1),
     groupConsumerSessionTimeoutMs: parseInteger(get('--group-consumer-session-timeout-ms') ?? '45000', '--group-consumer-session-timeout-ms', 1),
     groupConsumerHeartbeatIntervalMs: parseInteger(get('--group-consumer-heartbeat-interval-ms') ?? '5000', '--group-consumer-heartbeat-interval-ms', 1),
-    offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', '--offsets-retention-minutes', 1)
+    offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', '--offsets-retention-minutes', 1),
+    memoryReclaimIntervalMs: parseInteger(get('--memory-reclaim-interval-ms') ?? '30000', '--memory-reclaim-interval-ms', 0)
   }
 }

@@ -107,3 +107,14 @@ function dropReference (arena: Arena): void {
 export function idleArenaBytes (): number {
   return idleBytes
 }
+
+/**
+ * Drops every idle arena of this thread (the memory reclaim after a burst, src/memory-reclaim.ts): the pool
+ * refills from fresh allocations when load comes back. Returns the bytes dropped.
+ */
+export function dropIdleArenas (): number {
+  const dropped = idleBytes
+  idle.clear()
+  idleBytes = 0
+  return dropped
+}

@@ -7,6 +7,8 @@ import { Logger } from '../logger.ts'
 import { Shard } from './shard.ts'
 import { buildHandlers } from '../handlers/index.ts'
 import type { BrokerConfig } from '../config/config.ts'
+import { collectGarbage, reclaimWhenQuiet } from '../memory-reclaim.ts'
+import { dropIdleArenas } from '../net/arena-pool.ts'
 
 interface WorkerData {
   index: number
@@ -69,3 +71,19 @@ shard.runRingLoop().catch((error: Error) => {
   process.exit(1)
 })
 port.postMessage({ type: 'ready', worker: data.index })
+
+// Memory back after a burst (src/memory-reclaim.ts): this thread's idle arenas and heap; the main thread then
+// trims malloc's arenas for the whole process.
+if (data.config.memoryReclaimIntervalMs > 0) {
+  reclaimWhenQuiet(data.config.memoryReclaimIntervalMs, () => {
+    const arenaBytes = dropIdleArenas()
+    const heapBefore = process.memoryUsage().heapTotal
+    collectGarbage()
+    // A second collection a moment later frees what the first one's finalizers let go (closed sockets'
+    // handles, buffers of dropped arenas whose memory is released off-thread), before the main thread trims.
+    setTimeout(() => {
+      collectGarbage()
+      port.postMessage({ type: 'memory-reclaimed', worker: data.index, arenaBytes, heapBytes: heapBefore - process.memoryUsage().heapTotal })
+    }, 500).unref()
+  })
+}

@@ -43,3 +43,14 @@ test('an arena is charged to the worker budget, whole, while a request framed in
   assert.equal(workerBudget.used, base, 'the last answer gives it back')
   assert.equal(takeArena(1000), arena, 'and it is reused')
 })
+
+test('dropping the idle arenas empties the pool and says how many bytes it held', async () => {
+  const { dropIdleArenas } = await import('../../src/net/arena-pool.ts')
+  dropIdleArenas()
+  const arena = takeArena(1000)
+  releaseReaderArena(arena)
+  assert.equal(idleArenaBytes(), kSmallestArenaBytes)
+  assert.equal(dropIdleArenas(), kSmallestArenaBytes)
+  assert.equal(idleArenaBytes(), 0)
+  assert.notEqual(takeArena(1000), arena, 'a dropped arena is not handed out again')
+})

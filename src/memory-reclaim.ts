@@ -1,0 +1,171 @@
+// Giving memory back once a burst is over.
+//
+// After a burst (a backlog fetched, a storm of large requests, a fuzzer), a thread keeps what it used at the
+// peak: V8 keeps its heap grown until a full collection shrinks it, our read-arena pool keeps its idle arenas,
+// and glibc's malloc keeps freed memory in its per-thread arenas (it only returns the top of an arena on its own;
+// free pages in the middle stay resident until malloc_trim(3) hands them back). A broker that served one bad
+// minute would hold its peak resident set for the rest of its life.
+//
+// So each thread watches its own event-loop utilisation. On a tick where the thread was quiet (below
+// kQuietUtilisation) after having worked since its last reclaim (kWorkUtilisation), it reclaims: workers drop their idle arenas and
+// run a full collection, then tell the main thread, which collects its own heap and calls malloc_trim(0) once
+// for the whole process (glibc's arenas are process-wide). A thread under steady load is never quiet, so this
+// never costs a busy broker a full collection; an idle one reclaims once and then stays idle.
+//
+// Both tools are optional: a full collection needs `gc`, exposed at run time below; malloc_trim is reached
+// through node:ffi and exists only with glibc. Without them reclaiming does less, never fails.
+import { performance, type EventLoopUtilization } from 'node:perf_hooks'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+/** A tick below this event-loop utilisation is quiet. */
+const kQuietUtilisation = 0.05
+/**
+ * A tick at or above this counts as work since the last reclaim (the heartbeats and long polls of idle clients
+ * stay below it), and so does one in which the resident set grew by kWorkGrowthBytes (a short burst in a long
+ * tick). A thread between the two thresholds reclaims on every tick: a full collection per tick at under 5% load.
+ */
+const kWorkUtilisation = 0.02
+const kWorkGrowthBytes = 64 * 1024 * 1024
+
+type GcFunction = () => void
+let gcFunction: GcFunction | null | undefined
+
+/**
+ * Runs a full, synchronous garbage collection of this thread's heap, which also shrinks the heap V8 grew.
+ * `--expose-gc` set at run time exposes `gc` to contexts created afterwards, such as the one made here.
+ * Returns false where that is not possible.
+ */
+export function collectGarbage (): boolean {
+  if (gcFunction === undefined) {
+    try {
+      setFlagsFromString('--expose-gc')
+      const found: unknown = runInNewContext('typeof gc === "function" ? gc : null')
+      gcFunction = typeof found === 'function' ? found as GcFunction : null
+    } catch {
+      gcFunction = null
+    }
+  }
+  if (gcFunction === null) return false
+  gcFunction()
+  return true
+}
+
+type TrimFunction = (pad: bigint) => number
+let trimFunction: TrimFunction | null | undefined
+
+/**
+ * glibc's malloc_trim(0): returns the free pages of every malloc arena of the process to the kernel. Returns
+ * false where there is no such function (not glibc, no node:ffi); true when it ran.
+ */
+export function releaseFreeHeapPages (): boolean {
+  if (trimFunction === undefined) trimFunction = loadMallocTrim()
+  if (trimFunction === null) return false
+  trimFunction(0n)
+  return true
+}
+
+/** Whether releaseFreeHeapPages can do anything here (tests, the startup log). */
+export function canReleaseFreeHeapPages (): boolean {
+  if (trimFunction === undefined) trimFunction = loadMallocTrim()
+  return trimFunction !== null
+}
+
+function loadMallocTrim (): TrimFunction | null {
+  if (process.platform !== 'linux') return null
+  // node:ffi is experimental and says so with a process warning when it loads; this use (one libc symbol of
+  // a fixed, documented signature) is what it is for, so that warning is kept off the broker's output.
+  const emitWarning = process.emitWarning
+  try {
+    process.emitWarning = () => {}
+    const ffi = process.getBuiltinModule('node:ffi') as typeof import('node:ffi') | undefined
+    if (ffi === undefined) return null
+    const { functions } = ffi.dlopen(null, { malloc_trim: { arguments: ['u64'], return: 'i32' } })
+    return functions.malloc_trim as unknown as TrimFunction
+  } catch {
+    return null
+  } finally {
+    process.emitWarning = emitWarning
+  }
+}
+
+/**
+ * Calls `reclaim` on a tick (every `intervalMs`) where this thread was quiet after having worked since the last
+ * reclaim. Returns a function that stops the ticks. The timer does not keep the thread alive.
+ */
+export function reclaimWhenQuiet (intervalMs: number, reclaim: () => void): () => void {
+  let last: EventLoopUtilization = performance.eventLoopUtilization()
+  let lastRss = process.memoryUsage.rss()
+  let worked = false
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization()
+    const utilisation = performance.eventLoopUtilization(now, last).utilization
+    last = now
+    const rss = process.memoryUsage.rss()
+    if (utilisation >= kWorkUtilisation || rss - lastRss >= kWorkGrowthBytes) worked = true
+    lastRss = rss
+    if (!worked || utilisation >= kQuietUtilisation) return
+    worked = false
+    reclaim()
+    // The reclaim's own work is not work since the reclaim.
+    last = performance.eventLoopUtilization()
+    lastRss = process.memoryUsage.rss()
+  }, intervalMs)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
+/** What one worker gave back in a reclaim. */
+export interface ThreadReclaim {
+  readonly arenaBytes: number
+  readonly heapBytes: number
+}
+
+export interface ProcessReclaimSummary {
+  readonly rssBefore: number
+  readonly rssAfter: number
+  /** Idle read arenas the workers dropped, and heap their collections shrank (summed). */
+  readonly arenaBytes: number
+  readonly heapBytes: number
+  /** Whether malloc_trim ran. */
+  readonly trimmed: boolean
+}
+
+/**
+ * The main thread's part: the workers' reports of one quiet stretch (they arrive within a tick of each other)
+ * are coalesced into one collection of the main thread's heap and one malloc_trim for the process.
+ */
+export class ProcessReclaim {
+  readonly #done: (summary: ProcessReclaimSummary) => void
+  #timer: NodeJS.Timeout | null = null
+  #arenaBytes = 0
+  #heapBytes = 0
+
+  constructor (done: (summary: ProcessReclaimSummary) => void) {
+    this.#done = done
+  }
+
+  report (reclaim: ThreadReclaim): void {
+    this.#arenaBytes += reclaim.arenaBytes
+    this.#heapBytes += reclaim.heapBytes
+    if (this.#timer !== null) return
+    this.#timer = setTimeout(() => this.#run(), 250)
+    this.#timer.unref()
+  }
+
+  close (): void {
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  #run (): void {
+    this.#timer = null
+    const rssBefore = process.memoryUsage.rss()
+    collectGarbage()
+    const trimmed = releaseFreeHeapPages()
+    const summary = { rssBefore, rssAfter: process.memoryUsage.rss(), arenaBytes: this.#arenaBytes, heapBytes: this.#heapBytes, trimmed }
+    this.#arenaBytes = 0
+    this.#heapBytes = 0
+    this.#done(summary)
+  }
+}
