@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCode } from '../protocol/errors.ts'
+import { repeatedKeys } from '../protocol/repeated.ts'
 import { kTopicConfigDefaults, validateTopicConfig, validateTopicName } from '../config/topic-config.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
 import { count } from '../counters.ts'
@@ -230,7 +231,7 @@ export class Controller {
   async #createTopics (requests: readonly CreateTopicRequest[], validateOnly: boolean): Promise<CreateTopicResult[]> {
     const results: CreateTopicResult[] = []
     const added: TopicMetadata[] = []
-    const seen = new Set<string>()
+    const repeated = repeatedKeys(requests, (request) => typeof request.name === 'string' ? request.name : '')
     // Each topic is judged on its own, in order, counting the ones accepted before it; nothing is applied
     // until all are judged.
     let brokerPartitions = this.#brokerPartitions()
@@ -242,8 +243,7 @@ export class Controller {
       }
       const nameError = typeof request.name === 'string' ? validateTopicName(name) : 'Topic name is illegal, it can\'t be null'
       if (nameError !== null) { fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError); continue }
-      if (seen.has(name)) { fail(ErrorCode.INVALID_REQUEST, `Duplicate topic name ${name} in request`); continue }
-      seen.add(name)
+      if (repeated.has(name)) { fail(ErrorCode.INVALID_REQUEST, `Duplicate topic name ${name} in request`); continue }
       const internal = request.internal === true
       if (kInternalTopics.has(name) && !internal) { fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${name} is prohibited.`); continue }
       if (this.#state.topics.some((t) => t.name === name)) {
@@ -324,15 +324,14 @@ export class Controller {
   async #createPartitions (requests: ReadonlyArray<{ name: string, count: number }>, validateOnly: boolean): Promise<TopicResult[]> {
     const results: TopicResult[] = []
     const grown = new Map<string, number>()
-    const seen = new Set<string>()
+    const repeated = repeatedKeys(requests, (request) => request.name)
     let brokerPartitions = this.#brokerPartitions()
     for (const { name, count: wanted } of requests) {
       const topic = this.#state.topics.find((t) => t.name === name)
       const fail = (errorCode: number, errorMessage: string): void => {
         results.push({ name, topicId: topic?.id ?? zeroUuid(), errorCode, errorMessage })
       }
-      if (seen.has(name)) { fail(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.'); continue }
-      seen.add(name)
+      if (repeated.has(name)) { fail(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.'); continue }
       if (topic === undefined) {
         fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`)
       } else if (isInternal(topic)) {

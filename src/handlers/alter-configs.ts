@@ -9,6 +9,7 @@ import type { TopicResult } from '../admin/controller.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import { kTopicResource } from './describe-configs.ts'
+import { repeatedKeys } from '../protocol/repeated.ts'
 
 const alterApi = apiByKey(33)!
 const incrementalApi = apiByKey(44)!
@@ -30,8 +31,17 @@ function listOf (value: string | undefined): string[] {
 async function alter (context: RequestContext, request: AlterRequest, incremental: boolean): Promise<object> {
   const { shard } = context
   const responses = []
+  const repeated = repeatedKeys(request.resources, (resource) => `${resource.resourceType}:${resource.resourceName}`)
   for (const resource of request.resources) {
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName }
+    if (repeated.has(`${resource.resourceType}:${resource.resourceName}`)) {
+      responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate resource in request.' })
+      continue
+    }
+    if (repeatedKeys(resource.configs ?? [], (config) => String(config.name)).size > 0) {
+      responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Error due to duplicate config keys' })
+      continue
+    }
     if (resource.resourceType !== kTopicResource) {
       responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Only topic configs can be altered' })
       continue

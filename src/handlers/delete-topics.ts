@@ -3,6 +3,7 @@
 // INVALID_REQUEST and delete nothing for that entry; the rest go to the controller.
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
+import { repeatedKeys } from '../protocol/repeated.ts'
 import { zeroUuid, type TopicResult } from '../admin/controller.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
@@ -16,10 +17,9 @@ interface DeleteTopicsRequest {
 
 /** The values given once, in order; each one given more than once is reported to `duplicate` once. */
 function unique (values: readonly string[], duplicate: (value: string) => void): string[] {
-  const counts = new Map<string, number>()
-  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1)
-  for (const [value, n] of counts) if (n > 1) duplicate(value)
-  return [...counts].filter(([, n]) => n === 1).map(([value]) => value)
+  const repeated = repeatedKeys(values, (value) => value)
+  for (const value of repeated) duplicate(value)
+  return values.filter((value) => !repeated.has(value))
 }
 
 async function handle (context: RequestContext, request: DeleteTopicsRequest): Promise<object> {

@@ -58,12 +58,23 @@ function unknownCode (apiVersion: number): number {
   return apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 }
 
-/** Reads every partition of the part once. Returns the response and the record bytes it holds. */
-function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out: { bytes: number, partitions: LocalPartition[] }): FetchResponse {
+/** What one read of a part found: record bytes, the local partitions read, and whether any partition errored. */
+interface ReadState { bytes: number, partitions: LocalPartition[], errored: boolean }
+
+function readState (): ReadState {
+  return { bytes: 0, partitions: [], errored: false }
+}
+
+/**
+ * Reads every partition of the part once. Returns the response; `out` says what it holds. A partition error is
+ * an answer in itself (Kafka answers a fetch at once when reading any partition failed), so it ends a long poll.
+ */
+function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out: ReadState): FetchResponse {
   const responses: TopicResponse[] = []
   let remaining = request.maxBytes > 0 ? request.maxBytes : 0x7fffffff
   out.bytes = 0
   out.partitions.length = 0
+  out.errored = false
   for (const topic of request.topics) {
     const entry = topicEntry(shard, topic, apiVersion)
     const partitions: PartitionData[] = []
@@ -71,6 +82,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
       const local = entry === undefined ? undefined : shard.partition(entry, p.partition)
       if (local === undefined) {
         partitions.push(errorPartition(p.partition, entry === undefined ? unknownCode(apiVersion) : ErrorCode.NOT_LEADER_OR_FOLLOWER))
+        out.errored = true
         continue
       }
       out.partitions.push(local)
@@ -79,6 +91,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
       const result = log.read(p.fetchOffset, limit, out.bytes === 0)
       if (result.errorCode !== ErrorCode.NONE) {
         partitions.push({ ...errorPartition(p.partition, result.errorCode), highWatermark: result.highWatermark, lastStableOffset: result.lastStableOffset, logStartOffset: result.logStartOffset })
+        out.errored = true
         continue
       }
       const records = result.records ?? kNoRecords
@@ -110,12 +123,12 @@ class LongPoll implements AppendWaiter {
   readonly #request: FetchRequest
   readonly #apiVersion: number
   readonly #wakeKey: string | null
-  readonly #state: { bytes: number, partitions: LocalPartition[] }
+  readonly #state: ReadState
   #resolve: ((response: FetchResponse) => void) | null
   #timer: NodeJS.Timeout | null
   #recheckQueued: boolean
 
-  constructor (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null, state: { bytes: number, partitions: LocalPartition[] }) {
+  constructor (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null, state: ReadState) {
     this.#shard = shard
     this.#request = request
     this.#apiVersion = apiVersion
@@ -142,15 +155,15 @@ class LongPoll implements AppendWaiter {
     setImmediate(() => {
       this.#recheckQueued = false
       if (this.#resolve === null) return
-      const probe = { bytes: 0, partitions: [] as LocalPartition[] }
+      const probe = readState()
       const response = readOnce(this.#shard, this.#request, this.#apiVersion, probe)
-      if (probe.bytes >= this.#request.minBytes) this.#settle(response)
+      if (probe.bytes >= this.#request.minBytes || probe.errored) this.#settle(response)
     })
   }
 
   finish (): void {
     if (this.#resolve === null) return
-    this.#settle(readOnce(this.#shard, this.#request, this.#apiVersion, { bytes: 0, partitions: [] }))
+    this.#settle(readOnce(this.#shard, this.#request, this.#apiVersion, readState()))
   }
 
   #settle (response: FetchResponse): void {
@@ -165,9 +178,9 @@ class LongPoll implements AppendWaiter {
 }
 
 async function serveLocal (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null): Promise<FetchResponse> {
-  const state = { bytes: 0, partitions: [] as LocalPartition[] }
+  const state = readState()
   const response = readOnce(shard, request, apiVersion, state)
-  if (state.bytes >= request.minBytes || request.maxWaitMs <= 0 || state.partitions.length === 0) return response
+  if (state.bytes >= request.minBytes || state.errored || request.maxWaitMs <= 0 || state.partitions.length === 0) return response
   return new LongPoll(shard, request, apiVersion, wakeKey, state).start()
 }
 
@@ -214,7 +227,8 @@ async function handle (context: RequestContext, request: FetchRequest): Promise<
   const calls = dispatchParts(shard, api, apiVersion, parts, serveLocal, localWakeKey)
   const results: TopicResponse[][] = []
   if (calls.length > 1) {
-    // The first part that comes back with data releases the others.
+    // The first part that comes back with data or an error releases the others: a partition error (offset out
+    // of range, a partition moved, its owner down) is an answer the client acts on at once, as Kafka answers it.
     let woken = false
     const wakeOthers = (): void => {
       if (woken) return
@@ -226,8 +240,8 @@ async function handle (context: RequestContext, request: FetchRequest): Promise<
     }
     for (const call of calls) {
       call.response.then((response) => {
-        if (response.responses.some((t) => t.partitions.some((p) => p.records.length > 0))) wakeOthers()
-      }, () => {})
+        if (response.responses.some((t) => t.partitions.some((p) => p.records.length > 0 || p.errorCode !== ErrorCode.NONE))) wakeOthers()
+      }, wakeOthers)
     }
   }
   for (const call of calls) results.push((await call.response).responses)

@@ -429,6 +429,13 @@ export class Connection {
       this.#answerError(slot, handler, context, null, ErrorCode.INVALID_REQUEST, 'the request could not be decoded')
       return
     }
+    // A request that holds no view of its frame gives its arena back now, not when it is answered: a long poll
+    // held for seconds must not keep a whole arena charged to the memory budget (a thousand idle consumers
+    // would pause every connection of the worker).
+    if (!api.requestHoldsViews && slot.arena !== null) {
+      releaseArena(slot.arena)
+      slot.arena = null
+    }
     let result
     try {
       result = kTestHooks && header.clientId !== null && header.clientId.startsWith('__shoal_test_')

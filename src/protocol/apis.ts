@@ -3,7 +3,7 @@
 // (src/handlers/index.ts): ApiVersions lists only what has a handler.
 
 import { codecFor, type VersionCodec } from './codec.ts'
-import { inVersions, type MessageDef } from './schema.ts'
+import { inVersions, type FieldDef, type MessageDef } from './schema.ts'
 import * as produce from './messages/produce.ts'
 import * as fetch from './messages/fetch.ts'
 import * as listOffsets from './messages/list-offsets.ts'
@@ -62,6 +62,26 @@ export interface ApiEntry {
   response (version: number): VersionCodec
   /** Whether the message definitions (not just the targeted range) have this version. */
   hasVersion (version: number): boolean
+  /**
+   * Whether a decoded request may hold views of its frame (a bytes or records field in some version). One that
+   * cannot lets go of its read arena once decoded, however long it is then held (a long-polling Fetch).
+   */
+  readonly requestHoldsViews: boolean
+}
+
+/** Whether any field of the definition, nested and common structs included, is bytes or records. */
+function holdsViews (def: MessageDef): boolean {
+  const structs = new Map((def.commonStructs ?? []).map((struct) => [struct.name, struct.fields]))
+  const visit = (fields: readonly FieldDef[], seen: Set<string>): boolean => fields.some((field) => {
+    const type = field.type.startsWith('[]') ? field.type.slice(2) : field.type
+    if (type === 'bytes' || type === 'records') return true
+    if (field.fields !== undefined && visit(field.fields, seen)) return true
+    const common = structs.get(type)
+    if (common === undefined || seen.has(type)) return false
+    seen.add(type)
+    return visit(common, seen)
+  })
+  return visit(def.fields, new Set())
 }
 
 interface MessagePair {
@@ -79,7 +99,8 @@ function entry (pair: MessagePair, minVersion: number, maxVersion: number): ApiE
     responseDef: pair.response,
     request: (version) => codecFor(pair.request, version),
     response: (version) => codecFor(pair.response, version),
-    hasVersion: (version) => inVersions(pair.request.validVersions, version) && inVersions(pair.response.validVersions, version)
+    hasVersion: (version) => inVersions(pair.request.validVersions, version) && inVersions(pair.response.validVersions, version),
+    requestHoldsViews: holdsViews(pair.request)
   }
 }
 

@@ -64,8 +64,12 @@ test('deletes topics by name and id, grows partitions, and never reuses producer
   assert.equal(controller.metadata.topics.length, 0)
 
   await controller.execute({ op: 'createTopics', topics: [topic('c', 2)], validateOnly: false })
-  const grown = await controller.execute({ op: 'createPartitions', topics: [{ name: 'c', count: 5 }, { name: 'c', count: 6 }, { name: 'd', count: 2 }], validateOnly: false }) as TopicResult[]
-  assert.deepEqual(grown.map((r) => r.errorCode), [0, ErrorCode.INVALID_REQUEST, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION])
+  // A topic named twice is refused in both entries and grows by neither.
+  const twice = await controller.execute({ op: 'createPartitions', topics: [{ name: 'c', count: 5 }, { name: 'c', count: 6 }, { name: 'd', count: 2 }], validateOnly: false }) as TopicResult[]
+  assert.deepEqual(twice.map((r) => r.errorCode), [ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION])
+  assert.equal(controller.metadata.topics[0].partitions, 2)
+  const grown = await controller.execute({ op: 'createPartitions', topics: [{ name: 'c', count: 5 }], validateOnly: false }) as TopicResult[]
+  assert.deepEqual(grown.map((r) => r.errorCode), [0])
   assert.equal(controller.metadata.topics[0].partitions, 5)
   const shrink = await controller.execute({ op: 'createPartitions', topics: [{ name: 'c', count: 3 }], validateOnly: false }) as TopicResult[]
   assert.equal(shrink[0].errorCode, ErrorCode.INVALID_PARTITIONS)
@@ -103,8 +107,8 @@ test('a CreatePartitions beyond a limit answers POLICY_VIOLATION and grows nothi
   const controller = new Controller(dir, 1, logger, kLimits)
   await controller.execute({ op: 'createTopics', topics: [topic('a', 2), topic('b', 2)], validateOnly: false })
   const version = controller.metadata.version
-  const refused = await controller.execute({ op: 'createPartitions', topics: [{ name: 'a', count: 20_000 }, { name: 'b', count: -5 }, { name: 'b', count: 2 }], validateOnly: false }) as TopicResult[]
-  assert.deepEqual(refused.map((r) => r.errorCode), [ErrorCode.POLICY_VIOLATION, ErrorCode.INVALID_PARTITIONS, ErrorCode.INVALID_REQUEST])
+  const refused = await controller.execute({ op: 'createPartitions', topics: [{ name: 'a', count: 20_000 }, { name: 'b', count: -5 }], validateOnly: false }) as TopicResult[]
+  assert.deepEqual(refused.map((r) => r.errorCode), [ErrorCode.POLICY_VIOLATION, ErrorCode.INVALID_PARTITIONS])
   const same = await controller.execute({ op: 'createPartitions', topics: [{ name: 'b', count: 2 }, { name: 'a', count: 1.5 }], validateOnly: false }) as TopicResult[]
   assert.deepEqual(same.map((r) => r.errorCode), [ErrorCode.INVALID_PARTITIONS, ErrorCode.INVALID_PARTITIONS])
   assert.equal(controller.metadata.version, version, 'nothing was committed')
@@ -172,7 +176,7 @@ test('CreateTopics refuses empty names, duplicate names, and replication factors
     validateOnly: false
   }) as CreateTopicResult[]
   assert.deepEqual(results.map((r) => r.errorCode), [
-    ErrorCode.INVALID_TOPIC_EXCEPTION, 0, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REPLICATION_FACTOR, ErrorCode.INVALID_REPLICATION_FACTOR, ErrorCode.INVALID_PARTITIONS
+    ErrorCode.INVALID_TOPIC_EXCEPTION, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REPLICATION_FACTOR, ErrorCode.INVALID_REPLICATION_FACTOR, ErrorCode.INVALID_PARTITIONS
   ])
-  assert.deepEqual(controller.metadata.topics.map((t) => t.name), ['x'])
+  assert.deepEqual(controller.metadata.topics.map((t) => t.name), [], 'a name given twice creates neither')
 }))

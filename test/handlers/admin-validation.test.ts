@@ -42,16 +42,19 @@ test('DeleteTopics v6 refuses entries with both or neither of name and id, and d
 })
 
 test('AlterConfigs and DescribeConfigs answer prototype names, list operations on scalars and absurd values with errors', async () => {
-  const incremental = await client.request(44, 1, {
-    resources: [
-      { resourceType: 2, resourceName: 'kept', configs: [{ name: 'constructor', configOperation: 0, value: '1' }] },
-      { resourceType: 2, resourceName: 'kept', configs: [{ name: '__proto__', configOperation: 0, value: '1' }] },
-      { resourceType: 2, resourceName: 'kept', configs: [{ name: 'retention.ms', configOperation: 2, value: '5' }] },
-      { resourceType: 2, resourceName: 'kept', configs: [{ name: 'segment.bytes', configOperation: 0, value: '1' }] },
-      { resourceType: 2, resourceName: 'kept', configs: [{ name: 'retention.ms', configOperation: 9, value: '5' }] }
-    ],
-    validateOnly: false
-  })
+  // One resource per request: a resource named twice in one request is refused as a duplicate (below).
+  const configs = [
+    [{ name: 'constructor', configOperation: 0, value: '1' }],
+    [{ name: '__proto__', configOperation: 0, value: '1' }],
+    [{ name: 'retention.ms', configOperation: 2, value: '5' }],
+    [{ name: 'segment.bytes', configOperation: 0, value: '1' }],
+    [{ name: 'retention.ms', configOperation: 9, value: '5' }]
+  ]
+  const incremental = { responses: [] as any[] }
+  for (const config of configs) {
+    const response = await client.request(44, 1, { resources: [{ resourceType: 2, resourceName: 'kept', configs: config }], validateOnly: false })
+    incremental.responses.push(...response.responses)
+  }
   assert.deepEqual(incremental.responses.map((r: any) => r.errorCode), [
     ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_CONFIG, ErrorCode.INVALID_REQUEST
   ])
@@ -73,8 +76,43 @@ test('CreateTopics answers duplicates, bad counts and bad configs per topic and 
     timeoutMs: 10_000,
     validateOnly: false
   })
+  // A name given twice creates neither (as Kafka answers it): every entry of it is INVALID_REQUEST.
   assert.deepEqual(response.topics.map((t: any) => t.errorCode), [
-    ErrorCode.NONE, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_PARTITIONS, ErrorCode.INVALID_REPLICATION_FACTOR, ErrorCode.INVALID_CONFIG
+    ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_PARTITIONS, ErrorCode.INVALID_REPLICATION_FACTOR, ErrorCode.INVALID_CONFIG
   ])
+  const metadata = await client.request(3, 12, { topics: [{ topicId: kZero, name: 'dup' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
+  assert.equal(metadata.topics[0].errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   assert.equal(broker.process.exitCode, null)
+})
+
+test('CreatePartitions and AlterConfigs refuse every entry of a topic or resource named twice, and act on the rest', async () => {
+  await createTopic(client, 'grow-a', 1)
+  await createTopic(client, 'grow-b', 1)
+  const grown = await client.request(37, 3, {
+    topics: [{ name: 'grow-a', count: 2, assignments: null }, { name: 'grow-a', count: 3, assignments: null }, { name: 'grow-b', count: 2, assignments: null }],
+    timeoutMs: 10_000,
+    validateOnly: false
+  })
+  assert.deepEqual(grown.results.map((r: any) => [r.name, r.errorCode]), [['grow-a', ErrorCode.INVALID_REQUEST], ['grow-a', ErrorCode.INVALID_REQUEST], ['grow-b', ErrorCode.NONE]])
+  const metadata = await client.request(3, 12, { topics: [{ topicId: kZero, name: 'grow-a' }, { topicId: kZero, name: 'grow-b' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
+  assert.deepEqual(metadata.topics.map((t: any) => [t.name, t.partitions.length]), [['grow-a', 1], ['grow-b', 2]])
+
+  for (const [key, version] of [[33, 2], [44, 1]]) {
+    const resources = [
+      { resourceType: 2, resourceName: 'grow-a', configs: [{ name: 'retention.ms', configOperation: 0, value: '1000' }] },
+      { resourceType: 2, resourceName: 'grow-a', configs: [{ name: 'retention.ms', configOperation: 0, value: '2000' }] },
+      { resourceType: 2, resourceName: 'grow-b', configs: [{ name: 'retention.ms', configOperation: 0, value: '3000' }, { name: 'retention.ms', configOperation: 0, value: '4000' }] },
+      { resourceType: 2, resourceName: 'kept', configs: [{ name: 'retention.ms', configOperation: 0, value: '5000' }] }
+    ]
+    const altered = await client.request(key, version, { resources, validateOnly: false })
+    assert.deepEqual(altered.responses.map((r: any) => [r.resourceName, r.errorCode]), [
+      ['grow-a', ErrorCode.INVALID_REQUEST], ['grow-a', ErrorCode.INVALID_REQUEST], ['grow-b', ErrorCode.INVALID_REQUEST], ['kept', ErrorCode.NONE]
+    ], `api ${key}`)
+  }
+  const described = await client.request(32, 4, {
+    resources: ['grow-a', 'grow-b', 'kept'].map((resourceName) => ({ resourceType: 2, resourceName, configurationKeys: ['retention.ms'] })),
+    includeSynonyms: false,
+    includeDocumentation: false
+  })
+  assert.deepEqual(described.results.map((r: any) => r.configs[0].value), ['604800000', '604800000', '5000'])
 })

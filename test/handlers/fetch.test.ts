@@ -61,6 +61,23 @@ test('returns at once when minBytes is already there, and answers unknown partit
   assert.equal(codes.get(0), ErrorCode.NONE)
 })
 
+test('a partition error in one worker\'s part releases the long poll of the other at once', { timeout: 30_000 }, async (t) => {
+  const broker = await startBroker({ workers: 2 })
+  t.after(() => broker.stop())
+  const client = await KafkaClient.connect(broker.host, broker.port)
+  t.after(() => client.close())
+  await createTopic(client, 'errored', 2)
+  // Either partition out of range (so the error comes from the local part, then from the remote one), the other
+  // empty at its end, with maxWaitMs far beyond the test's timeout: only the error can end the wait in time.
+  for (const errored of [0, 1]) {
+    const partitions = [0, 1].map((partition) => ({ partition, fetchOffset: partition === errored ? 1000 : 0 }))
+    const response = await client.request(1, kFetchVersion, fetchRequest('errored', partitions, { maxWaitMs: 600_000, minBytes: 1 }))
+    const codes = new Map(response.responses.flatMap((t: any) => t.partitions.map((p: any) => [p.partitionIndex, p.errorCode])))
+    assert.equal(codes.get(errored), ErrorCode.OFFSET_OUT_OF_RANGE)
+    assert.equal(codes.get(1 - errored), ErrorCode.NONE)
+  }
+})
+
 test('KIP-74: the first batch comes back whole even when larger than the limits; later ones respect them', async (t) => {
   const broker = await startBroker({ workers: 2 })
   t.after(() => broker.stop())

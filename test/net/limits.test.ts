@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { connect, type Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
-import { createTopic, KafkaClient, kProduceVersion, produce } from '../helpers/kafka-client.ts'
+import { createTopic, KafkaClient, kFetchVersion, kProduceVersion, produce } from '../helpers/kafka-client.ts'
 import { apiByKey, requestHeaderVersion, responseHeaderVersion } from '../../src/protocol/apis.ts'
 import { codecFor } from '../../src/protocol/codec.ts'
 import { requestHeader } from '../../src/protocol/messages/headers.ts'
@@ -214,6 +214,26 @@ describe('--queued-max-request-bytes', () => {
       : apiVersionsWorks(client).then((ok) => { assert.ok(ok); order.push(i) })))
     assert.deepEqual(order, Array.from({ length: 40 }, (_, i) => i))
     client.close()
+  })
+
+  test('long-polling fetches hold no arena: more of them than the budget has arenas leave the worker reading', async () => {
+    // The budget holds 4 arenas of 256 KiB; 12 fetches wait (maxWaitMs far beyond the test's timeout) on the
+    // end of the partition, then one append answers them all.
+    const end = (await produce((await KafkaClient.to(broker.bootstrap)), 'budget', 0, ['mark'], { acks: 1 })).baseOffset + 1
+    const pollers = await Promise.all(Array.from({ length: 12 }, () => KafkaClient.to(broker.bootstrap)))
+    const polls = pollers.map((client) => client.request(1, kFetchVersion, {
+      replicaId: -1, maxWaitMs: 600_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 'budget', partitions: [{ partition: 0, fetchOffset: end, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1, lastFetchedEpoch: -1 }] }],
+      forgottenTopicsData: [], rackId: ''
+    }))
+    const other = await KafkaClient.to(broker.bootstrap)
+    assert.ok(await apiVersionsWorks(other), 'a new connection is served while the fetches wait')
+    assert.equal((await produce(other, 'budget', 0, ['wake'], { acks: 1 })).errorCode, ErrorCode.NONE)
+    for (const response of await Promise.all(polls)) {
+      assert.equal(response.responses[0].partitions[0].errorCode, ErrorCode.NONE)
+      assert.ok(response.responses[0].partitions[0].records.length > 0)
+    }
+    for (const client of [...pollers, other]) client.close()
   })
 
   test('a frame declaring more than the whole budget is closed as a framing error', async () => {
