@@ -37,6 +37,8 @@ export interface BrokerConfig {
   readonly queuedMaxRequestBytes: number
   /** Kafka's `message.max.bytes` (the broker default of a topic's `max.message.bytes`). */
   readonly messageMaxBytes: number
+  /** Most bytes a compressed batch may inflate to when it is validated (MESSAGE_TOO_LARGE beyond). */
+  readonly maxDecompressedBatchBytes: number
   readonly segmentBytes: number
   /** Cap of each worker's LRU of open sealed segment files (active segments stay open besides). */
   readonly maxOpenSegmentFiles: number
@@ -84,6 +86,7 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--max-in-flight-requests-per-connection', env: 'SHOAL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', help: 'requests handled at once per connection before it stops reading (default 128)' },
   { flag: '--queued-max-request-bytes', env: 'SHOAL_QUEUED_MAX_REQUEST_BYTES', help: 'request bytes each worker holds before its connections stop reading, Kafka queued.max.request.bytes (default 268435456)' },
   { flag: '--message-max-bytes', env: 'SHOAL_MESSAGE_MAX_BYTES', help: 'largest record batch accepted, Kafka message.max.bytes (default 1048588)' },
+  { flag: '--max-decompressed-batch-bytes', env: 'SHOAL_MAX_DECOMPRESSED_BATCH_BYTES', help: 'most bytes a compressed batch may inflate to; beyond it MESSAGE_TOO_LARGE (default 134217728)' },
   { flag: '--segment-bytes', env: 'SHOAL_SEGMENT_BYTES', help: 'log segment size before rolling (default 1073741824)' },
   { flag: '--max-open-segment-files', env: 'SHOAL_MAX_OPEN_SEGMENT_FILES', help: 'sealed segment files each worker keeps open, least recently read closed first (default 256)' },
   { flag: '--ring-bytes', env: 'SHOAL_RING_BYTES', help: 'bytes of each worker-to-worker ring buffer, a power of two (default 1048576)' },
@@ -175,6 +178,7 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     maxInFlightRequestsPerConnection: parseInteger(get('--max-in-flight-requests-per-connection') ?? '128', '--max-in-flight-requests-per-connection', 1),
     queuedMaxRequestBytes: parseInteger(get('--queued-max-request-bytes') ?? String(256 * 1024 * 1024), '--queued-max-request-bytes', 64 * 1024),
     messageMaxBytes: parseInteger(get('--message-max-bytes') ?? '1048588', '--message-max-bytes', 64),
+    maxDecompressedBatchBytes: parseInteger(get('--max-decompressed-batch-bytes') ?? String(128 * 1024 * 1024), '--max-decompressed-batch-bytes', 1024),
     segmentBytes: parseInteger(get('--segment-bytes') ?? String(1024 * 1024 * 1024), '--segment-bytes', 1024),
     maxOpenSegmentFiles: parseInteger(get('--max-open-segment-files') ?? '256', '--max-open-segment-files', 1),
     ringBytes,

@@ -73,6 +73,7 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
         continue
       }
       produceLimits.maxMessageBytes = Number(entry.configs['max.message.bytes'] ?? shard.config.messageMaxBytes)
+      produceLimits.maxDecompressedBytes = shard.config.maxDecompressedBatchBytes
       const code = validateProducedRecords(data.records, produceLimits, batchInfo)
       if (code !== ErrorCode.NONE) {
         partitionResponses.push(errorPartition(data.index, code))

@@ -17,8 +17,9 @@
 //
 // Decompression is bounded by `maxOutput` bytes: the output size is known or bounded before anything is
 // allocated (gzip and unknown-size zstd stop inflating as soon as they cross the bound), so a small compressed
-// batch cannot make us allocate gigabytes. Every failure, malformed input or too much output, throws
-// KafkaError(CORRUPT_MESSAGE); a codec we do not know (5-7) throws KafkaError(UNSUPPORTED_COMPRESSION_TYPE).
+// batch cannot make us allocate gigabytes. Malformed input throws KafkaError(CORRUPT_MESSAGE), output beyond the
+// bound KafkaError(MESSAGE_TOO_LARGE) (the broker's --max-decompressed-batch-bytes), and a codec we do not know
+// (5-7) KafkaError(UNSUPPORTED_COMPRESSION_TYPE).
 import { constants as bufferConstants } from 'node:buffer'
 import { createRequire } from 'node:module'
 import zlib from 'node:zlib'
@@ -50,6 +51,20 @@ export const kDefaultMaxDecompressedBytes = 64 * 1024 * 1024
 
 function corrupt (message: string): KafkaError {
   return new KafkaError(ErrorCode.CORRUPT_MESSAGE, message)
+}
+
+/**
+ * Output beyond the bound: MESSAGE_TOO_LARGE, the batch is larger than this broker accepts once inflated (a
+ * Java producer splits such a batch and sends it again; a compression bomb is refused without being inflated).
+ */
+function tooLarge (message: string): KafkaError {
+  return new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, message)
+}
+
+/** zlib's streaming decoders stop at maxOutputLength with ERR_BUFFER_TOO_LARGE; anything else is corrupt data. */
+function streamingFailure (codec: string, error: unknown): KafkaError {
+  const message = `${codec}: ${(error as Error).message}`
+  return (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? tooLarge(message) : corrupt(message)
 }
 
 function unsupported (codec: number): KafkaError {
@@ -96,7 +111,7 @@ function decompressGzip (data: Buffer, maxOutput: number): Buffer {
   try {
     return zlib.gunzipSync(data, { maxOutputLength: zlibOutputLimit(maxOutput), chunkSize: kInflateChunkSize })
   } catch (error) {
-    throw corrupt(`gzip: ${(error as Error).message}`)
+    throw streamingFailure('gzip', error)
   }
 }
 
@@ -145,7 +160,7 @@ function decompressSnappy (data: Buffer, maxOutput: number): Buffer {
   if (!hasXerialMagic(data, 0)) {
     const declared = snappyDeclaredLength(data, 0, data.length)
     if (declared < 0) throw corrupt('snappy: bad length preamble')
-    if (declared > maxOutput) throw corrupt(`snappy: ${declared} bytes exceed the bound of ${maxOutput}`)
+    if (declared > maxOutput) throw tooLarge(`snappy: ${declared} bytes exceed the bound of ${maxOutput}`)
     // The native decoder allocates exactly the declared length and fails unless the block fills it.
     return uncompressSnappyBlock(data)
   }
@@ -167,7 +182,7 @@ function decompressSnappy (data: Buffer, maxOutput: number): Buffer {
       const declared = snappyDeclaredLength(data, position, position + chunkLength)
       if (declared < 0) throw corrupt('snappy: bad length preamble in xerial chunk')
       total += declared
-      if (total > maxOutput) throw corrupt(`snappy: more than the bound of ${maxOutput} bytes`)
+      if (total > maxOutput) throw tooLarge(`snappy: more than the bound of ${maxOutput} bytes`)
       chunks++
     }
     position += chunkLength
@@ -331,7 +346,7 @@ function decompressLz4 (data: Buffer, maxOutput: number): Buffer {
   if (lz4FrameEnd !== data.length) throw corrupt('lz4: bytes after the end of the frame')
   if (lz4OutputBound > maxOutput) {
     walkLz4Frame(data, true)
-    if (lz4OutputBound > maxOutput) throw corrupt(`lz4: ${lz4OutputBound} bytes exceed the bound of ${maxOutput}`)
+    if (lz4OutputBound > maxOutput) throw tooLarge(`lz4: ${lz4OutputBound} bytes exceed the bound of ${maxOutput}`)
   }
   let output: Buffer
   try {
@@ -339,7 +354,7 @@ function decompressLz4 (data: Buffer, maxOutput: number): Buffer {
   } catch (error) {
     throw corrupt(`lz4: ${(error as Error).message}`)
   }
-  if (output.length > maxOutput) throw corrupt(`lz4: more than the bound of ${maxOutput} bytes`)
+  if (output.length > maxOutput) throw tooLarge(`lz4: more than the bound of ${maxOutput} bytes`)
   return output
 }
 
@@ -366,7 +381,7 @@ function decompressZstd (data: Buffer, maxOutput: number): Buffer {
   if (frames === 0) throw corrupt('zstd: no frame')
   const contentSize = frames === 1 ? zstdBinding.getFrameContentSize(data) : null
   if (contentSize !== null) {
-    if (contentSize > maxOutput) throw corrupt(`zstd: ${contentSize} bytes exceed the bound of ${maxOutput}`)
+    if (contentSize > maxOutput) throw tooLarge(`zstd: ${contentSize} bytes exceed the bound of ${maxOutput}`)
     const output = Buffer.allocUnsafe(contentSize)
     let written: number
     try {
@@ -380,6 +395,6 @@ function decompressZstd (data: Buffer, maxOutput: number): Buffer {
   try {
     return zlib.zstdDecompressSync(data, { maxOutputLength: zlibOutputLimit(maxOutput), chunkSize: kInflateChunkSize })
   } catch (error) {
-    throw corrupt(`zstd: ${(error as Error).message}`)
+    throw streamingFailure('zstd', error)
   }
 }

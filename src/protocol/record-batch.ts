@@ -13,6 +13,7 @@
 //   headerCount     varint
 //   headers         headerCount x [keyLength varint (>= 0), key utf8, valueLength varint (-1 = null), value]
 // Varints are zigzag (varint.ts).
+import { count } from '../counters.ts'
 import { readInt64, writeInt64 } from './int64.ts'
 import { crc32c } from './crc32c.ts'
 import { compress, decompress } from './compression.ts'
@@ -188,7 +189,9 @@ export function validateProducedRecords (records: Buffer, limits: ProduceLimits,
   try {
     inflated = decompress(into.compression, records.subarray(kRecordsOffset, batchSize), limits.maxDecompressedBytes)
   } catch (error) {
-    return error instanceof KafkaError ? error.code : ErrorCode.CORRUPT_MESSAGE
+    if (!(error instanceof KafkaError)) return ErrorCode.CORRUPT_MESSAGE
+    if (error.code === ErrorCode.MESSAGE_TOO_LARGE) count('produce-batches-over-max-decompressed-bytes')
+    return error.code
   }
   return walkRecords(inflated, 0, inflated.length, into.recordCount)
 }

@@ -46,3 +46,18 @@ test('refuses bad acks, transactional batches, oversized batches and unknown par
   assert.equal(after.errorCode, ErrorCode.NONE)
   assert.equal(after.baseOffset, 3)
 })
+
+test('a compressed batch inflating beyond --max-decompressed-batch-bytes answers MESSAGE_TOO_LARGE; smaller ones are stored', async (t) => {
+  const broker = await startBroker({ workers: 1, args: ['--max-decompressed-batch-bytes', '65536'] })
+  t.after(() => broker.stop())
+  const client = await KafkaClient.connect(broker.host, broker.port)
+  t.after(() => client.close())
+  await createTopic(client, 'inflated', 1)
+  // 256 KiB of zeros compresses to a few hundred bytes: far below message.max.bytes, far above the bound.
+  for (const compression of [1, 2, 3, 4]) {
+    const bomb = buildRecordBatch([{ key: null, value: Buffer.alloc(256 * 1024) }], { compression })
+    assert.equal((await produce(client, 'inflated', 0, bomb)).errorCode, ErrorCode.MESSAGE_TOO_LARGE, `codec ${compression}`)
+    const small = buildRecordBatch([{ key: null, value: Buffer.alloc(1024) }], { compression })
+    assert.equal((await produce(client, 'inflated', 0, small)).errorCode, ErrorCode.NONE, `codec ${compression}`)
+  }
+})

@@ -125,8 +125,8 @@ test('decompression refuses output beyond maxOutput and accepts output of exactl
   for (const codec of kCodecs) {
     const compressed = compress(codec, bomb)
     assert.ok(compressed.length < 64 * 1024, `${kCodecNames[codec]} compresses zeros`)
-    assertKafkaError(() => decompress(codec, compressed, 1000), ErrorCode.CORRUPT_MESSAGE)
-    assertKafkaError(() => decompress(codec, compressed, bomb.length - 1), ErrorCode.CORRUPT_MESSAGE)
+    assertKafkaError(() => decompress(codec, compressed, 1000), ErrorCode.MESSAGE_TOO_LARGE)
+    assertKafkaError(() => decompress(codec, compressed, bomb.length - 1), ErrorCode.MESSAGE_TOO_LARGE)
     assert.equal(decompress(codec, compressed, bomb.length).length, bomb.length)
   }
 })
@@ -179,9 +179,9 @@ test('snappy xerial accepts a concatenated second stream header between chunks',
 test('snappy refuses a block whose declared length exceeds the bound before inflating it', () => {
   // Preamble ff ff ff ff 0f declares 4 GiB; the body is irrelevant.
   const liar = Buffer.from('ffffffff0f00', 'hex')
-  assertKafkaError(() => decompress(Compression.snappy, liar, 1 << 20), ErrorCode.CORRUPT_MESSAGE)
+  assertKafkaError(() => decompress(Compression.snappy, liar, 1 << 20), ErrorCode.MESSAGE_TOO_LARGE)
   const framedLiar = Buffer.concat([Buffer.from('82534e41505059000000000100000001', 'hex'), Buffer.from('00000006', 'hex'), liar])
-  assertKafkaError(() => decompress(Compression.snappy, framedLiar, 1 << 20), ErrorCode.CORRUPT_MESSAGE)
+  assertKafkaError(() => decompress(Compression.snappy, framedLiar, 1 << 20), ErrorCode.MESSAGE_TOO_LARGE)
 })
 
 test('snappy xerial rejects a chunk length that overruns the data', () => {
@@ -230,7 +230,7 @@ test('lz4 measures the exact inflated size when the block-size bound exceeds max
   const input = Buffer.alloc((1 << 20) - 100, 0x61)
   const frame = compress(Compression.lz4, input)
   assert.equal(decompress(Compression.lz4, frame, input.length).length, input.length)
-  assertKafkaError(() => decompress(Compression.lz4, frame, input.length - 1), ErrorCode.CORRUPT_MESSAGE)
+  assertKafkaError(() => decompress(Compression.lz4, frame, input.length - 1), ErrorCode.MESSAGE_TOO_LARGE)
 })
 
 test('lz4 rejects a block that inflates past the block max size', () => {
@@ -247,7 +247,7 @@ test('zstd decodes a frame without a content size, bounded by maxOutput', () => 
   assert.equal(zstdNoContentSize[4] & 0xe0, 0)
   const input = sample(6000)
   assert.ok(decompress(Compression.zstd, zstdNoContentSize, input.length).equals(input))
-  assertKafkaError(() => decompress(Compression.zstd, zstdNoContentSize, input.length - 1), ErrorCode.CORRUPT_MESSAGE)
+  assertKafkaError(() => decompress(Compression.zstd, zstdNoContentSize, input.length - 1), ErrorCode.MESSAGE_TOO_LARGE)
 })
 
 test('zstd decodes concatenated frames', () => {

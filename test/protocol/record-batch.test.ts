@@ -1,3 +1,4 @@
+import { counterValue } from '../../src/counters.ts'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
@@ -286,12 +287,14 @@ test('a compressed section that does not inflate is CORRUPT_MESSAGE', () => {
   }
 })
 
-test('a compressed section inflating past maxDecompressedBytes is CORRUPT_MESSAGE', () => {
+test('a compressed section inflating past maxDecompressedBytes is MESSAGE_TOO_LARGE, and counted', () => {
   const records = [{ key: null, value: Buffer.alloc(1 << 20) }]
   for (const codec of [Compression.gzip, Compression.snappy, Compression.lz4, Compression.zstd]) {
     const batch = buildRecordBatch(records, { compression: codec })
     assert.ok(batch.length < 64 * 1024)
-    assert.equal(validate(batch, { maxMessageBytes: 1 << 20, maxDecompressedBytes: 1 << 16 }), ErrorCode.CORRUPT_MESSAGE)
+    const counted = counterValue('produce-batches-over-max-decompressed-bytes')
+    assert.equal(validate(batch, { maxMessageBytes: 1 << 20, maxDecompressedBytes: 1 << 16 }), ErrorCode.MESSAGE_TOO_LARGE)
+    assert.equal(counterValue('produce-batches-over-max-decompressed-bytes'), counted + 1)
     assert.equal(validate(batch, { maxMessageBytes: 1 << 20, maxDecompressedBytes: 2 << 20 }), ErrorCode.NONE)
   }
 })
