@@ -36,7 +36,7 @@ interface PartitionData {
   highWatermark: number
   lastStableOffset: number
   logStartOffset: number
-  abortedTransactions: null | []
+  abortedTransactions: Array<{ producerId: number, firstOffset: number }> | null
   preferredReadReplica: number
   records: Buffer
 }
@@ -88,7 +88,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
       out.partitions.push(local)
       const log = local.log
       const limit = Math.min(p.partitionMaxBytes, remaining)
-      const result = log.read(p.fetchOffset, limit, out.bytes === 0)
+      const result = log.read(p.fetchOffset, limit, out.bytes === 0, request.isolationLevel)
       if (result.errorCode !== ErrorCode.NONE) {
         partitions.push({ ...errorPartition(p.partition, result.errorCode), highWatermark: result.highWatermark, lastStableOffset: result.lastStableOffset, logStartOffset: result.logStartOffset })
         out.errored = true
@@ -104,7 +104,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
         highWatermark: result.highWatermark,
         lastStableOffset: result.lastStableOffset,
         logStartOffset: result.logStartOffset,
-        abortedTransactions: request.isolationLevel === 1 ? [] : null,
+        abortedTransactions: result.abortedTransactions,
         preferredReadReplica: -1,
         records
       })

@@ -39,8 +39,10 @@ import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import {
   kAttributesOffset, kBaseSequenceOffset, kBaseTimestampOffset, kBatchHeaderSize, kBatchLengthOffset, kCompressionMask,
   kControlBit, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerEpochOffset,
-  kProducerIdOffset, kRecordCountOffset, kRecordsOffset, kTimestampTypeBit
+  kProducerIdOffset, kRecordCountOffset, kRecordsOffset, kTimestampTypeBit, kTransactionalBit
 } from '../protocol/record-batch-layout.ts'
+import { buildControlBatch, controlRecord, kControlTypeAbort, readControlRecord } from '../protocol/record-batch.ts'
+import { AbortedTransactionIndex, type AbortedTransaction } from './transaction-index.ts'
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
 import { kSequenceOk, lastSequenceOf, ProducerStateTable } from './producer-state.ts'
 import {
@@ -94,7 +96,13 @@ export interface LogReadResult {
   highWatermark: number
   lastStableOffset: number
   logStartOffset: number
+  /** read_committed: the aborted transactions overlapping the records returned (else null). */
+  abortedTransactions: AbortedTransaction[] | null
 }
+
+/** Fetch's and ListOffsets' isolation levels. */
+export const kReadUncommitted = 0
+export const kReadCommitted = 1
 
 export interface OffsetAndTimestamp {
   offset: number
@@ -139,6 +147,8 @@ export class PartitionLog {
   readonly config: LogConfig
   /** Idempotent producer state: check() before append(); append() updates it. */
   readonly producers = new ProducerStateTable()
+  /** ABORT markers' transactions, for read_committed fetches (see transaction-index.ts). */
+  readonly abortedTransactions: AbortedTransactionIndex
   readonly recovery: RecoveryReport = {
     clean: false, segmentsRebuilt: 0, bytesTruncated: 0, segmentsDeleted: 0, producerSnapshotOffset: -1, batchesReplayed: 0
   }
@@ -182,6 +192,7 @@ export class PartitionLog {
     this.directory = directory
     this.config = config
     this.fsyncImpl = config.fsyncImpl ?? fdatasync
+    this.abortedTransactions = new AbortedTransactionIndex(directory)
   }
 
   /** Opens (creating it when needed) the log in `directory`, recovering it after an unclean shutdown. */
@@ -208,11 +219,13 @@ export class PartitionLog {
   }
 
   /**
-   * The offset below which no transaction is open. Without transactions, the high watermark; transactions will
-   * make it the first offset of the earliest ongoing transaction (from the producer state) when lower.
+   * The last stable offset: below it no transaction is open. The first offset of the earliest open transaction
+   * (from the producer state), else the high watermark.
    */
   get lastStableOffset (): number {
-    return this.nextOffset
+    const firstUnstable = this.producers.firstUnstableOffset()
+    const next = this.nextOffset
+    return firstUnstable >= 0 && firstUnstable < next ? firstUnstable : next
   }
 
   /** Everything below it is fsynced. */
@@ -288,13 +301,43 @@ export class PartitionLog {
     }
     if (active.createdAtMs < 0 && this.config.segmentMs !== undefined) active.createdAtMs = Date.now()
     const producerId = readInt64(batch, kProducerIdOffset)
-    if (producerId >= 0 && (attributes & kControlBit) === 0) {
-      // Transactions: control batches will end the producer's ongoing transaction here.
-      const baseSequence = batch.readInt32BE(kBaseSequenceOffset)
-      this.producers.update(producerId, batch.readInt16BE(kProducerEpochOffset), baseSequence,
-        lastSequenceOf(baseSequence, batch.readInt32BE(kRecordCountOffset)), baseOffset, lastOffset, maxTimestamp)
-    }
+    if (producerId >= 0) this.applyToProducerState(batch, 0, baseOffset, lastOffset, maxTimestamp, attributes)
     return baseOffset
+  }
+
+  /**
+   * Writes a COMMIT or ABORT marker for the producer's transaction (the transaction coordinator's
+   * WriteTxnMarkers) and returns its offset. Throws KafkaError INVALID_PRODUCER_EPOCH or
+   * TRANSACTION_COORDINATOR_FENCED (ProducerStateTable.checkMarker), or what append throws.
+   */
+  appendMarker (producerId: number, producerEpoch: number, commit: boolean, coordinatorEpoch: number, timestamp = Date.now()): number {
+    const code = this.producers.checkMarker(producerId, producerEpoch, coordinatorEpoch)
+    if (code !== ErrorCode.NONE) throw new KafkaError(code, `marker for producer ${producerId} epoch ${producerEpoch} (coordinator epoch ${coordinatorEpoch}) refused`)
+    return this.append(buildControlBatch(producerId, producerEpoch, commit, coordinatorEpoch, timestamp), -1)
+  }
+
+  /**
+   * The producer state change of a batch at `at` of `buffer`, appended at [baseOffset, lastOffset]: an
+   * idempotent or transactional data batch updates its producer (a transactional one may open a transaction),
+   * a marker closes the producer's transaction and, for ABORT, records it in the aborted-transaction index.
+   * Shared by append() and the replay on open.
+   */
+  private applyToProducerState (buffer: Buffer, at: number, baseOffset: number, lastOffset: number, maxTimestamp: number, attributes: number): void {
+    const producerId = readInt64(buffer, at + kProducerIdOffset)
+    const producerEpoch = buffer.readInt16BE(at + kProducerEpochOffset)
+    if ((attributes & kControlBit) !== 0) {
+      if (!readControlRecord(buffer, at)) return
+      const type = controlRecord.type
+      const firstOffset = this.producers.completeTransaction(producerId, producerEpoch, controlRecord.coordinatorEpoch, maxTimestamp)
+      if (type === kControlTypeAbort && firstOffset >= 0) {
+        this.abortedTransactions.add({ producerId, firstOffset, lastOffset: baseOffset, lastStableOffset: this.lastStableOffset })
+      }
+      return
+    }
+    const baseSequence = buffer.readInt32BE(at + kBaseSequenceOffset)
+    this.producers.update(producerId, producerEpoch, baseSequence,
+      lastSequenceOf(baseSequence, buffer.readInt32BE(at + kRecordCountOffset)), baseOffset, lastOffset, maxTimestamp,
+      (attributes & kTransactionalBit) !== 0)
   }
 
   private shouldRoll (active: LogSegment, batchSize: number, lastOffset: number): boolean {
@@ -329,8 +372,12 @@ export class PartitionLog {
     this.config.onSegmentSealed?.(sealed.info())
   }
 
-  /** Writes the producer state as of nextOffset to `<nextOffset>.snapshot`, keeping the newest two snapshots. */
+  /**
+   * Writes the producer state as of nextOffset to `<nextOffset>.snapshot`, keeping the newest two snapshots.
+   * The aborted-transaction index is fsynced first: a snapshot vouches for every entry before its offset.
+   */
   takeProducerSnapshot (): void {
+    this.abortedTransactions.sync()
     writeFileAtomic(join(this.directory, offsetFileName(this.nextOffset, kSnapshotSuffix)), this.producers.serialize())
     this.directoryNeedsSync = true
     const offsets = this.snapshotOffsets()
@@ -355,20 +402,25 @@ export class PartitionLog {
    * nothing is. fetchOffset == nextOffset returns no records; outside [logStartOffset, nextOffset] the result
    * has errorCode OFFSET_OUT_OF_RANGE. Allocates one Buffer for the records (two in the KIP-74 case).
    */
-  read (fetchOffset: number, maxBytes: number, minOneBatch: boolean): LogReadResult {
+  read (fetchOffset: number, maxBytes: number, minOneBatch: boolean, isolation = kReadUncommitted): LogReadResult {
     const nextOffset = this.nextOffset
+    const lastStable = this.lastStableOffset
+    const readCommitted = isolation === kReadCommitted
     const result: LogReadResult = {
       errorCode: ErrorCode.NONE,
       records: null,
       highWatermark: nextOffset,
-      lastStableOffset: this.lastStableOffset,
-      logStartOffset: this.startOffset
+      lastStableOffset: lastStable,
+      logStartOffset: this.startOffset,
+      abortedTransactions: readCommitted ? [] : null
     }
     if (fetchOffset < this.startOffset || fetchOffset > nextOffset) {
       result.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
       return result
     }
-    if (fetchOffset === nextOffset) return result
+    // read_committed reads up to the last stable offset: the first batch of the earliest open transaction.
+    const upper = readCommitted ? lastStable : nextOffset
+    if (fetchOffset >= upper) return result
     if (this.closed) throw new Error(`partition log ${this.directory} is closed`)
     const segments = this.segments
     const segmentIndex = this.segmentIndexFor(fetchOffset)
@@ -381,8 +433,7 @@ export class PartitionLog {
       position = segment.locate(fetchOffset)
       if (position < 0) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `offset ${fetchOffset} not found in ${segment.logPath}`)
     }
-    let available = segment.size - position
-    for (let index = segmentIndex + 1; index < segments.length; index++) available += segments[index].size
+    const available = upper === nextOffset ? this.bytesFrom(segmentIndex, position) : this.bytesBetween(segmentIndex, position, upper)
     const toRead = Math.min(Math.max(maxBytes, 0), available)
     let records: Buffer | null = null
     let end = 0
@@ -419,7 +470,31 @@ export class PartitionLog {
     this.cachedReadSegment = segments[cacheIndex]
     this.cachedReadPosition = cachePosition
     result.records = end === records.length ? records : records.subarray(0, end)
+    if (readCommitted && this.abortedTransactions.size > 0) result.abortedTransactions = this.abortedTransactions.collect(fetchOffset, this.cachedReadOffset)
     return result
+  }
+
+  /** Log bytes from `position` of segments[segmentIndex] to the end of the log. */
+  private bytesFrom (segmentIndex: number, position: number): number {
+    let bytes = this.segments[segmentIndex].size - position
+    for (let index = segmentIndex + 1; index < this.segments.length; index++) bytes += this.segments[index].size
+    return bytes
+  }
+
+  /**
+   * Log bytes from `position` of segments[segmentIndex] up to the batch starting at `offset` (a batch boundary
+   * below the log end: the last stable offset is the base offset of an open transaction's first batch).
+   */
+  private bytesBetween (segmentIndex: number, position: number, offset: number): number {
+    const endIndex = this.segmentIndexFor(offset)
+    const endSegment = this.segments[endIndex]
+    this.prepareIndexes(endSegment)
+    const endPosition = endSegment.locate(offset)
+    if (endPosition < 0) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `offset ${offset} not found in ${endSegment.logPath}`)
+    if (endIndex === segmentIndex) return endPosition - position
+    let bytes = this.segments[segmentIndex].size - position + endPosition
+    for (let index = segmentIndex + 1; index < endIndex; index++) bytes += this.segments[index].size
+    return bytes
   }
 
   /** Copies `length` log bytes starting at `position` of segments[segmentIndex] (continuing into the next ones). */
@@ -701,6 +776,7 @@ export class PartitionLog {
     while (this.segments.length > 1 && this.segments[0].nextOffset <= offset) this.deleteSegment(this.segments.shift()!)
     this.producers.evictBefore(offset)
     this.producers.stateMayBeIncomplete = true
+    this.abortedTransactions.deleteBefore(offset)
   }
 
   private deleteSegment (segment: LogSegment): void {
@@ -754,6 +830,7 @@ export class PartitionLog {
       next?.reject(this.storageError(error as Error))
     } finally {
       for (const segment of this.segments) this.closeSegmentFd(segment)
+      this.abortedTransactions.close()
     }
   }
 
@@ -762,6 +839,7 @@ export class PartitionLog {
     this.closed = true
     this.removed = true
     for (const segment of this.segments) this.closeSegmentFd(segment)
+    this.abortedTransactions.close()
     rmSync(this.directory, { recursive: true, force: true })
     const next = this.nextFlush
     this.nextFlush = null
@@ -894,19 +972,18 @@ export class PartitionLog {
         unlinkSync(path)
       }
     }
+    // Aborted transactions: the entries before the replay's start are durable (fsynced before the snapshot);
+    // the replay finds the markers after it again.
+    this.abortedTransactions.load(Math.min(replayFrom, nextOffset))
     if (replayFrom >= nextOffset) return
-    const producers = this.producers
     const report = this.recovery
     const visitor = (buffer: Buffer, at: number): void => {
       const baseOffset = readInt64(buffer, at)
       if (baseOffset < replayFrom) return
       report.batchesReplayed++
-      const producerId = readInt64(buffer, at + kProducerIdOffset)
-      if (producerId < 0 || (buffer.readUInt16BE(at + kAttributesOffset) & kControlBit) !== 0) return
-      const baseSequence = buffer.readInt32BE(at + kBaseSequenceOffset)
-      producers.update(producerId, buffer.readInt16BE(at + kProducerEpochOffset), baseSequence,
-        lastSequenceOf(baseSequence, buffer.readInt32BE(at + kRecordCountOffset)), baseOffset,
-        baseOffset + buffer.readInt32BE(at + kLastOffsetDeltaOffset), readInt64(buffer, at + kMaxTimestampOffset))
+      if (readInt64(buffer, at + kProducerIdOffset) < 0) return
+      this.applyToProducerState(buffer, at, baseOffset, baseOffset + buffer.readInt32BE(at + kLastOffsetDeltaOffset),
+        readInt64(buffer, at + kMaxTimestampOffset), buffer.readUInt16BE(at + kAttributesOffset))
     }
     const first = this.segmentIndexFor(replayFrom)
     this.prepareIndexes(this.segments[first])

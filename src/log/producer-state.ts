@@ -8,8 +8,13 @@
 //   anything else      -> answer that Kafka error code
 //
 // The table lives in memory; PartitionLog persists it as snapshot files and rebuilds it on open by replaying
-// batch headers from the latest snapshot (see PartitionLog). Transactions will add per-producer state here
-// (the first offset of the ongoing transaction, for the last stable offset and the aborted-transaction index).
+// batch headers from the latest snapshot (see PartitionLog).
+//
+// Transactions (KIP-98): a producer's transactional batches open a transaction in this partition at the first
+// one's offset (`currentTxnFirstOffset`), and its COMMIT or ABORT marker closes it (completeTransaction). The
+// earliest open transaction's first offset is the partition's first unstable offset, which bounds the last
+// stable offset (LSO) that read_committed consumers read up to. A producer with an open transaction is never
+// evicted: its first offset must survive until the marker comes.
 import { crc32c } from '../protocol/crc32c.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
@@ -44,6 +49,10 @@ const kSlotFields = 4
 export class ProducerEntry {
   readonly producerId: number
   epoch: number
+  /** Offset of the first batch of the producer's open transaction in this partition; -1 when none is open. */
+  currentTxnFirstOffset = -1
+  /** Epoch of the transaction coordinator that wrote the producer's last marker (-1: none yet). */
+  coordinatorEpoch = -1
   /** Max timestamp of the producer's last batch; kept for producer expiration (not implemented yet). */
   lastTimestamp = -1
   /** Retained batches, a ring of kRetainedBatchesPerProducer slots; `newestSlot` is the last appended. */
@@ -87,6 +96,10 @@ export class ProducerEntry {
 
 export class ProducerStateTable {
   readonly producers = new Map<number, ProducerEntry>()
+  /** Producers with an open transaction, to the first offset of it. */
+  readonly #ongoing = new Map<number, number>()
+  /** The least first offset of #ongoing, -1 for none; recomputed when an earliest one closes. */
+  #firstUnstable = -1
   /** Offsets of the original batch after check() answered kSequenceDuplicate. */
   duplicateBaseOffset = -1
   duplicateLastOffset = -1
@@ -135,9 +148,23 @@ export class ProducerStateTable {
     return baseSequence === sequenceAfter(entry.lastSequence) ? kSequenceOk : ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
   }
 
-  /** Records a batch appended at [baseOffset, lastOffset]. A different epoch replaces the retained batches. */
+  /**
+   * Records a batch appended at [baseOffset, lastOffset]. A different epoch replaces the retained batches. A
+   * transactional batch opens the producer's transaction here when none is open.
+   */
   update (producerId: number, producerEpoch: number, baseSequence: number, lastSequence: number,
-    baseOffset: number, lastOffset: number, timestamp: number): void {
+    baseOffset: number, lastOffset: number, timestamp: number, transactional = false): void {
+    const entry = this.#entryFor(producerId, producerEpoch)
+    entry.push(baseSequence, lastSequence, baseOffset, lastOffset)
+    entry.lastTimestamp = timestamp
+    if (transactional && entry.currentTxnFirstOffset < 0) {
+      entry.currentTxnFirstOffset = baseOffset
+      this.#ongoing.set(producerId, baseOffset)
+      if (this.#firstUnstable < 0 || baseOffset < this.#firstUnstable) this.#firstUnstable = baseOffset
+    }
+  }
+
+  #entryFor (producerId: number, producerEpoch: number): ProducerEntry {
     let entry = this.producers.get(producerId)
     if (entry === undefined) {
       entry = new ProducerEntry(producerId, producerEpoch)
@@ -146,32 +173,82 @@ export class ProducerStateTable {
       entry.epoch = producerEpoch
       entry.clearBatches()
     }
-    entry.push(baseSequence, lastSequence, baseOffset, lastOffset)
-    entry.lastTimestamp = timestamp
+    return entry
   }
 
-  /** Forgets producers whose last batch lies wholly before `offset` (the new log start offset), as Kafka does. */
+  /**
+   * Validates a COMMIT or ABORT marker before it is appended, as Kafka does: a producer epoch older than the
+   * producer's is INVALID_PRODUCER_EPOCH (a fenced producer's transaction is ended by a newer epoch), a
+   * coordinator epoch older than the one of its last marker TRANSACTION_COORDINATOR_FENCED (a stale coordinator).
+   */
+  checkMarker (producerId: number, producerEpoch: number, coordinatorEpoch: number): number {
+    const entry = this.producers.get(producerId)
+    if (entry === undefined) return ErrorCode.NONE
+    if (producerEpoch < entry.epoch) return ErrorCode.INVALID_PRODUCER_EPOCH
+    if (coordinatorEpoch < entry.coordinatorEpoch) return ErrorCode.TRANSACTION_COORDINATOR_FENCED
+    return ErrorCode.NONE
+  }
+
+  /**
+   * A marker was appended at `markerOffset`: the producer's open transaction (if any) is closed. Returns its
+   * first offset, or -1 when none was open here (a marker for a transaction that wrote nothing here).
+   */
+  completeTransaction (producerId: number, producerEpoch: number, coordinatorEpoch: number, timestamp: number): number {
+    const entry = this.#entryFor(producerId, producerEpoch)
+    entry.coordinatorEpoch = coordinatorEpoch
+    entry.lastTimestamp = timestamp
+    const first = entry.currentTxnFirstOffset
+    if (first < 0) return -1
+    entry.currentTxnFirstOffset = -1
+    this.#ongoing.delete(producerId)
+    if (first === this.#firstUnstable) this.#recomputeFirstUnstable()
+    return first
+  }
+
+  /** The first offset of the earliest open transaction, -1 when none is open. */
+  firstUnstableOffset (): number {
+    return this.#firstUnstable
+  }
+
+  /** The open transactions: producer id to first offset (DescribeProducers, tests). */
+  ongoingTransactions (): ReadonlyMap<number, number> {
+    return this.#ongoing
+  }
+
+  #recomputeFirstUnstable (): void {
+    let least = -1
+    for (const first of this.#ongoing.values()) if (least < 0 || first < least) least = first
+    this.#firstUnstable = least
+  }
+
+  /**
+   * Forgets producers whose last batch lies wholly before `offset` (the new log start offset), as Kafka does,
+   * except those with an open transaction.
+   */
   evictBefore (offset: number): void {
     for (const [producerId, entry] of this.producers) {
-      if (entry.lastOffset < offset) this.producers.delete(producerId)
+      if (entry.lastOffset < offset && entry.currentTxnFirstOffset < 0) this.producers.delete(producerId)
     }
   }
 
   clear (): void {
     this.producers.clear()
+    this.#ongoing.clear()
+    this.#firstUnstable = -1
   }
 
   // Snapshot layout, all integers big-endian:
-  //   0  int16 version (1)
+  //   0  int16 version (2; 1 is read too: it lacks the two transaction fields, read as -1)
   //   2  int32 CRC-32C of bytes [6, end)
   //   6  int32 producer count
   //   10 producers, each:
   //        int64 producerId, int16 epoch, int64 lastTimestamp, int8 batchCount,
+  //        v2: int64 currentTxnFirstOffset (-1: none open), int32 coordinatorEpoch,
   //        batchCount x [int32 baseSequence][int32 lastSequence][int64 baseOffset][int64 lastOffset], oldest first
 
   serialize (): Buffer {
     let size = kSnapshotHeaderSize
-    for (const entry of this.producers.values()) size += kSnapshotEntryHeaderSize + entry.batchCount * kSnapshotBatchSize
+    for (const entry of this.producers.values()) size += kSnapshotEntryHeaderSize + kSnapshotTxnFieldsSize + entry.batchCount * kSnapshotBatchSize
     const buffer = Buffer.alloc(size)
     buffer.writeInt16BE(kSnapshotVersion, 0)
     buffer.writeInt32BE(this.producers.size, 6)
@@ -182,6 +259,9 @@ export class ProducerStateTable {
       writeInt64(buffer, at + 10, entry.lastTimestamp)
       buffer.writeInt8(entry.batchCount, at + 18)
       at += kSnapshotEntryHeaderSize
+      writeInt64(buffer, at, entry.currentTxnFirstOffset)
+      buffer.writeInt32BE(entry.coordinatorEpoch, at + 8)
+      at += kSnapshotTxnFieldsSize
       for (let index = 0; index < entry.batchCount; index++) {
         const slot = entry.slotOf(index) * kSlotFields
         buffer.writeInt32BE(entry.batches[slot], at)
@@ -197,8 +277,9 @@ export class ProducerStateTable {
 
   /** Replaces the table with a serialized one; throws (leaving the table empty) when the snapshot is invalid. */
   load (buffer: Buffer): void {
-    this.producers.clear()
-    if (buffer.length < kSnapshotHeaderSize || buffer.readInt16BE(0) !== kSnapshotVersion) {
+    this.clear()
+    const version = buffer.length < kSnapshotHeaderSize ? -1 : buffer.readInt16BE(0)
+    if (version !== kSnapshotVersion && version !== 1) {
       throw new Error('invalid producer state snapshot: bad header')
     }
     if (buffer.readUInt32BE(2) !== crc32c(buffer.subarray(6))) throw new Error('invalid producer state snapshot: bad CRC')
@@ -209,20 +290,28 @@ export class ProducerStateTable {
       entry.lastTimestamp = readInt64(buffer, at + 10)
       const batchCount = buffer.readInt8(at + 18)
       at += kSnapshotEntryHeaderSize
+      if (version >= 2) {
+        entry.currentTxnFirstOffset = readInt64(buffer, at)
+        entry.coordinatorEpoch = buffer.readInt32BE(at + 8)
+        at += kSnapshotTxnFieldsSize
+      }
       for (let batch = 0; batch < batchCount; batch++) {
         entry.push(buffer.readInt32BE(at), buffer.readInt32BE(at + 4), readInt64(buffer, at + 8), readInt64(buffer, at + 16))
         at += kSnapshotBatchSize
       }
       this.producers.set(entry.producerId, entry)
+      if (entry.currentTxnFirstOffset >= 0) this.#ongoing.set(entry.producerId, entry.currentTxnFirstOffset)
     }
     if (at !== buffer.length) {
-      this.producers.clear()
+      this.clear()
       throw new Error('invalid producer state snapshot: bad length')
     }
+    this.#recomputeFirstUnstable()
   }
 }
 
-const kSnapshotVersion = 1
+const kSnapshotVersion = 2
 const kSnapshotHeaderSize = 10
 const kSnapshotEntryHeaderSize = 19
+const kSnapshotTxnFieldsSize = 12
 const kSnapshotBatchSize = 24

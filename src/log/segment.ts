@@ -29,7 +29,7 @@ import { join } from 'node:path'
 import { count } from '../counters.ts'
 import { crc32c } from '../protocol/crc32c.ts'
 import {
-  kAttributesOffset, kBatchHeaderSize, kBatchLengthOffset, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead,
+  kAttributesOffset, kBatchHeaderSize, kControlBit, kBatchLengthOffset, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead,
   kMagicOffset, kMaxTimestampOffset
 } from '../protocol/record-batch-layout.ts'
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
@@ -340,6 +340,18 @@ class HeaderWindow {
     this.start = position
     return this.length >= kBatchHeaderSize ? 0 : -1
   }
+
+  /**
+   * Where the whole batch of `size` bytes at file `position` starts in the buffer, reading again from there
+   * when the window holds only part of it; -1 when it is larger than the window or the file ends first.
+   */
+  batchAt (position: number, size: number, fileSize: number): number {
+    if (position >= this.start && position + size <= this.start + this.length) return position - this.start
+    if (size > this.buffer.length || fileSize - position < size) return -1
+    this.length = readFully(this.fd, this.buffer, 0, Math.min(this.buffer.length, fileSize - position), position)
+    this.start = position
+    return this.length >= size ? 0 : -1
+  }
 }
 
 const headerWindow = new HeaderWindow()
@@ -561,15 +573,23 @@ export class LogSegment {
     return -1
   }
 
-  /** Calls `visit` for each batch header from `position` (a batch boundary) to the end of the segment. */
+  /**
+   * Calls `visit` for each batch header from `position` (a batch boundary) to the end of the segment. A control
+   * batch (a transaction marker, a few dozen bytes) is visited whole, so that its record can be read.
+   */
   forEachHeader (position: number, visit: HeaderVisitor): void {
     headerWindow.reset(this.openFd())
     const buffer = headerWindow.buffer
     while (position < this.size) {
-      const at = headerWindow.headerAt(position, this.size)
+      let at = headerWindow.headerAt(position, this.size)
       if (at < 0) return
+      const size = kLogOverhead + buffer.readInt32BE(at + kBatchLengthOffset)
+      if ((buffer.readUInt16BE(at + kAttributesOffset) & kControlBit) !== 0) {
+        const whole = headerWindow.batchAt(position, size, this.size)
+        if (whole >= 0) at = whole
+      }
       visit(buffer, at, position)
-      position += kLogOverhead + buffer.readInt32BE(at + kBatchLengthOffset)
+      position += size
     }
   }
 

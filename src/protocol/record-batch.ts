@@ -462,3 +462,63 @@ export function parseRecords (batch: Buffer): DecodedRecord[] {
     return view
   }
 }
+
+// ---- control batches (KIP-98 transaction markers) ----------------------------------------------------------
+//
+// A marker is a batch with the transactional and control attributes set, never compressed, holding one record:
+//   key   int16 version (0), int16 type (0 ABORT, 1 COMMIT)
+//   value int16 version (0), int32 coordinator epoch
+// Its producer id and epoch are the transaction's; its base sequence is -1 (markers are not sequenced).
+
+export const kControlTypeAbort = 0
+export const kControlTypeCommit = 1
+
+/** A COMMIT or ABORT marker for the producer's transaction, timestamped `timestamp`. */
+export function buildControlBatch (producerId: number, producerEpoch: number, commit: boolean, coordinatorEpoch: number, timestamp: number): Buffer {
+  const key = Buffer.alloc(4)
+  key.writeInt16BE(0, 0)
+  key.writeInt16BE(commit ? kControlTypeCommit : kControlTypeAbort, 2)
+  const value = Buffer.alloc(6)
+  value.writeInt16BE(0, 0)
+  value.writeInt32BE(coordinatorEpoch, 2)
+  return buildRecordBatch([{ key, value, timestamp }], { producerId, producerEpoch, baseSequence: -1, isTransactional: true, isControl: true })
+}
+
+/** What readControlRecord found: the marker's type and coordinator epoch. Module scope: no allocation per call. */
+export const controlRecord = { type: -1, coordinatorEpoch: -1 }
+
+/**
+ * Reads the control record of the control batch at `at` in `buffer` into controlRecord. Returns false when its
+ * first record is not a version-0 COMMIT or ABORT key (Kafka ignores control types it does not know); a value
+ * too short for a coordinator epoch reads as -1. Reads the first record only: a marker holds one.
+ */
+export function readControlRecord (buffer: Buffer, at: number): boolean {
+  const end = Math.min(buffer.length, at + kLogOverhead + buffer.readInt32BE(at + kBatchLengthOffset))
+  if ((buffer.readUInt16BE(at + kAttributesOffset) & kCompressionMask) !== 0 || buffer.readInt32BE(at + kRecordCountOffset) < 1) return false
+  // Record: varint length, int8 attributes, varlong timestampDelta, varint offsetDelta, key, value (varint
+  // length + bytes each).
+  const cursor = controlCursor
+  cursor.position = at + kRecordsOffset
+  cursor.end = end
+  try {
+    readVarint(buffer, cursor)
+    cursor.position++
+    readVarlong(buffer, cursor)
+    readVarint(buffer, cursor)
+    const keyLength = readVarint(buffer, cursor)
+    const key = cursor.position
+    if (keyLength < 4 || key + keyLength > end || buffer.readInt16BE(key) !== 0) return false
+    const type = buffer.readInt16BE(key + 2)
+    if (type !== kControlTypeAbort && type !== kControlTypeCommit) return false
+    cursor.position = key + keyLength
+    const valueLength = readVarint(buffer, cursor)
+    const value = cursor.position
+    controlRecord.type = type
+    controlRecord.coordinatorEpoch = valueLength >= 6 && value + 6 <= end ? buffer.readInt32BE(value + 2) : -1
+    return true
+  } catch {
+    return false
+  }
+}
+
+const controlCursor = createVarintCursor()
