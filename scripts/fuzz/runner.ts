@@ -30,7 +30,7 @@ import { Prng } from './prng.ts'
 import { openFds, rssMiB, startOwnBroker, type Target } from './broker.ts'
 
 /** API keys the broker serves (README's table): most frames go to them. */
-const kServed = new Set([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 32, 33, 37, 42, 44, 47, 60, 68, 69])
+const kServed = new Set([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 32, 33, 37, 42, 44, 47, 60, 61, 68, 69])
 
 export interface RunOptions {
   frames: number

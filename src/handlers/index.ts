@@ -27,6 +27,7 @@ import { deleteRecordsHandler, deleteRecordsServer } from './delete-records.ts'
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.ts'
 import { consumerGroupHeartbeatHandler, consumerGroupHeartbeatServer } from './consumer-group-heartbeat.ts'
 import { consumerGroupDescribeHandler, consumerGroupDescribeServer } from './consumer-group-describe.ts'
+import { describeProducersHandler, describeProducersServer } from './describe-producers.ts'
 
 export function buildHandlers (): { handlers: Map<number, Handler>, remoteServers: Map<number, RemoteServer> } {
   const handlers = new Map<number, Handler>()
@@ -36,7 +37,7 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler,
     offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler, offsetDeleteHandler,
     describeConfigsHandler, alterConfigsHandler, incrementalAlterConfigsHandler, deleteRecordsHandler,
-    consumerGroupHeartbeatHandler, consumerGroupDescribeHandler
+    consumerGroupHeartbeatHandler, consumerGroupDescribeHandler, describeProducersHandler
   ]) {
     handlers.set(handler.api.key, handler)
   }
@@ -46,6 +47,7 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     [fetchHandler.api.key, fetchServer],
     [listOffsetsHandler.api.key, listOffsetsServer],
     [deleteRecordsHandler.api.key, deleteRecordsServer],
+    [describeProducersHandler.api.key, describeProducersServer],
     // Group requests forwarded to their coordinator (coordinated.ts).
     [joinGroupHandler.api.key, joinGroupServer],
     [syncGroupHandler.api.key, syncGroupServer],

@@ -250,25 +250,48 @@ interface NamedTopic<P> {
  * `partitionIndex` in each request partition (ListOffsets, DeleteRecords): split by owner, serve, answer
  * unknown partitions with UNKNOWN_TOPIC_OR_PARTITION via `unknownPartition`, merge by topic name.
  */
-export async function fanOutByTopicName<P extends { partitionIndex: number }, R, Req extends { topics: Array<NamedTopic<P>> }, Res extends { topics: Array<NamedTopic<R>> }> (
+export function fanOutByTopicName<P extends { partitionIndex: number }, R, Req extends { topics: Array<NamedTopic<P>> }, Res extends { topics: Array<NamedTopic<R>> }> (
   context: RequestContext,
   api: ApiEntry,
   request: Req,
   serveLocal: ServeLocal<Req, Res>,
   unknownPartition: (partition: P, errorCode: number) => R
 ): Promise<Array<NamedTopic<R>>> {
+  return fanOutByTopic<NamedTopic<P>, P, R, Req, Res>(context, api, request, serveLocal, {
+    partitionsOf: (t) => t.partitions,
+    indexOf: (p) => p.partitionIndex,
+    withPartitions: (t, partitions) => ({ ...t, partitions }),
+    unknownPartition
+  })
+}
+
+/** How a request lists its partitions, for fanOutByTopic. */
+export interface TopicShape<T, P, R> {
+  partitionsOf: (topic: T) => readonly P[]
+  indexOf: (partition: P) => number
+  withPartitions: (topic: T, partitions: P[]) => T
+  unknownPartition: (partition: P, errorCode: number) => R
+}
+
+/**
+ * fanOutByTopicName for any request shape that names its topics and lists partitions in some form (DescribeProducers
+ * lists bare `partitionIndexes`); the response lists `topics: [{ name, partitions }]`.
+ */
+export async function fanOutByTopic<T extends { name: string }, P, R, Req extends { topics: T[] }, Res extends { topics: Array<NamedTopic<R>> }> (
+  context: RequestContext,
+  api: ApiEntry,
+  request: Req,
+  serveLocal: ServeLocal<Req, Res>,
+  shape: TopicShape<T, P, R>
+): Promise<Array<NamedTopic<R>>> {
   const { shard, apiVersion } = context
-  const grouping = groupByOwner(shard, request.topics, (t) => shard.table.topic(t.name), (t) => t.partitions, (p) => p.partitionIndex,
-    (t, partitions) => ({ ...t, partitions }))
+  const grouping = groupByOwner(shard, request.topics, (t) => shard.table.topic(t.name), shape.partitionsOf, shape.indexOf, shape.withPartitions)
   const parts = new Map<number, Req>()
   for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
   const results: Array<Array<NamedTopic<R>>> = []
-  const errorPart = (part: Req, errorCode: number): Res => ({
-    topics: part.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => unknownPartition(p, errorCode)) }))
-  }) as unknown as Res
+  const unknownTopic = (t: T, errorCode: number): NamedTopic<R> => ({ name: t.name, partitions: shape.partitionsOf(t).map((p) => shape.unknownPartition(p, errorCode)) })
+  const errorPart = (part: Req, errorCode: number): Res => ({ topics: part.topics.map((t) => unknownTopic(t, errorCode)) }) as unknown as Res
   for (const call of dispatchParts(shard, api, apiVersion, parts, serveLocal, null, errorPart)) results.push((await call.response).topics)
-  if (grouping.unknown.length > 0) {
-    results.push(grouping.unknown.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => unknownPartition(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) })))
-  }
+  if (grouping.unknown.length > 0) results.push(grouping.unknown.map((t) => unknownTopic(t, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)))
   return results.length === 0 ? [] : mergeTopics(results, (t) => t.name, 'partitions')
 }

@@ -52,15 +52,17 @@ test('__consumer_offsets cannot be deleted, by name or by id, nor created by a c
 })
 
 test('configs that would break __consumer_offsets are refused; tuning ones are accepted', async () => {
-  const incremental = await client.request(44, 1, {
-    resources: [
-      { resourceType: 2, resourceName: '__consumer_offsets', configs: [{ name: 'cleanup.policy', configOperation: 0, value: 'delete' }] },
-      { resourceType: 2, resourceName: '__consumer_offsets', configs: [{ name: 'cleanup.policy', configOperation: 1, value: null }] },
-      { resourceType: 2, resourceName: '__consumer_offsets', configs: [{ name: 'retention.ms', configOperation: 0, value: '86400000' }] }
-    ],
-    validateOnly: false
-  })
-  assert.deepEqual(incremental.responses.map((r: any) => r.errorCode), [ErrorCode.POLICY_VIOLATION, ErrorCode.POLICY_VIOLATION, ErrorCode.NONE])
+  // One request each: a resource named twice in one request is refused as a duplicate.
+  const codes: number[] = []
+  for (const config of [
+    { name: 'cleanup.policy', configOperation: 0, value: 'delete' },
+    { name: 'cleanup.policy', configOperation: 1, value: null },
+    { name: 'retention.ms', configOperation: 0, value: '86400000' }
+  ]) {
+    const incremental = await client.request(44, 1, { resources: [{ resourceType: 2, resourceName: '__consumer_offsets', configs: [config] }], validateOnly: false })
+    codes.push(incremental.responses[0].errorCode)
+  }
+  assert.deepEqual(codes, [ErrorCode.POLICY_VIOLATION, ErrorCode.POLICY_VIOLATION, ErrorCode.NONE])
   // AlterConfigs replaces every override: without cleanup.policy=compact that breaks the topic.
   const replaced = await client.request(33, 2, { resources: [{ resourceType: 2, resourceName: '__consumer_offsets', configs: [{ name: 'retention.ms', value: '1000' }] }], validateOnly: false })
   assert.equal(replaced.responses[0].errorCode, ErrorCode.POLICY_VIOLATION)
