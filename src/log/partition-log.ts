@@ -220,12 +220,13 @@ export class PartitionLog {
 
   /**
    * The last stable offset: below it no transaction is open. The first offset of the earliest open transaction
-   * (from the producer state), else the high watermark.
+   * (from the producer state), else the high watermark; at least the log start offset.
    */
   get lastStableOffset (): number {
     const firstUnstable = this.producers.firstUnstableOffset()
     const next = this.nextOffset
-    return firstUnstable >= 0 && firstUnstable < next ? firstUnstable : next
+    // As Kafka bounds it: never below the log start offset (a transaction open since before a DeleteRecords).
+    return firstUnstable >= 0 && firstUnstable < next ? Math.max(firstUnstable, this.startOffset) : next
   }
 
   /** Everything below it is fsynced. */
