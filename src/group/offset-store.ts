@@ -17,18 +17,9 @@ export const kOffsetsTopic = '__consumer_offsets'
 /** Kafka's offsets.topic.num.partitions default. */
 export const kOffsetsTopicPartitions = 50
 
-/** Java's String.hashCode, as Kafka uses to place a group on an offsets partition. */
-export function javaStringHash (text: string): number {
-  let hash = 0
-  for (let i = 0; i < text.length; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0
-  return hash
-}
-
-export function offsetsPartitionFor (groupId: string, partitions: number): number {
-  // Kafka's Utils.abs maps MIN_VALUE to 0 rather than overflowing.
-  const hash = javaStringHash(groupId)
-  return (hash === -2147483648 ? 0 : Math.abs(hash)) % partitions
-}
+// The hash lives in protocol/ so that the transaction coordinator (src/txn) can share it without depending on
+// group code; these names are kept for the callers that already use them.
+export { javaStringHash, partitionForKey as offsetsPartitionFor } from '../protocol/java-hash.ts'
 
 export interface CommittedOffset {
   offset: number
