@@ -28,7 +28,7 @@ import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
 import { count as countEvent } from './counters.ts' // `count` is the number of workers here
-import { ProcessReclaim } from './memory-reclaim.ts'
+import { exposeGarbageCollection, ProcessReclaim } from './memory-reclaim.ts'
 
 export interface Broker {
   readonly host: string
@@ -78,6 +78,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     maxConnectionCreationRatePerIp: config.maxConnectionCreationRatePerIp
   })
   const acks = new Map<number, { pending: Set<number>, done: () => void }>()
+  // Before any worker starts: the reclaim's full collections need `gc` (see memory-reclaim.ts).
+  if (config.memoryReclaimIntervalMs > 0) exposeGarbageCollection()
   // Workers that went quiet after a burst gave their memory back; the process trims malloc's arenas once.
   const mib = (bytes: number): string => Math.max(0, bytes / 1048576).toFixed(0)
   const reclaim = new ProcessReclaim((summary) => {

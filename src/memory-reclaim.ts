@@ -32,14 +32,24 @@ type GcFunction = () => void
 let gcFunction: GcFunction | null | undefined
 
 /**
- * Runs a full, synchronous garbage collection of this thread's heap, which also shrinks the heap V8 grew.
- * `--expose-gc` set at run time exposes `gc` to contexts created afterwards, such as the one made here.
- * Returns false where that is not possible.
+ * Sets V8's `--expose-gc`, which exposes `gc` to contexts created afterwards. V8 flags are per process and
+ * meant to be set before isolates start: the main thread calls this before it spawns its workers, so that no
+ * flag changes under a running worker (collectGarbage setting it again is a no-op).
+ */
+export function exposeGarbageCollection (): void {
+  try {
+    setFlagsFromString('--expose-gc')
+  } catch {}
+}
+
+/**
+ * Runs a full, synchronous garbage collection of this thread's heap, which also shrinks the heap V8 grew,
+ * through the `gc` of a new context. Returns false where that is not possible.
  */
 export function collectGarbage (): boolean {
   if (gcFunction === undefined) {
     try {
-      setFlagsFromString('--expose-gc')
+      exposeGarbageCollection()
       const found: unknown = runInNewContext('typeof gc === "function" ? gc : null')
       gcFunction = typeof found === 'function' ? found as GcFunction : null
     } catch {
