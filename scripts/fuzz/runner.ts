@@ -431,8 +431,12 @@ export async function livenessCheck (target: Target, timeoutMs = 5000): Promise<
   return performance.now() - started
 }
 
-/** Deletes every topic but __consumer_offsets (and, best effort, every group); returns the topics deleted. */
-export async function deleteFuzzState (target: Target): Promise<number> {
+/**
+ * Deletes every topic but __consumer_offsets, and every group (classic and KIP-848): groups that still have
+ * members refuse deletion (NON_EMPTY_GROUP) until their sessions expire, so the deletion is retried for up to
+ * `groupsWithinMs`. Returns the topics deleted.
+ */
+export async function deleteFuzzState (target: Target, groupsWithinMs = 15_000): Promise<number> {
   const client = await KafkaClient.connect(target.host, target.port, 'fuzz-cleanup')
   try {
     const metadata = await withTimeout(client.request(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }), 30_000, 'cleanup Metadata')
@@ -440,9 +444,15 @@ export async function deleteFuzzState (target: Target): Promise<number> {
     for (let i = 0; i < names.length; i += 100) {
       await withTimeout(client.request(20, 6, { topics: names.slice(i, i + 100).map((name) => ({ name, topicId: '0'.repeat(32) })), timeoutMs: 30_000 }), 60_000, 'cleanup DeleteTopics')
     }
-    const groups = await withTimeout(client.request(16, 4, { statesFilter: [] }), 30_000, 'cleanup ListGroups')
-    const groupIds = (groups.groups as Array<{ groupId: string }>).map((g) => g.groupId)
-    if (groupIds.length > 0) await withTimeout(client.request(42, 2, { groupsNames: groupIds }), 30_000, 'cleanup DeleteGroups')
+    const deadline = Date.now() + groupsWithinMs
+    for (;;) {
+      const groups = await withTimeout(client.request(16, 5, { statesFilter: [], typesFilter: [] }), 30_000, 'cleanup ListGroups')
+      const groupIds = (groups.groups as Array<{ groupId: string }>).map((g) => g.groupId)
+      if (groupIds.length === 0) break
+      await withTimeout(client.request(42, 2, { groupsNames: groupIds }), 30_000, 'cleanup DeleteGroups')
+      if (Date.now() > deadline) break
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
     return names.length
   } finally {
     client.close()

@@ -15,6 +15,7 @@ import { kOffsetsTopic } from '../group/offset-store.ts'
 import { count } from '../counters.ts'
 import type { ClusterMetadata, TopicMetadata } from '../shard/shard-table.ts'
 import type { Logger } from '../logger.ts'
+import { clipName } from '../group/clip.ts'
 
 /** Producer ids are reserved on disk in blocks, so that a crash never hands out an id twice. */
 const kProducerIdBlock = 1000
@@ -333,7 +334,7 @@ export class Controller {
       }
       if (repeated.has(name)) { fail(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.'); continue }
       if (topic === undefined) {
-        fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`)
+        fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${clipName(name)}' does not exist.`)
       } else if (isInternal(topic)) {
         count('admin-internal-topic-refused')
         this.#logger.warn(`refused: CreatePartitions on internal topic ${name}`)
@@ -362,7 +363,7 @@ export class Controller {
 
   async #alterTopicConfigs (name: string, set: Readonly<Record<string, string | null>>, incremental: boolean, validateOnly: boolean): Promise<TopicResult> {
     const topic = this.#state.topics.find((t) => t.name === name)
-    if (topic === undefined) return { name, topicId: zeroUuid(), errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${name} does not exist.` }
+    if (topic === undefined) return { name, topicId: zeroUuid(), errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${clipName(name)} does not exist.` }
     const configs: Record<string, string> = incremental ? { ...topic.configs } : {}
     for (const [key, value] of Object.entries(set)) {
       const error = validateTopicConfig(key, value)

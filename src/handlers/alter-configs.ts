@@ -10,6 +10,7 @@ import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import { kTopicResource } from './describe-configs.ts'
 import { repeatedKeys } from '../protocol/repeated.ts'
+import { clipName } from '../group/clip.ts'
 
 const alterApi = apiByKey(33)!
 const incrementalApi = apiByKey(44)!
@@ -54,7 +55,7 @@ async function alter (context: RequestContext, request: AlterRequest, incrementa
     for (const config of resource.configs ?? []) {
       const operation = incremental ? config.configOperation : kSet
       if (typeof config.name !== 'string' || !isTopicConfig(config.name)) {
-        error = `Unknown topic config name: ${config.name}`
+        error = `Unknown topic config name: ${clipName(String(config.name))}`
         errorCode = ErrorCode.INVALID_CONFIG
         break
       }

@@ -6,6 +6,7 @@ import { kTopicConfigDefaults } from '../config/topic-config.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import type { Shard } from '../shard/shard.ts'
+import { clipName } from '../group/clip.ts'
 
 const api = apiByKey(32)!
 
@@ -64,14 +65,14 @@ function handle (context: RequestContext, request: DescribeConfigsRequest): obje
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName, errorMessage: null }
     if (resource.resourceType === kTopicResource) {
       const topic = shard.table.topic(resource.resourceName)
-      if (topic === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resource.resourceName} does not exist.`, configs: [] }
+      if (topic === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${clipName(resource.resourceName)} does not exist.`, configs: [] }
       const values = { ...kTopicConfigDefaults, ...topic.configs }
       const source = (name: string): number => name in topic.configs ? kDynamicTopicConfig : kDefaultConfig
       return { ...base, errorCode: ErrorCode.NONE, configs: entries(values, resource.configurationKeys, source, false, apiVersion, request.includeSynonyms) }
     }
     if (resource.resourceType === kBrokerResource) {
       if (resource.resourceName !== '' && resource.resourceName !== String(shard.config.nodeId)) {
-        return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown broker ${resource.resourceName}`, configs: [] }
+        return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown broker ${clipName(resource.resourceName)}`, configs: [] }
       }
       return { ...base, errorCode: ErrorCode.NONE, configs: entries(brokerConfigs(shard), resource.configurationKeys, () => kStaticBrokerConfig, true, apiVersion, request.includeSynonyms) }
     }
