@@ -32,10 +32,11 @@ function listOf (value: string | undefined): string[] {
 async function alter (context: RequestContext, request: AlterRequest, incremental: boolean): Promise<object> {
   const { shard } = context
   const responses = []
-  const repeated = repeatedKeys(request.resources, (resource) => `${resource.resourceType}:${resource.resourceName}`)
+  const resourceKey = (resource: AlterRequest['resources'][number]): string => `${resource.resourceType}:${resource.resourceName}`
+  const repeated = repeatedKeys(request.resources, resourceKey)
   for (const resource of request.resources) {
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName }
-    if (repeated.has(`${resource.resourceType}:${resource.resourceName}`)) {
+    if (repeated.has(resourceKey(resource))) {
       responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate resource in request.' })
       continue
     }

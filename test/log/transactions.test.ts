@@ -3,8 +3,7 @@
 // read_committed fetches, and all of it survives a clean restart, a crash, and the loss of the index file.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { appendFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32c } from '../../src/protocol/crc32c.ts'
 import { ErrorCode, KafkaError } from '../../src/protocol/errors.ts'
@@ -13,7 +12,7 @@ import { kAbortedTransactionsFile } from '../../src/log/transaction-index.ts'
 import { ProducerStateTable } from '../../src/log/producer-state.ts'
 import { kTransactionalBit } from '../../src/protocol/record-batch-layout.ts'
 import { buildControlBatch, controlRecord, kControlTypeAbort, kControlTypeCommit, readControlRecord } from '../../src/protocol/record-batch.ts'
-import { buildBatch, decodeBatches, valuesOf } from './helpers.ts'
+import { buildBatch, decodeBatches, temporaryDirectory, valuesOf } from './helpers.ts'
 
 const kA = 4000
 const kB = 5000
@@ -25,15 +24,6 @@ function txnBatch (producerId: number, sequence: number, values: string[], epoch
 
 function plainBatch (values: string[]): Buffer {
   return buildBatch({ values })
-}
-
-function withLog (run: (directory: string) => void): void {
-  const directory = mkdtempSync(join(tmpdir(), 'shoal-txn-'))
-  try {
-    run(directory)
-  } finally {
-    rmSync(directory, { recursive: true, force: true })
-  }
 }
 
 test('a marker is a transactional control batch whose record says COMMIT or ABORT and the coordinator epoch', () => {
@@ -48,8 +38,9 @@ test('a marker is a transactional control batch whose record says COMMIT or ABOR
   assert.equal(readControlRecord(plainBatch(['x']), 0), false)
 })
 
-test('an open transaction holds the LSO at its first offset; read_committed stops there; COMMIT releases it', () => {
-  withLog((directory) => {
+test('an open transaction holds the LSO at its first offset; read_committed stops there; COMMIT releases it', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     const log = PartitionLog.open(directory)
     log.append(plainBatch(['before']), -1) // offset 0
     log.append(txnBatch(kA, 0, ['a0', 'a1']), -1) // offsets 1-2
@@ -74,11 +65,12 @@ test('an open transaction holds the LSO at its first offset; read_committed stop
     assert.deepEqual(decodeBatches(all.records).map((b) => b.baseOffset), [0, 1, 3, 4], 'the marker is returned, as Kafka returns it')
     assert.deepEqual(all.abortedTransactions, [])
     log.close()
-  })
+  }
 })
 
-test('ABORT indexes the transaction; read_committed returns the aborted transactions that overlap what it returns', () => {
-  withLog((directory) => {
+test('ABORT indexes the transaction; read_committed returns the aborted transactions that overlap what it returns', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     const log = PartitionLog.open(directory)
     log.append(txnBatch(kA, 0, ['a0']), -1) // 0
     log.append(txnBatch(kB, 0, ['b0']), -1) // 1
@@ -98,11 +90,12 @@ test('ABORT indexes the transaction; read_committed returns the aborted transact
     log.appendMarker(9999, 0, false, 0)
     assert.equal(log.abortedTransactions.size, 1)
     log.close()
-  })
+  }
 })
 
-test('the LSO is the earliest open transaction of several, and moves as each one ends', () => {
-  withLog((directory) => {
+test('the LSO is the earliest open transaction of several, and moves as each one ends', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     const log = PartitionLog.open(directory)
     log.append(txnBatch(kA, 0, ['a0']), -1) // 0
     log.append(txnBatch(kB, 0, ['b0']), -1) // 1
@@ -116,11 +109,12 @@ test('the LSO is the earliest open transaction of several, and moves as each one
     const next = log.append(txnBatch(kA, 2, ['a2']), -1)
     assert.equal(log.lastStableOffset, next)
     log.close()
-  })
+  }
 })
 
-test('a marker from an older producer epoch or an older coordinator epoch is refused', () => {
-  withLog((directory) => {
+test('a marker from an older producer epoch or an older coordinator epoch is refused', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     const log = PartitionLog.open(directory)
     log.append(txnBatch(kA, 0, ['a0'], 2), -1)
     log.appendMarker(kA, 2, true, 5)
@@ -135,11 +129,12 @@ test('a marker from an older producer epoch or an older coordinator epoch is ref
     assert.equal(log.producers.get(kA)?.epoch, 3)
     assert.equal(log.lastStableOffset, log.highWatermark)
     log.close()
-  })
+  }
 })
 
-test('a clean restart keeps open transactions (the producer snapshot carries them) and the aborted index', () => {
-  withLog((directory) => {
+test('a clean restart keeps open transactions (the producer snapshot carries them) and the aborted index', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     let log = PartitionLog.open(directory)
     log.append(txnBatch(kA, 0, ['a0']), -1) // 0
     log.appendMarker(kA, 0, false, 0) // 1
@@ -154,11 +149,12 @@ test('a clean restart keeps open transactions (the producer snapshot carries the
     log.appendMarker(kB, 0, true, 0)
     assert.equal(log.lastStableOffset, log.highWatermark)
     log.close()
-  })
+  }
 })
 
-test('after a crash the replay rebuilds open transactions and the aborted index, even with the index file gone', () => {
-  withLog((directory) => {
+test('after a crash the replay rebuilds open transactions and the aborted index, even with the index file gone', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     let log = PartitionLog.open(directory, { segmentBytes: 400 })
     // Enough batches to roll several segments (snapshots at each roll), transactions across the rolls.
     let sequenceA = 0
@@ -189,11 +185,12 @@ test('after a crash the replay rebuilds open transactions and the aborted index,
     assert.equal(log.lastStableOffset, lso)
     assert.deepEqual(log.abortedTransactions.entries().map((e) => [e.producerId, e.firstOffset, e.lastOffset]), expectedEntries)
     log.close()
-  })
+  }
 })
 
-test('index entries for markers the crash lost are dropped; a torn or damaged tail of the index is ignored', () => {
-  withLog((directory) => {
+test('index entries for markers the crash lost are dropped; a torn or damaged tail of the index is ignored', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     let log = PartitionLog.open(directory)
     log.append(txnBatch(kA, 0, ['a0']), -1) // 0
     log.appendMarker(kA, 0, false, 0) // 1
@@ -215,11 +212,12 @@ test('index entries for markers the crash lost are dropped; a torn or damaged ta
     log = PartitionLog.open(directory)
     assert.deepEqual(log.abortedTransactions.entries().map((e) => [e.producerId, e.firstOffset, e.lastOffset]), [[kA, 0, 1]])
     log.close()
-  })
+  }
 })
 
-test('DeleteRecords drops index entries below the new log start; producers with open transactions are not evicted', () => {
-  withLog((directory) => {
+test('DeleteRecords drops index entries below the new log start; producers with open transactions are not evicted', (t) => {
+  const directory = temporaryDirectory(t)
+  {
     const log = PartitionLog.open(directory)
     log.append(txnBatch(kA, 0, ['a0']), -1) // 0
     log.appendMarker(kA, 0, false, 0) // 1
@@ -234,7 +232,7 @@ test('DeleteRecords drops index entries below the new log start; producers with 
     log.appendMarker(kB, 0, true, 0)
     assert.deepEqual(decodeBatches(log.read(3, 1 << 20, true, kReadCommitted).records).map((b) => b.baseOffset), [3, 4], 'p, then the marker')
     log.close()
-  })
+  }
 })
 
 test('producer snapshots of version 1 (before transactions) still load, with no transaction open', () => {
