@@ -10,7 +10,7 @@ import { gitInfo, machineInfo } from './lib/machine.ts'
 import { Progress } from './lib/progress.ts'
 import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
 import { runLoads, type Tools } from './lib/runner.ts'
-import { defaultScenarios, fullScenarios, recordsFor, selectScenarios } from './lib/scenarios.ts'
+import { defaultScenarios, fullScenarios, recordsFor, selectScenarios, transactionScenarios } from './lib/scenarios.ts'
 import { formatMiB, renderTable } from './lib/stats.ts'
 import { findKafkaPerf, findRdkafka } from './lib/tools.ts'
 import { runMicro } from './micro.ts'
@@ -18,7 +18,8 @@ import { runMicro } from './micro.ts'
 const kRepoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 function scenariosOf (options: BenchOptions) {
-  return selectScenarios(options.matrix === 'full' ? fullScenarios() : defaultScenarios(), options.scenarios)
+  const base = options.matrix === 'full' ? fullScenarios() : defaultScenarios()
+  return selectScenarios([...base, ...transactionScenarios()], options.scenarios)
 }
 
 async function runLoad (options: BenchOptions): Promise<number> {
@@ -96,11 +97,16 @@ async function runDiskProbe (options: BenchOptions): Promise<DiskProbeSummary | 
 
 function listScenarios (options: BenchOptions): void {
   const rows = scenariosOf(options).map((scenario) => [scenario.name, scenario.kind, `${scenario.recordSize}`,
-    scenario.kind === 'consume' || scenario.kind === 'group' ? '-' : String(scenario.acks), scenario.compression,
+    scenario.kind === 'consume' || scenario.kind === 'group' || scenario.kind === 'txn-consume' ? '-' : String(scenario.acks), scenario.compression,
     String(scenario.partitions), String(recordsFor(scenario, options.records))])
   process.stdout.write(renderTable(['scenario', 'kind', 'record bytes', 'acks', 'compression', 'partitions', 'records'], rows, new Set([2, 5, 6])) + '\n')
   if (scenariosOf(options).some((scenario) => scenario.kind === 'rate')) {
     process.stdout.write(`rate: records of the flat-out run (maximum rate M); the paced run then sends round(M/2 x ${options.rateSeconds}) (--rate-seconds)\n`)
+  }
+  const txn = scenariosOf(options).filter((scenario) => scenario.recordsPerTxn !== undefined)
+  if (txn.length > 0) {
+    process.stdout.write(`txn-*: transactions of ${txn[0].recordsPerTxn} records; txn-produce runs that many records transactional and ` +
+      'idempotent, txn-consume fills the topic with them in transactions, then reads them read_committed and read_uncommitted\n')
   }
 }
 

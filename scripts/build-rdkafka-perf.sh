@@ -2,6 +2,7 @@
 # Builds the load generator and the ceiling of `npm run bench` from Debian's librdkafka-dev:
 #   bench/.build/rdkafka_performance   librdkafka's examples/rdkafka_performance.c, unmodified
 #   bench/.build/mock-cluster          bench/rdkafka/mock-cluster.c (librdkafka's in-memory mock cluster)
+#   bench/.build/txn-perf              bench/rdkafka/txn-perf.c (idempotent vs transactional produce load)
 #
 # The example includes librdkafka's internal headers (`../src/rd.h`, `rd.h`, `rdtime.h`), which the package does
 # not ship: the stand-ins in bench/rdkafka/ take their place. `../src/rd.h` resolves relative to the .c file, so
@@ -69,4 +70,12 @@ if stale "$mock" bench/rdkafka/mock-cluster.c "$0"; then
   echo "built $mock"
 else
   echo "up to date: $mock"
+fi
+
+txn="$out/txn-perf"
+if stale "$txn" bench/rdkafka/txn-perf.c "$0"; then
+  "$cc" -O2 -Wall -Wextra -o "$txn" bench/rdkafka/txn-perf.c -lrdkafka -lpthread
+  echo "built $txn"
+else
+  echo "up to date: $txn"
 fi

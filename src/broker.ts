@@ -21,6 +21,7 @@
 // not spin.
 import { createServer, type Server, type Socket } from 'node:net'
 import { Worker } from 'node:worker_threads'
+import { getHeapStatistics } from 'node:v8'
 import { Controller, type AdminOp } from './admin/controller.ts'
 import { createRingBuffer, Doorbells, resetRingBuffer } from './shard/ring.ts'
 import type { BrokerConfig } from './config/config.ts'
@@ -84,8 +85,15 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   const mib = (bytes: number): string => Math.max(0, bytes / 1048576).toFixed(0)
   const reclaim = new ProcessReclaim((summary) => {
     countEvent('memory-reclaims')
-    logger.info(`memory: quiet after a burst, rss ${mib(summary.rssBefore)} -> ${mib(summary.rssAfter)} MiB ` +
-      `(idle arenas ${mib(summary.arenaBytes)} MiB, heaps ${mib(summary.heapBytes)} MiB${summary.trimmed ? '' : '; malloc_trim unavailable'})`)
+    const line = `memory: quiet after a burst, rss ${mib(summary.rssBefore)} -> ${mib(summary.rssAfter)} MiB ` +
+      `(idle arenas ${mib(summary.arenaBytes)} MiB, heaps ${mib(summary.heapBytes)} MiB${summary.trimmed ? '' : '; malloc_trim unavailable'})`
+    // Where the rest is, for an operator reading the log: each thread's V8 heap (used/total) and external memory.
+    const heap = (stats: { used_heap_size: number, total_heap_size: number, external_memory: number }): string =>
+      `${mib(stats.used_heap_size)}/${mib(stats.total_heap_size)} MiB, external ${mib(stats.external_memory)} MiB`
+    Promise.all(handles.map((handle, index) => handle.up
+      ? handle.worker.getHeapStatistics().then((stats) => `worker ${index} ${heap(stats)}`, () => `worker ${index} ?`)
+      : Promise.resolve(`worker ${index} down`)))
+      .then((threads) => logger.info(`${line}; main ${heap(getHeapStatistics())}; ${threads.join('; ')}`), () => logger.info(line))
   })
   /** Dead worker -> the live workers that have yet to acknowledge its peer-down (step 2 of the protocol). */
   const restarting = new Map<number, Set<number>>()

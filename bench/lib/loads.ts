@@ -1,5 +1,7 @@
 // One run of one scenario with one load generator against one target, the way each tool's users run it:
 //   rdkafka  rdkafka_performance -P / -C / -G with -u (table output), -l and -A (per-message latencies); -r paces
+//            txn-perf (bench/rdkafka/txn-perf.c) -m transactional|idempotent for the txn-produce rows, and to fill
+//            txn-consume's topic; rdkafka_performance -C -X isolation.level=read_committed|read_uncommitted reads it
 //   kafka    kafka-producer-perf-test --num-records --record-size --throughput -1|RATE --producer-props ...
 //            kafka-consumer-perf-test --bootstrap-server --topic --messages --timeout
 // Every process has a deadline (--duration, --group-timeout); a run that does not finish is reported as partial or
@@ -9,10 +11,11 @@ import { join } from 'node:path'
 import type { BenchOptions } from './args.ts'
 import { parseKafkaConsumerOutput, parseKafkaProducerLine, parseKafkaProducerOutput, type KafkaProducerResult } from './parse-kafka-perf.ts'
 import { headerFromLine, parseLatencyFile, parseRdkafkaPerformance, progressFromLine, type RdkafkaResult } from './parse-rdkafka.ts'
+import { parseTxnPerfOutput, parseTxnPerfProgressLine, type TxnPerfMode, type TxnPerfResult } from './parse-txn-perf.ts'
 import { runProcess, tail, type RunResult } from './proc.ts'
 import type { Progress } from './progress.ts'
-import type { Scenario } from './scenarios.ts'
-import { summarizeLatencies } from './stats.ts'
+import { kRecordsPerTxn, type Scenario } from './scenarios.ts'
+import { ratio, summarizeLatencies } from './stats.ts'
 import { watchDisk, type DiskProbeSummary } from './disk-probe.ts'
 import type { KafkaTool, RdkafkaTool } from './tools.ts'
 
@@ -65,6 +68,26 @@ export function rdkafkaPaceRate (wanted: number): number {
   return rdkafkaRateGapMicros(wanted) >= 1 ? wanted : 1_000_000
 }
 
+/**
+ * What a txn-* run compares: the row's metrics are the load under test (transactional produce, read_committed
+ * consume), measured seconds apart from the reference load (idempotent produce, read_uncommitted consume) of the
+ * same client on the same broker; ratio is metrics.msgsPerSec / referenceMsgsPerSec.
+ */
+export interface TxnComparison {
+  measured: 'transactional' | 'read_committed'
+  reference: 'idempotent' | 'read_uncommitted'
+  referenceMsgsPerSec: number | null
+  referenceBytesPerSec: number | null
+  ratio: number | null
+  recordsPerTxn: number
+  /** Transactions committed by the transactional producer (txn-produce: the measured run; txn-consume: the fill). */
+  transactions: number | null
+  /** txn-produce: seconds the measured run spent in rd_kafka_commit_transaction (flush + EndTxn). */
+  commitSeconds: number | null
+  /** Which load ran first in this run (they alternate run by run); absent in a case's medians. */
+  first?: 'measured' | 'reference'
+}
+
 export interface RunOutcome {
   status: RunStatus
   reason: string | null
@@ -72,6 +95,8 @@ export interface RunOutcome {
   note?: string | null
   /** Rate rows only; metrics are the paced run's. */
   pacing?: RatePacing | null
+  /** txn-* rows only; metrics are the transactional (read_committed) load's. */
+  comparison?: TxnComparison | null
   metrics: RunMetrics | null
   commands: string[]
 }
@@ -83,6 +108,8 @@ export interface LoadContext {
   topic: string
   scenario: Scenario
   records: number
+  /** Which of the --repeat runs this is (1-based): the txn-* loads alternate their order by it. */
+  run: number
   options: BenchOptions
   /** Scratch directory for latency files. */
   workDir: string
@@ -396,6 +423,121 @@ class RdkafkaRunner {
     if (result === null) return { status: 'failed', reason: `no result: ${failureText(run)}`, metrics: null, commands: this.commands }
     return { ...this.judgeConsumed(result, run), metrics: metricsOf(result), commands: this.commands }
   }
+
+  /**
+   * bench/.build/txn-perf in one mode: `count` records of the scenario's size to the topic, librdkafka's
+   * partitioner choosing the partition (as rdkafka_performance's multi-partition rows), linger.ms as the other
+   * producers; transactional mode commits every scenario.recordsPerTxn records.
+   */
+  runTxnPerf (mode: TxnPerfMode, count: number, label: string): Promise<RunResult> {
+    const binary = this.tool.txnPerf!
+    const { scenario, options } = this.ctx
+    const args = ['-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-m', mode, '-s', String(scenario.recordSize), '-c', String(count),
+      '-n', String(scenario.recordsPerTxn ?? kRecordsPerTxn), '-X', `linger.ms=${options.lingerMs}`,
+      ...(scenario.compression === 'none' ? [] : ['-X', `compression.codec=${scenario.compression}`])]
+    this.commands.push(commandLine(binary, args))
+    return runProcess(binary, args, {
+      timeoutMs: this.timeoutMs,
+      stopSignal: 'SIGINT',
+      graceMs: 10_000,
+      onLine: (line) => {
+        const progress = parseTxnPerfProgressLine(line)
+        if (progress !== null) {
+          this.ctx.progress.update(`${label} ${progress.delivered}/${count} msgs, ${progress.transactions} transactions, ${(progress.elapsedMs / 1000).toFixed(1)} s`)
+        }
+      }
+    })
+  }
+
+  /** The two loads of a txn-* run in this run's order: measured first on odd runs, the reference first on even ones. */
+  txnOrder<T> (measured: T, reference: T): { order: T[], first: TxnComparison['first'] } {
+    return this.ctx.run % 2 === 1 ? { order: [measured, reference], first: 'measured' } : { order: [reference, measured], first: 'reference' }
+  }
+
+  /**
+   * Transactional against idempotent produce of the same records by the same client (txn-perf), on one topic,
+   * one after the other (the order alternates run by run). The row's metrics are the transactional run's.
+   */
+  async txnProduce (): Promise<RunOutcome> {
+    const { scenario, records } = this.ctx
+    if (this.tool.txnPerf === null) return { status: 'failed', reason: this.tool.txnPerfReason, metrics: null, commands: this.commands }
+    const { order, first } = this.txnOrder<TxnPerfMode>('transactional', 'idempotent')
+    const runs = new Map<TxnPerfMode, { run: RunResult, result: TxnPerfResult | null }>()
+    this.ctx.measureStart()
+    for (const mode of order) {
+      const run = await this.runTxnPerf(mode, records, mode)
+      runs.set(mode, { run, result: parseTxnPerfOutput(run.stdout) })
+    }
+    this.ctx.measureEnd()
+    const measured = runs.get('transactional')!
+    const reference = runs.get('idempotent')!
+    const comparison: TxnComparison = {
+      measured: 'transactional',
+      reference: 'idempotent',
+      referenceMsgsPerSec: reference.result?.recordsPerSec ?? null,
+      referenceBytesPerSec: reference.result?.bytesPerSec ?? null,
+      ratio: ratio(measured.result?.recordsPerSec, reference.result?.recordsPerSec),
+      recordsPerTxn: scenario.recordsPerTxn ?? kRecordsPerTxn,
+      transactions: measured.result?.transactions ?? null,
+      commitSeconds: measured.result?.commitSeconds ?? null,
+      first
+    }
+    const verdict = combineVerdicts(judgeTxnPerf(records, measured.run, measured.result, 'transactional'),
+      judgeTxnPerf(records, reference.run, reference.result, 'idempotent'))
+    return { ...verdict, comparison, metrics: measured.result === null ? null : txnPerfMetrics(measured.result), commands: this.commands }
+  }
+
+  /**
+   * A topic filled by committed transactions (txn-perf -m transactional, not measured), then read from the
+   * beginning to the end of every partition by rdkafka_performance -C with isolation.level=read_committed and
+   * with read_uncommitted (the order alternates run by run). The row's metrics are read_committed's.
+   */
+  async txnConsume (): Promise<RunOutcome> {
+    const { scenario, records } = this.ctx
+    if (this.tool.txnPerf === null) return { status: 'failed', reason: this.tool.txnPerfReason, metrics: null, commands: this.commands }
+    const fill = await this.runTxnPerf('transactional', records, 'fill (transactions)')
+    const filled = parseTxnPerfOutput(fill.stdout)
+    const fillVerdict = judgeTxnPerf(records, fill, filled, 'fill (transactional)')
+    if (fillVerdict.status !== 'ok') return { status: 'failed', reason: fillVerdict.reason, metrics: null, commands: this.commands }
+    type Level = 'read_committed' | 'read_uncommitted'
+    const { order, first } = this.txnOrder<Level>('read_committed', 'read_uncommitted')
+    const runs = new Map<Level, { run: RunResult, result: RdkafkaResult | null }>()
+    this.ctx.measureStart()
+    for (const level of order) {
+      const run = await this.run(['-C', '-b', this.ctx.bootstrap, '-t', this.ctx.topic, '-u', ...this.partitionArgs(),
+        '-o', 'beginning', '-e', '-c', String(records), '-X', `isolation.level=${level}`], this.timeoutMs, `consume ${level}`)
+      runs.set(level, { run, result: parseRdkafkaPerformance(run.stdout) })
+    }
+    this.ctx.measureEnd()
+    const measured = runs.get('read_committed')!
+    const reference = runs.get('read_uncommitted')!
+    const comparison: TxnComparison = {
+      measured: 'read_committed',
+      reference: 'read_uncommitted',
+      referenceMsgsPerSec: reference.result?.msgsPerSec ?? null,
+      referenceBytesPerSec: reference.result?.bytesPerSec ?? null,
+      ratio: ratio(measured.result?.msgsPerSec, reference.result?.msgsPerSec),
+      recordsPerTxn: scenario.recordsPerTxn ?? kRecordsPerTxn,
+      transactions: filled!.transactions,
+      commitSeconds: null,
+      first
+    }
+    const consumed = (entry: { run: RunResult, result: RdkafkaResult | null }, level: Level): { status: RunStatus, reason: string | null, note: string | null } => {
+      if (entry.result === null) return { status: 'failed', reason: `${level}: no result: ${failureText(entry.run)}`, note: null }
+      const judged = this.judgeConsumed(entry.result, entry.run)
+      return { ...judged, reason: judged.reason === null ? null : `${level}: ${judged.reason}` }
+    }
+    const measuredVerdict = consumed(measured, 'read_committed')
+    const referenceVerdict = consumed(reference, 'read_uncommitted')
+    const verdict = combineVerdicts(measuredVerdict, referenceVerdict)
+    return {
+      ...verdict,
+      note: measuredVerdict.note ?? referenceVerdict.note,
+      comparison,
+      metrics: measured.result === null ? null : metricsOf(measured.result),
+      commands: this.commands
+    }
+  }
 }
 
 export function runRdkafka (tool: RdkafkaTool, ctx: LoadContext): Promise<RunOutcome> {
@@ -406,7 +548,37 @@ export function runRdkafka (tool: RdkafkaTool, ctx: LoadContext): Promise<RunOut
     case 'e2e': return runner.e2e()
     case 'group': return runner.group()
     case 'rate': return runner.rate()
+    case 'txn-produce': return runner.txnProduce()
+    case 'txn-consume': return runner.txnConsume()
   }
+}
+
+/** A txn-perf run's verdict: ok when it sent every record and exited cleanly. */
+function judgeTxnPerf (expected: number, run: RunResult, result: TxnPerfResult | null, what: string): { status: RunStatus, reason: string | null } {
+  if (result === null) return { status: 'failed', reason: `${what}: no result: ${failureText(run)}` }
+  if (result.records >= expected && result.complete && run.code === 0 && !run.killed) return { status: 'ok', reason: null }
+  if (result.records <= 0) return { status: 'failed', reason: `${what}: no records acknowledged: ${failureText(run)}` }
+  return { status: 'partial', reason: `${what}: ${result.records} of ${expected} records acknowledged: ${failureText(run)}` }
+}
+
+/**
+ * The verdict of a txn-* run from its two loads: the measured load's, made partial when it measured something but
+ * the reference did not finish (the ratio is then missing or from fewer records).
+ */
+function combineVerdicts (measured: { status: RunStatus, reason: string | null }, reference: { status: RunStatus, reason: string | null }): { status: RunStatus, reason: string | null } {
+  const reason = [measured.reason, reference.reason].filter((item) => item !== null).join('; ')
+  if (measured.status === 'failed') return { status: 'failed', reason }
+  if (measured.status === 'ok' && reference.status === 'ok') return { status: 'ok', reason: null }
+  return { status: 'partial', reason }
+}
+
+function txnPerfMetrics (result: TxnPerfResult): RunMetrics {
+  const metrics = emptyMetrics()
+  metrics.msgsPerSec = result.recordsPerSec
+  metrics.bytesPerSec = result.bytesPerSec
+  metrics.records = result.records
+  metrics.elapsedMs = result.seconds * 1000
+  return metrics
 }
 
 // ------------------------------------------------------------------------------------------------ kafka
@@ -415,6 +587,9 @@ export function runRdkafka (tool: RdkafkaTool, ctx: LoadContext): Promise<RunOut
 export function kafkaUnsupported (scenario: Scenario): string | null {
   if (scenario.kind === 'e2e') return 'kafka-*-perf-test have no end-to-end latency mode (see the rdkafka rows)'
   if (scenario.kind === 'group') return 'kafka-consumer-perf-test always consumes through a group: see its consume rows'
+  if (scenario.kind === 'txn-produce' || scenario.kind === 'txn-consume') {
+    return 'kafka-producer-perf-test commits transactions by time (--transaction-duration-ms), not every N records: see the rdkafka rows (txn-perf)'
+  }
   return null
 }
 

@@ -28,7 +28,9 @@ export interface LoadResultFile {
 }
 
 export const kRatioMetric = 'fraction of the reference, higher is better: messages/s for produce, consume and group; ' +
-  'p50 latency inverted (reference / value) for e2e; p99 latency inverted for rate (each target paced at half its own maximum rate)'
+  'p50 latency inverted (reference / value) for e2e; p99 latency inverted for rate (each target paced at half its own maximum rate); ' +
+  'txn-produce and txn-consume: the transactional (read_committed) load\'s messages/s, and results[].comparison.ratio is ' +
+  'transactional / idempotent (read_committed / read_uncommitted) on the same target, the median of the per-run ratios'
 
 export function toolsForFile (tools: Tools): LoadResultFile['tools'] {
   const rdkafka = tools.rdkafka.available
@@ -84,6 +86,32 @@ export function pacingText (result: CaseResult): string | null {
     (pacing.diskWatch == null ? '' : `; ${formatDiskWatch(pacing.diskWatch)}`)
 }
 
+/** The issue's floor for each txn-* ratio (transactional / idempotent, read_committed / read_uncommitted). */
+export const kTxnRatioTargets: Readonly<Record<string, number>> = { 'txn-produce': 0.7, 'txn-consume': 0.9 }
+
+/**
+ * What a txn-* row compared, with both throughputs and the ratio:
+ * `transactional 520,000 msg/s (49.6 MiB/s) vs idempotent 700,000 msg/s (66.8 MiB/s): transactional / idempotent
+ * 0.74x (median of the per-run ratios; the issue asks >= 0.70x); 300 transactions of 1,000 records, 0.21 s in
+ * commit_transaction`.
+ */
+export function comparisonText (result: CaseResult): string | null {
+  const comparison = result.comparison
+  if (comparison == null) return null
+  const mib = (bytes: number | null | undefined): string => formatFixed(bytes == null ? null : bytes / (1024 * 1024))
+  const wanted = kTxnRatioTargets[result.kind]
+  const floor = wanted === undefined ? '' : `; the issue asks >= ${formatRatio(wanted)}`
+  const transactions = comparison.transactions === null
+    ? ''
+    : result.kind === 'txn-consume'
+      ? `; topic filled by ${formatInteger(comparison.transactions)} transactions of ${formatInteger(comparison.recordsPerTxn)} records`
+      : `; ${formatInteger(comparison.transactions)} transactions of ${formatInteger(comparison.recordsPerTxn)} records` +
+        (comparison.commitSeconds === null ? '' : `, ${formatFixed(comparison.commitSeconds)} s in commit_transaction`)
+  return `${comparison.measured} ${formatInteger(result.median?.msgsPerSec)} msg/s (${mib(result.median?.bytesPerSec)} MiB/s) vs ` +
+    `${comparison.reference} ${formatInteger(comparison.referenceMsgsPerSec)} msg/s (${mib(comparison.referenceBytesPerSec)} MiB/s): ` +
+    `${comparison.measured} / ${comparison.reference} ${formatRatio(comparison.ratio)} (median of the per-run ratios${floor})${transactions}`
+}
+
 function rssCell (result: CaseResult): [string, string] {
   if (result.rss === null) return ['-', '-']
   return [formatMiB(result.rss.maxBytes), `${formatMiB(result.rss.startBytes)} -> ${formatMiB(result.rss.endBytes)}`]
@@ -131,6 +159,10 @@ export function renderLoadTable (cases: readonly CaseResult[], targets: readonly
   for (const result of cases) {
     const pacing = pacingText(result)
     if (pacing !== null) notes.push(`${result.target} ${result.scenario} ${result.tool}: ${pacing}`)
+  }
+  for (const result of cases) {
+    const comparison = comparisonText(result)
+    if (comparison !== null) notes.push(`${result.target} ${result.scenario} ${result.tool}: ${comparison}`)
   }
   const rssTargets = targets.filter((target) => target.rss !== null && target.rss.samples > 0)
   for (const target of rssTargets) {

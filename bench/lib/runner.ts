@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto'
 import type { BenchOptions, ToolName } from './args.ts'
 import {
-  emptyMetrics, kafkaUnsupported, runKafka, runRdkafka, type LoadContext, type RatePacing, type RunMetrics, type RunOutcome, type RunStatus
+  emptyMetrics, kafkaUnsupported, runKafka, runRdkafka, type LoadContext, type RatePacing, type RunMetrics, type RunOutcome, type RunStatus,
+  type TxnComparison
 } from './loads.ts'
 import type { DiskProbeSummary } from './disk-probe.ts'
 import { RssSampler, tail, type RssSummary } from './proc.ts'
@@ -38,6 +39,11 @@ export interface CaseResult {
   note: string | null
   /** Rate rows: per-field medians of the runs' pacing (metrics are the paced runs'). */
   pacing: RatePacing | null
+  /**
+   * txn-* rows: medians of the runs' comparisons (metrics are the transactional / read_committed load's); ratio is
+   * the median of the per-run ratios (each of two loads seconds apart), not the ratio of the medians.
+   */
+  comparison?: TxnComparison | null
   /** Medians over the runs that measured something (ok or partial). */
   median: RunMetrics | null
   /** Broker RSS: at the start of the first run, at the end of the last, the largest sample of any. */
@@ -106,9 +112,27 @@ function medianPacing (runs: readonly RunRecord[]): RatePacing | null {
   }
 }
 
+/** Per-field medians of the runs' txn-* comparisons; null when no run has one. */
+export function medianComparison (runs: readonly RunRecord[]): TxnComparison | null {
+  const compared = runs.filter((run) => run.status !== 'failed').map((run) => run.comparison).filter((comparison) => comparison != null)
+  if (compared.length === 0) return null
+  const [one] = compared
+  return {
+    measured: one.measured,
+    reference: one.reference,
+    referenceMsgsPerSec: median(compared.map((comparison) => comparison.referenceMsgsPerSec)),
+    referenceBytesPerSec: median(compared.map((comparison) => comparison.referenceBytesPerSec)),
+    ratio: median(compared.map((comparison) => comparison.ratio)),
+    recordsPerTxn: one.recordsPerTxn,
+    transactions: median(compared.map((comparison) => comparison.transactions)),
+    commitSeconds: median(compared.map((comparison) => comparison.commitSeconds))
+  }
+}
+
 /** Aggregates the runs of one case: ok when all are, partial when some measured something, else failed. */
 export function aggregateRuns (runs: readonly RunRecord[]): {
-  status: RunStatus, reason: string | null, note: string | null, pacing: RatePacing | null, median: RunMetrics | null, rss: CaseResult['rss']
+  status: RunStatus, reason: string | null, note: string | null, pacing: RatePacing | null, comparison: TxnComparison | null,
+  median: RunMetrics | null, rss: CaseResult['rss']
 } {
   const measured = runs.filter((run) => run.status !== 'failed' && run.metrics !== null)
   const status: RunStatus = measured.length === 0 ? 'failed' : measured.length === runs.length && runs.every((run) => run.status === 'ok') ? 'ok' : 'partial'
@@ -123,7 +147,7 @@ export function aggregateRuns (runs: readonly RunRecord[]): {
         endBytes: sampled[sampled.length - 1].rss!.endBytes,
         maxBytes: Math.max(...sampled.map((run) => run.rss!.maxBytes ?? 0))
       }
-  return { status, reason, note, pacing: medianPacing(runs), median, rss }
+  return { status, reason, note, pacing: medianPacing(runs), comparison: medianComparison(runs), median, rss }
 }
 
 /** Fills `ratio` of every case: against the ceiling's and --against's case of the same scenario and tool. */
@@ -182,6 +206,7 @@ export async function runLoads (input: RunnerInput): Promise<{ cases: CaseResult
     reason: null,
     note: null,
     pacing: null,
+    comparison: null,
     median: null,
     rss: null,
     ratio: { ceiling: null, against: null },
@@ -297,6 +322,7 @@ async function runOnce (target: Target, scenario: Scenario, tool: ToolName, repe
     topic,
     scenario,
     records,
+    run: repeat,
     options: input.options,
     workDir: input.workDir,
     progress: input.progress,

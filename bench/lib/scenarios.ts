@@ -5,8 +5,13 @@
 //   group    like consume, through a consumer group (-G): needs FindCoordinator/JoinGroup/SyncGroup/OffsetCommit
 //   rate     latency at half the maximum rate: the producer runs flat out as in produce (the maximum rate M), then
 //            again paced at M/2 for --rate-seconds; the row is the paced run's (produce->ack latency at M/2)
+//   txn-produce  transactional produce (bench/.build/txn-perf: begin, recordsPerTxn records, commit) against the same
+//            client idempotent (enable.idempotence, acks=all) on one topic, the two taking turns; the row is the
+//            transactional run's, with the idempotent run's throughput and the ratio beside it
+//   txn-consume  a topic filled by committed transactions (not measured), read from the beginning with
+//            isolation.level=read_committed and with read_uncommitted; the row is read_committed's, with the ratio
 
-export type ScenarioKind = 'produce' | 'consume' | 'e2e' | 'group' | 'rate'
+export type ScenarioKind = 'produce' | 'consume' | 'e2e' | 'group' | 'rate' | 'txn-produce' | 'txn-consume'
 export type Codec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 
 export interface Scenario {
@@ -17,6 +22,8 @@ export interface Scenario {
   acks: number
   compression: Codec
   partitions: number
+  /** txn-produce and txn-consume: records per transaction. */
+  recordsPerTxn?: number
 }
 
 export const kCodecs: readonly Codec[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
@@ -38,6 +45,8 @@ export function scenarioName (scenario: Omit<Scenario, 'name'>): string {
     case 'rate': return `rate-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
     case 'consume': return `consume-${size}-${partitions}`
     case 'group': return `group-${size}-${partitions}`
+    case 'txn-produce': return `txn-produce-${size}-${partitions}`
+    case 'txn-consume': return `txn-consume-${size}-${partitions}`
   }
 }
 
@@ -62,6 +71,23 @@ export function defaultScenarios (): Scenario[] {
     make('e2e', 100, 1, 'none', 1),
     make('group', 100, 1, 'none', 1),
     make('rate', 100, -1, 'none', 1)
+  ]
+}
+
+/** Records per transaction of the txn-* scenarios (the issue's transactions of 1,000 records). */
+export const kRecordsPerTxn = 1000
+
+/**
+ * The transaction rows, run with the default set and with the full matrix: 100 B records in transactions of
+ * 1,000 on 4 partitions, produced (against idempotent) and consumed read_committed (against read_uncommitted).
+ * Kept apart from defaultScenarios() and fullScenarios() (whose rows a 'produce' pattern selects by kind, as
+ * test/bench/args.test.ts checks); bench/run.ts appends them to either set, so a plain 'produce' or 'consume'
+ * pattern, which matches by substring, picks these rows too, and 'txn-*' picks only them.
+ */
+export function transactionScenarios (): Scenario[] {
+  return [
+    { ...make('txn-produce', 100, -1, 'none', 4), recordsPerTxn: kRecordsPerTxn },
+    { ...make('txn-consume', 100, -1, 'none', 4), recordsPerTxn: kRecordsPerTxn }
   ]
 }
 

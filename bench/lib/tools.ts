@@ -1,6 +1,7 @@
 // Finds the load generators. A tool that is not there is reported as missing (with why and how to get it),
 // never replaced by something else.
-//   rdkafka  bench/.build/rdkafka_performance (or --rdkafka-perf), built on demand by scripts/build-rdkafka-perf.sh
+//   rdkafka  bench/.build/rdkafka_performance (or --rdkafka-perf), built on demand by scripts/build-rdkafka-perf.sh,
+//            with bench/.build/mock-cluster (the ceiling) and bench/.build/txn-perf (the txn-* scenarios' producer)
 //   kafka    kafka-producer-perf-test(.sh) and kafka-consumer-perf-test(.sh) from $KAFKA_HOME/bin (or
 //            --kafka-home), else the PATH (Apache's .sh names, or the Confluent packages' names without .sh)
 import { spawnSync } from 'node:child_process'
@@ -27,6 +28,9 @@ export interface RdkafkaTool extends ToolFound {
   lineBuffered: string[]
   mockCluster: string | null
   mockReason: string | null
+  /** bench/.build/txn-perf (bench/rdkafka/txn-perf.c): idempotent and transactional produce; null when not built. */
+  txnPerf: string | null
+  txnPerfReason: string | null
 }
 
 export interface KafkaTool extends ToolFound {
@@ -67,8 +71,9 @@ export function findRdkafka (repoRoot: string, explicit: string | null): Rdkafka
   const built = join(repoRoot, 'bench', '.build')
   const performance = explicit ?? join(built, 'rdkafka_performance')
   const mock = join(built, 'mock-cluster')
+  const txnPerf = join(built, 'txn-perf')
   let buildError: string | null = null
-  if ((explicit === null && !isExecutable(performance)) || !isExecutable(mock)) buildError = build(repoRoot)
+  if ((explicit === null && !isExecutable(performance)) || !isExecutable(mock) || !isExecutable(txnPerf)) buildError = build(repoRoot)
   if (!isExecutable(performance)) {
     return {
       available: false,
@@ -86,7 +91,9 @@ export function findRdkafka (repoRoot: string, explicit: string | null): Rdkafka
     performance,
     lineBuffered: stdbuf === null ? [] : [stdbuf, '-oL'],
     mockCluster: isExecutable(mock) ? mock : null,
-    mockReason: isExecutable(mock) ? null : `mock-cluster could not be built (${buildError ?? 'no binary'})`
+    mockReason: isExecutable(mock) ? null : `mock-cluster could not be built (${buildError ?? 'no binary'})`,
+    txnPerf: isExecutable(txnPerf) ? txnPerf : null,
+    txnPerfReason: isExecutable(txnPerf) ? null : `txn-perf could not be built (${buildError ?? 'no binary'}): scripts/build-rdkafka-perf.sh`
   }
 }
 

@@ -30,7 +30,7 @@ import { Prng } from './prng.ts'
 import { openFds, rssMiB, startOwnBroker, type Target } from './broker.ts'
 
 /** API keys the broker serves (README's table): most frames go to them. */
-const kServed = new Set([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 32, 33, 37, 42, 44, 47, 60, 61, 68, 69])
+const kServed = new Set([0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 24, 25, 26, 28, 32, 33, 37, 42, 44, 47, 60, 61, 65, 66, 68, 69])
 
 export interface RunOptions {
   frames: number
@@ -199,6 +199,10 @@ class FuzzConnection {
   #socket: Socket | null = null
   #connected = false
   #buffer: Buffer = Buffer.alloc(0)
+  /** Chunks of a frame still arriving, joined once it is whole (joining every chunk is quadratic on big answers). */
+  #partial: Buffer[] = []
+  #partialBytes = 0
+  #partialNeeded = 0
   readonly #pending: Pending[] = []
   #nextCorrelationId = 1
   /** A frame whose size lied was sent: nothing more is sent until the connection is replaced. */
@@ -234,6 +238,9 @@ class FuzzConnection {
     this.#barrier = false
     this.#probeSent = false
     this.#buffer = Buffer.alloc(0)
+    this.#partial = []
+    this.#partialBytes = 0
+    this.#partialNeeded = 0
     this.#writable = true
     socket.on('error', () => {})
     socket.on('connect', () => {
@@ -301,6 +308,15 @@ class FuzzConnection {
   }
 
   #onData (chunk: Buffer): void {
+    if (this.#partialNeeded > 0) {
+      this.#partial.push(chunk)
+      this.#partialBytes += chunk.length
+      if (this.#partialBytes < this.#partialNeeded) return
+      chunk = Buffer.concat(this.#partial, this.#partialBytes)
+      this.#partial = []
+      this.#partialBytes = 0
+      this.#partialNeeded = 0
+    }
     this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk])
     while (this.#buffer.length >= 4) {
       const size = this.#buffer.readInt32BE(0)
@@ -309,7 +325,13 @@ class FuzzConnection {
         this.#socket?.destroy()
         return
       }
-      if (this.#buffer.length < 4 + size) return
+      if (this.#buffer.length < 4 + size) {
+        this.#partial = [this.#buffer]
+        this.#partialBytes = this.#buffer.length
+        this.#partialNeeded = 4 + size
+        this.#buffer = Buffer.alloc(0)
+        return
+      }
       const frame = this.#buffer.subarray(4, 4 + size)
       this.#buffer = this.#buffer.subarray(4 + size)
       this.#onFrame(frame)

@@ -54,6 +54,12 @@ export interface BrokerConfig {
   /** KIP-848 consumer groups: the heartbeat interval given to members (group.consumer.heartbeat.interval.ms). */
   readonly groupConsumerHeartbeatIntervalMs: number
   readonly offsetsRetentionMinutes: number
+  /** Kafka's transaction.max.timeout.ms: a producer asking a longer transaction timeout gets INVALID_TRANSACTION_TIMEOUT. */
+  readonly transactionMaxTimeoutMs: number
+  /** Kafka's transactional.id.expiration.ms: an idle transactional id is forgotten after this long. */
+  readonly transactionalIdExpirationMs: number
+  /** Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted. */
+  readonly transactionAbortTimedOutIntervalMs: number
   /** How often each thread checks whether it is quiet after a burst, to give memory back (0 = never). */
   readonly memoryReclaimIntervalMs: number
 }
@@ -97,6 +103,9 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--group-max-size', env: 'SHOAL_GROUP_MAX_SIZE', help: 'most members in one group (default 2147483647)' },
   { flag: '--group-consumer-session-timeout-ms', env: 'SHOAL_GROUP_CONSUMER_SESSION_TIMEOUT_MS', help: 'how long a KIP-848 consumer group member may stay silent (default 45000)' },
   { flag: '--group-consumer-heartbeat-interval-ms', env: 'SHOAL_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS', help: 'heartbeat interval given to KIP-848 consumer group members (default 5000)' },
+  { flag: '--transaction-max-timeout-ms', env: 'SHOAL_TRANSACTION_MAX_TIMEOUT_MS', help: 'longest transaction timeout a producer may ask, Kafka transaction.max.timeout.ms; longer ones answer INVALID_TRANSACTION_TIMEOUT (default 900000)' },
+  { flag: '--transactional-id-expiration-ms', env: 'SHOAL_TRANSACTIONAL_ID_EXPIRATION_MS', help: 'how long an idle transactional id is kept, Kafka transactional.id.expiration.ms (default 604800000)' },
+  { flag: '--transaction-abort-timed-out-transaction-cleanup-interval-ms', env: 'SHOAL_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS', help: 'how often transactions past their timeout are aborted, Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000)' },
   { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', help: 'how long an empty group keeps its committed offsets (default 10080)' },
   { flag: '--memory-reclaim-interval-ms', env: 'SHOAL_MEMORY_RECLAIM_INTERVAL_MS', help: 'how often a thread checks whether it went quiet after a burst, then gives its peak memory back; 0 = never (default 30000)' }
 ]
@@ -190,6 +199,9 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     groupConsumerSessionTimeoutMs: parseInteger(get('--group-consumer-session-timeout-ms') ?? '45000', '--group-consumer-session-timeout-ms', 1),
     groupConsumerHeartbeatIntervalMs: parseInteger(get('--group-consumer-heartbeat-interval-ms') ?? '5000', '--group-consumer-heartbeat-interval-ms', 1),
     offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', '--offsets-retention-minutes', 1),
+    transactionMaxTimeoutMs: parseInteger(get('--transaction-max-timeout-ms') ?? '900000', '--transaction-max-timeout-ms', 1),
+    transactionAbortTimedOutIntervalMs: parseInteger(get('--transaction-abort-timed-out-transaction-cleanup-interval-ms') ?? '10000', '--transaction-abort-timed-out-transaction-cleanup-interval-ms', 1),
+    transactionalIdExpirationMs: parseInteger(get('--transactional-id-expiration-ms') ?? '604800000', '--transactional-id-expiration-ms', 1),
     memoryReclaimIntervalMs: parseInteger(get('--memory-reclaim-interval-ms') ?? '30000', '--memory-reclaim-interval-ms', 0)
   }
 }

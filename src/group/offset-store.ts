@@ -9,8 +9,14 @@
 //   offset commit: key {"t":"o","g":group,"tp":topic,"p":partition}
 //                  value {"o":offset,"e":leaderEpoch,"m":metadata,"c":commitTimestamp} or null
 //   group:         key {"t":"g","g":group}   value GroupRecord or null (deleted)
+//
+// Transactional offset commits (TxnOffsetCommit) are offset records in a transactional batch carrying the
+// producer's id and epoch and sequence -1 (Kafka's NO_SEQUENCE, as Kafka's coordinator writes them); they stay
+// pending until that producer's COMMIT or ABORT control batch follows in the same partition. Replay hands each
+// record its batch (base offset, producer, transactional flag) and each marker to the coordinator, which keeps
+// the pending state (group/coordinator.ts).
 
-import { buildRecordBatch, nextBatchEnd, parseRecords } from '../protocol/record-batch.ts'
+import { buildRecordBatch, controlRecord, createBatchInfo, kControlTypeCommit, nextBatchEnd, parseRecords, readBatchInfo, readControlRecord } from '../protocol/record-batch.ts'
 import type { LocalPartition } from '../shard/shard.ts'
 
 export const kOffsetsTopic = '__consumer_offsets'
@@ -79,18 +85,53 @@ function decode (key: Buffer | null, value: Buffer | null): StoreRecord | null {
   return null
 }
 
-/** Appends records to an offsets partition and resolves once they are fsynced. */
-export async function appendStoreRecords (partition: LocalPartition, records: readonly StoreRecord[]): Promise<void> {
-  if (records.length === 0) return
-  const now = Date.now()
-  const batch = buildRecordBatch(records.map((record) => ({ key: encodeKey(record), value: encodeValue(record), timestamp: now })))
-  partition.log.append(batch, -1)
-  await partition.log.flush()
+/** The producer of a transactional write (TxnOffsetCommit): its batch carries this id and epoch. */
+export interface StoreProducer {
+  readonly producerId: number
+  readonly producerEpoch: number
 }
 
-/** Replays an offsets partition from its start, calling `apply` for every record in log order. */
-export function replayStore (partition: LocalPartition, apply: (record: StoreRecord) => void): void {
+/** The batch a replayed record or marker came from. */
+export interface StoreBatch {
+  readonly baseOffset: number
+  /** -1 for the coordinator's own (non-transactional) writes. */
+  readonly producerId: number
+  readonly producerEpoch: number
+  readonly transactional: boolean
+}
+
+/**
+ * Appends records to an offsets partition as one batch, transactional when `producer` is given (sequence -1:
+ * the log's producer state records it without a sequence check, see ProducerStateTable.update), and returns its
+ * base offset (-1 when there is nothing to write). Not yet durable: the caller flushes. Throws what
+ * PartitionLog.append throws, having written nothing.
+ */
+export function writeStoreRecords (partition: LocalPartition, records: readonly StoreRecord[], producer: StoreProducer | null = null): number {
+  if (records.length === 0) return -1
+  const now = Date.now()
+  const input = records.map((record) => ({ key: encodeKey(record), value: encodeValue(record), timestamp: now }))
+  const batch = producer === null
+    ? buildRecordBatch(input)
+    : buildRecordBatch(input, { producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: -1, isTransactional: true })
+  return partition.log.append(batch, -1)
+}
+
+/** Appends records to an offsets partition and resolves, with the batch's base offset, once they are fsynced. */
+export async function appendStoreRecords (partition: LocalPartition, records: readonly StoreRecord[], producer: StoreProducer | null = null): Promise<number> {
+  if (records.length === 0) return -1
+  const at = writeStoreRecords(partition, records, producer)
+  await partition.log.flush()
+  return at
+}
+
+/**
+ * Replays an offsets partition from its start, calling `apply` for every record in log order with the batch it
+ * came from, and `marker` for every COMMIT or ABORT control batch.
+ */
+export function replayStore (partition: LocalPartition, apply: (record: StoreRecord, batch: StoreBatch) => void,
+  marker: ((batch: StoreBatch, commit: boolean) => void) | null = null): void {
   const log = partition.log
+  const info = createBatchInfo()
   let offset = log.logStartOffset
   while (offset < log.nextOffset) {
     const result = log.read(offset, 4 * 1024 * 1024, true)
@@ -101,13 +142,20 @@ export function replayStore (partition: LocalPartition, apply: (record: StoreRec
     while (position < records.length) {
       const end = nextBatchEnd(records, position, records.length)
       if (end < 0) break
-      const batch = records.subarray(position, end)
-      for (const record of parseRecords(batch)) {
+      readBatchInfo(records, position, info)
+      const batch: StoreBatch = { baseOffset: info.baseOffset, producerId: info.producerId, producerEpoch: info.producerEpoch, transactional: info.isTransactional }
+      if (info.isControl) {
+        last = info.baseOffset + info.lastOffsetDelta
+        if (info.baseOffset >= offset && readControlRecord(records, position)) marker?.(batch, controlRecord.type === kControlTypeCommit)
+        position = end
+        continue
+      }
+      for (const record of parseRecords(records.subarray(position, end))) {
         last = record.offset
         if (record.offset < offset) continue
         try {
           const decoded = decode(record.key, record.value)
-          if (decoded !== null) apply(decoded)
+          if (decoded !== null) apply(decoded, batch)
         } catch {
           // A record we cannot parse is skipped: group state is advisory, offsets in it are per key.
         }

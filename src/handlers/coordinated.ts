@@ -11,6 +11,7 @@
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { kOffsetsTopic, kOffsetsTopicPartitions, offsetsPartitionFor } from '../group/offset-store.ts'
+import { kTransactionStateTopic, kTransactionStateTopicPartitions, transactionPartitionFor } from '../txn/transaction-log.ts'
 import { partFailed, replyWhenServed } from './partitioned.ts'
 import { CallFailedError, kCallPeerDown } from '../shard/shard.ts'
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
@@ -27,22 +28,65 @@ export interface ClientInfo {
 
 export type ServeGroup<Req, Res> = (shard: Shard, request: Req, apiVersion: number, client: ClientInfo) => Promise<Res> | Res
 
-/** Segments of the offsets topic roll at 16 MiB so that checkpoints (coordinator.ts) free disk soon. */
-const kOffsetsSegmentBytes = 16 * 1024 * 1024
+/**
+ * Segments of the internal topics roll at 16 MiB so that checkpoints (group/coordinator.ts, txn/coordinator.ts)
+ * free disk soon.
+ */
+const kInternalSegmentBytes = 16 * 1024 * 1024
 
-let creating: Promise<unknown> | null = null
+const creating = new Map<string, Promise<unknown>>()
 
-/** The offsets topic, created (internal, compacted by checkpoints, 50 partitions like Kafka) on first use. */
-export async function offsetsTopic (shard: Shard): Promise<TopicEntry | undefined> {
-  const existing = shard.table.topic(kOffsetsTopic)
+/** An internal topic (compacted by its coordinator's checkpoints, `partitions` like Kafka), created on first use. */
+async function internalTopic (shard: Shard, name: string, partitions: number): Promise<TopicEntry | undefined> {
+  const existing = shard.table.topic(name)
   if (existing !== undefined) return existing
-  creating ??= shard.admin({
-    op: 'createTopics',
-    topics: [{ name: kOffsetsTopic, numPartitions: kOffsetsTopicPartitions, replicationFactor: -1, configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: String(kOffsetsSegmentBytes) }], hasAssignments: false, internal: true }],
-    validateOnly: false
-  }).finally(() => { creating = null })
-  await creating
-  return shard.table.topic(kOffsetsTopic)
+  let pending = creating.get(name)
+  if (pending === undefined) {
+    pending = shard.admin({
+      op: 'createTopics',
+      topics: [{ name, numPartitions: partitions, replicationFactor: -1, configs: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'segment.bytes', value: String(kInternalSegmentBytes) }], hasAssignments: false, internal: true }],
+      validateOnly: false
+    }).finally(() => { creating.delete(name) })
+    creating.set(name, pending)
+  }
+  await pending
+  return shard.table.topic(name)
+}
+
+/** The offsets topic, created (internal, 50 partitions like Kafka) on first use. */
+export function offsetsTopic (shard: Shard): Promise<TopicEntry | undefined> {
+  return internalTopic(shard, kOffsetsTopic, kOffsetsTopicPartitions)
+}
+
+/** The transaction state topic, created (internal, 50 partitions like Kafka) on first use. */
+export function transactionStateTopic (shard: Shard): Promise<TopicEntry | undefined> {
+  return internalTopic(shard, kTransactionStateTopic, kTransactionStateTopicPartitions)
+}
+
+/** The worker coordinating `transactionalId`: the owner of its `__transaction_state` partition. */
+export function transactionCoordinatorOf (shard: Shard, topic: TopicEntry, transactionalId: string): number {
+  return shard.table.ownerOf(topic, transactionPartitionFor(transactionalId, topic.partitions))
+}
+
+/** Runs `serve` on the transaction coordinator of `transactionalId`: here, or over the ring. */
+export async function routeToTransactionCoordinator<Req, Res> (context: RequestContext, api: ApiEntry, transactionalId: string, request: Req, serve: ServeGroup<Req, Res>): Promise<Res> {
+  const { shard, apiVersion } = context
+  const topic = await transactionStateTopic(shard)
+  const owner = topic === undefined ? shard.index : transactionCoordinatorOf(shard, topic, transactionalId)
+  return callWorker(shard, api, apiVersion, owner, request, clientInfo(context), serve)
+}
+
+/** Splits transactional ids by coordinator worker. */
+export async function transactionalIdsByCoordinator (shard: Shard, transactionalIds: readonly string[]): Promise<Map<number, string[]>> {
+  const topic = await transactionStateTopic(shard)
+  const byOwner = new Map<number, string[]>()
+  for (const id of transactionalIds) {
+    const owner = topic === undefined ? shard.index : transactionCoordinatorOf(shard, topic, id)
+    let list = byOwner.get(owner)
+    if (list === undefined) { list = []; byOwner.set(owner, list) }
+    list.push(id)
+  }
+  return byOwner
 }
 
 /** The worker coordinating `groupId`. */

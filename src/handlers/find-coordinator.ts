@@ -1,10 +1,14 @@
 // FindCoordinator (key 10), v0-6: every coordinator (group or transaction, one key or a batch from v4) is this
-// broker. Internally, requests are routed to the coordinating worker (coordinated.ts).
+// broker. Internally, requests are routed to the coordinating worker (coordinated.ts). The internal topic of the
+// key type (`__consumer_offsets`, `__transaction_state`) is created on the first lookup, as Kafka's
+// getCoordinator does. An empty group id answers INVALID_GROUP_ID; an empty transactional id is answered like any
+// other (Kafka's getCoordinator hashes whatever key it is given; the coordinator then refuses "" with
+// INVALID_REQUEST). Other key types (share groups, 2) answer INVALID_REQUEST.
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
-import { offsetsTopic } from './coordinated.ts'
+import { offsetsTopic, transactionStateTopic } from './coordinated.ts'
 
 const api = apiByKey(10)!
 const kGroupKey = 0
@@ -16,6 +20,7 @@ async function handle (context: RequestContext, request: { key: string, keyType:
   const { host, port } = shard.advertised
   const keyError = request.keyType !== kGroupKey && request.keyType !== kTransactionKey ? ErrorCode.INVALID_REQUEST : ErrorCode.NONE
   if (keyError === ErrorCode.NONE && request.keyType === kGroupKey) await offsetsTopic(shard)
+  if (keyError === ErrorCode.NONE && request.keyType === kTransactionKey) await transactionStateTopic(shard)
   const answer = (key: string) => {
     const errorCode = keyError !== ErrorCode.NONE ? keyError : key === '' && request.keyType === kGroupKey ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
     const ok = errorCode === ErrorCode.NONE

@@ -1,6 +1,7 @@
 // The APIs this broker serves. ApiVersions advertises exactly these, with these version ranges.
 import type { Handler } from './handler.ts'
 import type { RemoteServer } from '../shard/shard.ts'
+import { writeTxnMarkersServer } from '../shard/transaction-host.ts'
 import { apiVersionsHandler } from './api-versions.ts'
 import { metadataHandler } from './metadata.ts'
 import { produceHandler, produceServer } from './produce.ts'
@@ -10,7 +11,12 @@ import { createTopicsHandler } from './create-topics.ts'
 import { deleteTopicsHandler } from './delete-topics.ts'
 import { createPartitionsHandler } from './create-partitions.ts'
 import { describeClusterHandler } from './describe-cluster.ts'
-import { initProducerIdHandler } from './init-producer-id.ts'
+import { initProducerIdHandler, initProducerIdServer } from './init-producer-id.ts'
+import { addPartitionsToTxnHandler, addPartitionsToTxnServer } from './add-partitions-to-txn.ts'
+import { addOffsetsToTxnHandler, addOffsetsToTxnServer } from './add-offsets-to-txn.ts'
+import { endTxnHandler, endTxnServer } from './end-txn.ts'
+import { describeTransactionsHandler, describeTransactionsServer } from './describe-transactions.ts'
+import { listTransactionsHandler, listTransactionsServer } from './list-transactions.ts'
 import { findCoordinatorHandler } from './find-coordinator.ts'
 import { joinGroupHandler, joinGroupServer } from './join-group.ts'
 import { syncGroupHandler, syncGroupServer } from './sync-group.ts'
@@ -18,6 +24,7 @@ import { heartbeatHandler, heartbeatServer } from './heartbeat.ts'
 import { leaveGroupHandler, leaveGroupServer } from './leave-group.ts'
 import { offsetCommitHandler, offsetCommitServer } from './offset-commit.ts'
 import { offsetFetchHandler, offsetFetchServer } from './offset-fetch.ts'
+import { txnOffsetCommitHandler, txnOffsetCommitServer } from './txn-offset-commit.ts'
 import { listGroupsHandler, listGroupsServer } from './list-groups.ts'
 import { describeGroupsHandler, describeGroupsServer } from './describe-groups.ts'
 import { deleteGroupsHandler, deleteGroupsServer } from './delete-groups.ts'
@@ -37,10 +44,12 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler,
     offsetFetchHandler, listGroupsHandler, describeGroupsHandler, deleteGroupsHandler, offsetDeleteHandler,
     describeConfigsHandler, alterConfigsHandler, incrementalAlterConfigsHandler, deleteRecordsHandler,
-    consumerGroupHeartbeatHandler, consumerGroupDescribeHandler, describeProducersHandler
+    consumerGroupHeartbeatHandler, consumerGroupDescribeHandler, describeProducersHandler,
+    addPartitionsToTxnHandler, addOffsetsToTxnHandler, endTxnHandler, describeTransactionsHandler, listTransactionsHandler
   ]) {
     handlers.set(handler.api.key, handler)
   }
+  handlers.set(txnOffsetCommitHandler.api.key, txnOffsetCommitHandler)
   // Owner-side servers of request parts sent over the rings, by op (= API key).
   const remoteServers = new Map<number, RemoteServer>([
     [produceHandler.api.key, produceServer],
@@ -48,6 +57,8 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     [listOffsetsHandler.api.key, listOffsetsServer],
     [deleteRecordsHandler.api.key, deleteRecordsServer],
     [describeProducersHandler.api.key, describeProducersServer],
+    // Transaction markers a coordinator on another worker writes into this worker's partitions.
+    [27, writeTxnMarkersServer],
     // Group requests forwarded to their coordinator (coordinated.ts).
     [joinGroupHandler.api.key, joinGroupServer],
     [syncGroupHandler.api.key, syncGroupServer],
@@ -55,12 +66,20 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     [leaveGroupHandler.api.key, leaveGroupServer],
     [offsetCommitHandler.api.key, offsetCommitServer],
     [offsetFetchHandler.api.key, offsetFetchServer],
+    [txnOffsetCommitHandler.api.key, txnOffsetCommitServer],
     [listGroupsHandler.api.key, listGroupsServer],
     [describeGroupsHandler.api.key, describeGroupsServer],
     [deleteGroupsHandler.api.key, deleteGroupsServer],
     [offsetDeleteHandler.api.key, offsetDeleteServer],
     [consumerGroupHeartbeatHandler.api.key, consumerGroupHeartbeatServer],
-    [consumerGroupDescribeHandler.api.key, consumerGroupDescribeServer]
+    [consumerGroupDescribeHandler.api.key, consumerGroupDescribeServer],
+    // Transaction requests forwarded to their coordinator (coordinated.ts).
+    [initProducerIdHandler.api.key, initProducerIdServer],
+    [addPartitionsToTxnHandler.api.key, addPartitionsToTxnServer],
+    [addOffsetsToTxnHandler.api.key, addOffsetsToTxnServer],
+    [endTxnHandler.api.key, endTxnServer],
+    [describeTransactionsHandler.api.key, describeTransactionsServer],
+    [listTransactionsHandler.api.key, listTransactionsServer]
   ])
   return { handlers, remoteServers }
 }

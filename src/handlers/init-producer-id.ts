@@ -1,19 +1,43 @@
-// InitProducerId (key 22), v0-5, for idempotent (non-transactional) producers: a fresh producer id from the
-// controller, epoch 0. Transactional ids need the transaction coordinator, which is not built yet: they get
-// INVALID_REQUEST (not a retriable code), so that a transactional client fails fast instead of retrying.
+// InitProducerId (key 22), v0-5.
+//   - A null transactional id is the idempotent path: a fresh producer id from the controller, epoch 0.
+//   - Any other id goes to its transaction coordinator (the worker owning its `__transaction_state` partition,
+//     coordinated.ts) and txn/coordinator.ts initProducerId: a new id gets a fresh producer id at epoch 0, a known
+//     one an epoch bump (which fences older instances; an Ongoing transaction is aborted first and the client is
+//     answered CONCURRENT_TRANSACTIONS so that its retry bumps again). v3+ may name the producer id and epoch held
+//     (KIP-360); v0-2 carry neither, and decode to -1 and -1.
+//   - An empty transactional id reaches the coordinator too, which answers INVALID_REQUEST, as Kafka's
+//     TransactionCoordinator does.
+// Every code (fencing mapped per version: PRODUCER_FENCED from v4, INVALID_PRODUCER_EPOCH before) is the state
+// machine's (txn/transaction-metadata.ts).
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
+import type { Shard } from '../shard/shard.ts'
 import type { Handler } from './handler.ts'
+import { coordinatorServer, routeToTransactionCoordinator } from './coordinated.ts'
 
 const api = apiByKey(22)!
 
-async function handle (context: RequestContext, request: { transactionalId: string | null }): Promise<object> {
-  if (request.transactionalId !== null) {
-    return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 }
-  }
+interface InitProducerIdRequest { transactionalId: string | null, transactionTimeoutMs: number, producerId: number, producerEpoch: number }
+interface InitProducerIdResponse { throttleTimeMs: number, errorCode: number, producerId: number, producerEpoch: number }
+
+/** The coordinator side (the request's transactional id is never null here). */
+async function serve (shard: Shard, request: InitProducerIdRequest, apiVersion: number): Promise<InitProducerIdResponse> {
+  const { errorCode, producerId, producerEpoch } = await shard.transactions.initProducerId({
+    transactionalId: request.transactionalId ?? '',
+    transactionTimeoutMs: request.transactionTimeoutMs,
+    producerId: request.producerId ?? -1,
+    producerEpoch: request.producerEpoch ?? -1,
+    version: apiVersion
+  })
+  return { throttleTimeMs: 0, errorCode, producerId, producerEpoch }
+}
+
+async function handle (context: RequestContext, request: InitProducerIdRequest): Promise<InitProducerIdResponse> {
+  if (request.transactionalId !== null) return routeToTransactionCoordinator(context, api, request.transactionalId, request, serve)
   const { producerId, producerEpoch } = await context.shard.admin<{ producerId: number, producerEpoch: number }>({ op: 'initProducerId' })
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch }
 }
 
 export const initProducerIdHandler: Handler = { api, minVersion: 0, maxVersion: 5, handle }
+export const initProducerIdServer = coordinatorServer(api, serve)

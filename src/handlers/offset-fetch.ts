@@ -1,7 +1,9 @@
 // OffsetFetch (key 9), v0-9: committed offsets of one group (v0-7) or of several (v8+, split by coordinator).
 // A null topic list means every partition the group has offsets for. Unknown partitions answer offset -1.
-// `requireStable` (v7+) would wait out pending transactional commits; without transactions every offset is
-// stable. v9 carries a member id and epoch, checked for KIP-848 consumer groups (consumer-group.ts validateFetch).
+// `requireStable` (v7+, read_committed consumers): a partition with pending transactional offsets (TxnOffsetCommit
+// awaiting its marker, see group/coordinator.ts) answers UNSTABLE_OFFSET_COMMIT and offset -1, per partition as
+// Kafka does, and the client retries; without it the committed offset is returned, pending ones unseen. v9
+// carries a member id and epoch, checked for KIP-848 consumer groups (consumer-group.ts validateFetch).
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
@@ -16,13 +18,16 @@ interface FetchTopic { name: string, partitionIndexes: number[] }
 interface FetchGroup { groupId: string, memberId: string | null, memberEpoch: number, topics: FetchTopic[] | null }
 interface OffsetFetchRequest { groupId: string, topics: FetchTopic[] | null, groups: FetchGroup[], requireStable: boolean }
 
-function fetchGroup (shard: Shard, groupId: string, topics: FetchTopic[] | null, member?: FetchGroup): { errorCode: number, topics: Array<{ name: string, partitions: object[] }> } {
+function fetchGroup (shard: Shard, groupId: string, topics: FetchTopic[] | null, requireStable: boolean, member?: FetchGroup): { errorCode: number, topics: Array<{ name: string, partitions: object[] }> } {
   if (shard.groups.partitionFor(groupId) === undefined) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] }
   const consumerGroup = shard.groups.consumerGroup(groupId)
   const memberCheck = consumerGroup === undefined || member === undefined ? ErrorCode.NONE : consumerGroup.validateFetch(member.memberId, member.memberEpoch)
   if (memberCheck !== ErrorCode.NONE) return { errorCode: memberCheck, topics: [] }
   const group = consumerGroup ?? shard.groups.group(groupId)
   const partition = (name: string, index: number): object => {
+    if (requireStable && shard.groups.hasPendingOffset(groupId, name, index)) {
+      return { partitionIndex: index, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT }
+    }
     const committed = group?.offsets.get(offsetKey(name, index))
     return {
       partitionIndex: index,
@@ -47,7 +52,7 @@ function fetchGroup (shard: Shard, groupId: string, topics: FetchTopic[] | null,
 
 function serve (shard: Shard, request: OffsetFetchRequest, apiVersion: number): object {
   if (apiVersion < 8) {
-    const result = fetchGroup(shard, request.groupId, request.topics)
+    const result = fetchGroup(shard, request.groupId, request.topics, request.requireStable)
     // v0-1 report errors per partition only.
     if (apiVersion < 2 && result.errorCode !== ErrorCode.NONE) {
       return { throttleTimeMs: 0, errorCode: result.errorCode, topics: (request.topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((i) => ({ partitionIndex: i, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: result.errorCode })) })) }
@@ -57,7 +62,7 @@ function serve (shard: Shard, request: OffsetFetchRequest, apiVersion: number): 
   return {
     throttleTimeMs: 0,
     groups: request.groups.map((g) => {
-      const result = fetchGroup(shard, g.groupId, g.topics, apiVersion >= 9 ? g : undefined)
+      const result = fetchGroup(shard, g.groupId, g.topics, request.requireStable, apiVersion >= 9 ? g : undefined)
       return { groupId: g.groupId, topics: result.topics, errorCode: result.errorCode }
     })
   }

@@ -5,16 +5,27 @@
 // acks=0 gets no response at all.
 
 import { apiByKey } from '../protocol/apis.ts'
-import { ErrorCode } from '../protocol/errors.ts'
+import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import { createBatchInfo, validateProducedRecords, type ProduceLimits } from '../protocol/record-batch.ts'
 import { lastSequenceOf, kSequenceDuplicate, kSequenceOk } from '../log/producer-state.ts'
 import { kNoResponse, type RequestContext } from '../net/connection.ts'
 import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
-import type { Shard } from '../shard/shard.ts'
+import { callWorker, transactionCoordinatorOf, transactionStateTopic, type ClientInfo } from './coordinated.ts'
+import { serveAddPartitionsToTxn } from './add-partitions-to-txn.ts'
+import { count } from '../counters.ts'
+import type { LocalPartition, Shard } from '../shard/shard.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
 
 const api = apiByKey(0)!
+const addPartitionsToTxnApi = apiByKey(24)!
+/** AddPartitionsToTxn v4: the batched form with verifyOnly (KIP-890 part 1). */
+const kVerifyVersion = 4
+const kInternalClient: ClientInfo = { clientId: 'shoal-produce-verification', clientHost: '' }
+
+interface VerifyResponse {
+  resultsByTransaction: Array<{ transactionalId: string, topicResults: Array<{ name: string, resultsByPartition: Array<{ partitionIndex: number, partitionErrorCode: number }> }> }>
+}
 
 interface PartitionData { index: number, records: Buffer | null }
 interface TopicData { name: string, topicId: string, partitionData: PartitionData[] }
@@ -50,10 +61,153 @@ function errorTopics (topics: readonly TopicData[], errorCode: number): TopicRes
   }))
 }
 
+/** A transactional batch whose partition the coordinator must first confirm is in the transaction. */
+interface Unverified {
+  readonly entry: TopicEntry
+  readonly local: LocalPartition
+  readonly index: number
+  /** A copy: the request's bytes are not ours past the first await (see produceServer). */
+  readonly records: Buffer
+  readonly producerId: number
+  readonly producerEpoch: number
+  readonly response: PartitionResponse
+}
+
+/** Returned by producePartition for a transactional batch that needs the coordinator's verification first. */
+const kNeedsVerification = -1
+
+/**
+ * Validates and appends one partition's batch; returns its response, or kNeedsVerification (a transactional batch
+ * of a producer with no transaction open in this partition yet: KIP-890's verification comes first, unless
+ * `verified`). With acks=-1 the append's fsync is pushed on `flushes`.
+ */
+function producePartition (shard: Shard, request: ProduceRequest, entry: TopicEntry, local: LocalPartition, index: number, records: Buffer | null,
+  verified: boolean, flushes: Array<Promise<void>>): PartitionResponse | typeof kNeedsVerification {
+  if (entry.internal) return errorPartition(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${entry.name}`)
+  const log = local.log
+  if (records === null || records.length === 0) return errorPartition(index, ErrorCode.INVALID_RECORD, 'no record batch')
+  produceLimits.maxMessageBytes = Number(entry.configs['max.message.bytes'] ?? shard.config.messageMaxBytes)
+  produceLimits.maxDecompressedBytes = shard.config.maxDecompressedBatchBytes
+  const code = validateProducedRecords(records, produceLimits, batchInfo)
+  if (code !== ErrorCode.NONE) return errorPartition(index, code)
+  if (batchInfo.isTransactional) {
+    // Kafka's answer to transactional records without a transactional id (KafkaApis: not authorised for it).
+    if (request.transactionalId === null) return errorPartition(index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactional records need a transactional id')
+    if (batchInfo.producerId < 0) return errorPartition(index, ErrorCode.INVALID_RECORD, 'transactional records need a producer id')
+    const producer = log.producers.get(batchInfo.producerId)
+    const open = producer !== undefined && producer.currentTxnFirstOffset >= 0 && producer.epoch === batchInfo.producerEpoch
+    if (!open && !verified) return kNeedsVerification
+  }
+  if (batchInfo.producerId >= 0) {
+    const lastSequence = lastSequenceOf(batchInfo.baseSequence, batchInfo.recordCount)
+    const check = log.producers.check(batchInfo.producerId, batchInfo.producerEpoch, batchInfo.baseSequence, lastSequence)
+    if (check === kSequenceDuplicate) {
+      // The original may not be durable yet (its fsync failed, and this is the retry): acks=-1 waits for it.
+      if (request.acks === -1) flushes.push(log.flush())
+      return { index, errorCode: ErrorCode.NONE, baseOffset: log.producers.duplicateBaseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null }
+    }
+    if (check !== kSequenceOk) return errorPartition(index, check)
+  }
+  const logAppendTime = entry.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : -1
+  let baseOffset: number
+  try {
+    baseOffset = log.append(records, logAppendTime)
+  } catch (error) {
+    // A full disk fails every produce until space is freed: one line a second is enough to say so.
+    shard.logger.limited('append-failed', 'error', `append to ${entry.name}-${index} failed: ${(error as Error).message}`)
+    return errorPartition(index, ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message)
+  }
+  local.appended()
+  if (request.acks === -1) flushes.push(log.flush())
+  return { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: log.logStartOffset, errorMessage: null }
+}
+
+/**
+ * KIP-890 part 1: asks the transaction coordinator whether each batch's partition is in its producer's ongoing
+ * transaction (AddPartitionsToTxn v4, verify only), then appends the verified ones; the others answer the
+ * coordinator's code (INVALID_TXN_STATE for a partition not added, PRODUCER_FENCED, ...).
+ */
+async function verifyAndAppend (shard: Shard, request: ProduceRequest, unverified: readonly Unverified[], flushes: Array<Promise<void>>): Promise<void> {
+  const transactionalId = request.transactionalId as string
+  const byProducer = new Map<string, Unverified[]>()
+  for (const batch of unverified) {
+    const key = `${batch.producerId}:${batch.producerEpoch}`
+    let list = byProducer.get(key)
+    if (list === undefined) { list = []; byProducer.set(key, list) }
+    list.push(batch)
+  }
+  const codes = new Map<Unverified, number>()
+  try {
+    const topic = await transactionStateTopic(shard)
+    const owner = topic === undefined ? shard.index : transactionCoordinatorOf(shard, topic, transactionalId)
+    const transactions = [...byProducer.values()].map((batches) => {
+      const topics = new Map<string, number[]>()
+      for (const batch of batches) {
+        let partitions = topics.get(batch.entry.name)
+        if (partitions === undefined) { partitions = []; topics.set(batch.entry.name, partitions) }
+        partitions.push(batch.index)
+      }
+      return {
+        transactionalId,
+        producerId: batches[0].producerId,
+        producerEpoch: batches[0].producerEpoch,
+        verifyOnly: true,
+        topics: [...topics].map(([name, partitions]) => ({ name, partitions }))
+      }
+    })
+    const response = await callWorker(shard, addPartitionsToTxnApi, kVerifyVersion, owner, { transactions }, kInternalClient, serveAddPartitionsToTxn) as VerifyResponse
+    const byKey = new Map<string, number>()
+    response.resultsByTransaction.forEach((result, at) => {
+      const { producerId, producerEpoch } = transactions[at] ?? { producerId: -1, producerEpoch: -1 }
+      for (const topicResult of result.topicResults) {
+        for (const p of topicResult.resultsByPartition) byKey.set(`${producerId}:${producerEpoch}:${topicResult.name}:${p.partitionIndex}`, p.partitionErrorCode)
+      }
+    })
+    for (const batch of unverified) {
+      codes.set(batch, byKey.get(`${batch.producerId}:${batch.producerEpoch}:${batch.entry.name}:${batch.index}`) ?? ErrorCode.INVALID_TXN_STATE)
+    }
+  } catch (error) {
+    const code = error instanceof KafkaError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR
+    for (const batch of unverified) codes.set(batch, code)
+  }
+  for (const batch of unverified) {
+    const code = codes.get(batch) ?? ErrorCode.INVALID_TXN_STATE
+    let answer: PartitionResponse | typeof kNeedsVerification
+    if (code !== ErrorCode.NONE) {
+      count('produce-transactional-batches-refused')
+      answer = errorPartition(batch.index, produceCodeForVerification(code))
+    } else if (shard.partition(batch.entry, batch.index) !== batch.local) {
+      answer = errorPartition(batch.index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    } else {
+      answer = producePartition(shard, request, batch.entry, batch.local, batch.index, batch.records, true, flushes)
+    }
+    if (answer !== kNeedsVerification) Object.assign(batch.response, answer)
+  }
+}
+
+/**
+ * The produce error for a failed verification, as Kafka maps it: a coordinator that is moving, loading or still
+ * finishing the previous transaction is retriable for every client version as NOT_ENOUGH_REPLICAS.
+ */
+function produceCodeForVerification (code: number): number {
+  switch (code) {
+    case ErrorCode.NOT_COORDINATOR:
+    case ErrorCode.COORDINATOR_NOT_AVAILABLE:
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+    case ErrorCode.CONCURRENT_TRANSACTIONS:
+      return ErrorCode.NOT_ENOUGH_REPLICAS
+    case ErrorCode.OPERATION_NOT_ATTEMPTED:
+      return ErrorCode.INVALID_TXN_STATE
+    default:
+      return code
+  }
+}
+
 /** Owner side: append every partition of the part, then (acks=-1) wait for the shared fsync. */
 async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: number): Promise<ProduceResponse> {
   const responses: TopicResponse[] = []
-  let flushes: Array<Promise<void>> | null = null
+  const flushes: Array<Promise<void>> = []
+  let unverified: Unverified[] | null = null
   for (const topic of request.topicData) {
     const entry = topicEntry(shard, topic, apiVersion)
     const partitionResponses: PartitionResponse[] = []
@@ -63,59 +217,19 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
         partitionResponses.push(errorPartition(data.index, entry === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER))
         continue
       }
-      if (entry.internal) {
-        partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${entry.name}`))
+      const answer = producePartition(shard, request, entry, local, data.index, data.records, false, flushes)
+      if (answer !== kNeedsVerification) {
+        partitionResponses.push(answer)
         continue
       }
-      const log = local.log
-      if (data.records === null || data.records.length === 0) {
-        partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_RECORD, 'no record batch'))
-        continue
-      }
-      produceLimits.maxMessageBytes = Number(entry.configs['max.message.bytes'] ?? shard.config.messageMaxBytes)
-      produceLimits.maxDecompressedBytes = shard.config.maxDecompressedBatchBytes
-      const code = validateProducedRecords(data.records, produceLimits, batchInfo)
-      if (code !== ErrorCode.NONE) {
-        partitionResponses.push(errorPartition(data.index, code))
-        continue
-      }
-      if (batchInfo.isTransactional) {
-        // No transaction coordinator yet (InitProducerId refuses transactional ids), so no partition can be in a
-        // transaction: Kafka refuses a transactional batch for a partition not added to a transaction.
-        partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_TXN_STATE, 'transactions are not supported yet'))
-        continue
-      }
-      if (batchInfo.producerId >= 0) {
-        const lastSequence = lastSequenceOf(batchInfo.baseSequence, batchInfo.recordCount)
-        const check = log.producers.check(batchInfo.producerId, batchInfo.producerEpoch, batchInfo.baseSequence, lastSequence)
-        if (check === kSequenceDuplicate) {
-          partitionResponses.push({ index: data.index, errorCode: ErrorCode.NONE, baseOffset: log.producers.duplicateBaseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null })
-          // The original may not be durable yet (its fsync failed, and this is the retry): acks=-1 waits for it.
-          if (request.acks === -1) (flushes ??= []).push(log.flush())
-          continue
-        }
-        if (check !== kSequenceOk) {
-          partitionResponses.push(errorPartition(data.index, check))
-          continue
-        }
-      }
-      const logAppendTime = entry.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : -1
-      let baseOffset: number
-      try {
-        baseOffset = log.append(data.records, logAppendTime)
-      } catch (error) {
-        // A full disk fails every produce until space is freed: one line a second is enough to say so.
-        shard.logger.limited('append-failed', 'error', `append to ${entry.name}-${data.index} failed: ${(error as Error).message}`)
-        partitionResponses.push(errorPartition(data.index, ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message))
-        continue
-      }
-      local.appended()
-      if (request.acks === -1) (flushes ??= []).push(log.flush())
-      partitionResponses.push({ index: data.index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: log.logStartOffset, errorMessage: null })
+      const response = errorPartition(data.index, ErrorCode.INVALID_TXN_STATE)
+      partitionResponses.push(response)
+      ;(unverified ??= []).push({ entry, local, index: data.index, records: Buffer.from(data.records as Buffer), producerId: batchInfo.producerId, producerEpoch: batchInfo.producerEpoch, response })
     }
     responses.push({ name: topic.name, topicId: topic.topicId, partitionResponses })
   }
-  if (flushes !== null) {
+  if (unverified !== null) await verifyAndAppend(shard, request, unverified, flushes)
+  if (flushes.length > 0) {
     try {
       await Promise.all(flushes)
     } catch (error) {

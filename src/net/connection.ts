@@ -14,7 +14,7 @@ import { requestHeader as requestHeaderDef } from '../protocol/messages/headers.
 import { requestHeaderVersion, responseHeaderVersion, type ApiEntry } from '../protocol/apis.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { Handler } from '../handlers/handler.ts'
-import { deriveErrorResponse } from '../protocol/error-response.ts'
+import { deriveErrorResponse, isErrorCodeField } from '../protocol/error-response.ts'
 import { ErrorCode, KafkaError, errorName } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
 import { kSmallestArenaBytes, releaseArena, releaseReaderArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
@@ -58,7 +58,7 @@ function deriveNullResponse (handler: Handler): object {
 /** Whether a response has an error code anywhere (an error response with none would read as a success). */
 function carriesError (response: object): boolean {
   for (const [key, value] of Object.entries(response)) {
-    if (key === 'errorCode' && value !== 0) return true
+    if (isErrorCodeField(key) && typeof value === 'number' && value !== 0) return true
     if (Array.isArray(value)) {
       for (const element of value) if (element !== null && typeof element === 'object' && carriesError(element)) return true
     } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value) && carriesError(value)) {

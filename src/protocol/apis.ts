@@ -28,6 +28,7 @@ import * as addPartitionsToTxn from './messages/add-partitions-to-txn.ts'
 import * as addOffsetsToTxn from './messages/add-offsets-to-txn.ts'
 import * as endTxn from './messages/end-txn.ts'
 import * as txnOffsetCommit from './messages/txn-offset-commit.ts'
+import * as writeTxnMarkers from './messages/write-txn-markers.ts'
 import * as describeAcls from './messages/describe-acls.ts'
 import * as createAcls from './messages/create-acls.ts'
 import * as deleteAcls from './messages/delete-acls.ts'
@@ -128,6 +129,8 @@ export const kApis: readonly ApiEntry[] = [
   entry(addPartitionsToTxn, 0, 4),
   entry(addOffsetsToTxn, 0, 3),
   entry(endTxn, 0, 4),
+  // Inter-broker; only the coordinator's marker writes over the rings use it (never served to clients).
+  entry(writeTxnMarkers, 1, 1),
   entry(txnOffsetCommit, 0, 4),
   entry(describeAcls, 1, 3),
   entry(createAcls, 1, 3),

@@ -4,7 +4,8 @@
 // Kafka asks each request class for its error response (AbstractRequest.getErrorResponse: the error code in
 // every topic, partition, group or resource the request named). We derive the same from the two definitions:
 // walking the response definition at the request's version,
-//   - every `errorCode` field gets the code and every `errorMessage` field the message;
+//   - every error code field (`errorCode`, or a name ending in `ErrorCode`: AddPartitionsToTxn's
+//     `partitionErrorCode`) gets the code and every `errorMessage` field the message;
 //   - an array of structs is paired with the request's array of the same name,
 //     else with the first array of structs, else the first array of names, ids or indexes that the request struct
 //     has at that level (Produce `topicData` -> `responses`, `partitionData` -> `partitionResponses`, Fetch
@@ -104,8 +105,8 @@ function fill (
   for (const field of response.fields) {
     if (!present(field, version)) continue
     const type = field.type
-    if (field.name === 'errorCode' && type === 'int16') {
-      out.errorCode = errorCode
+    if (isErrorCodeField(field.name) && type === 'int16') {
+      out[field.name] = errorCode
       continue
     }
     if (field.name === 'errorMessage' && type === 'string') {
@@ -144,6 +145,11 @@ function fill (
  * The response to `request` (as decoded at `version`, or null when it could not be) in which every entry the
  * request named carries `errorCode`. Always encodable at `version`.
  */
+/** Whether a field named `name` holds an error code: `errorCode`, or a qualified one like `partitionErrorCode`. */
+export function isErrorCodeField (name: string): boolean {
+  return name === 'errorCode' || name.endsWith('ErrorCode')
+}
+
 export function deriveErrorResponse (api: ApiEntry, version: number, request: unknown, errorCode: number, errorMessage: string | null = null): object {
   const requestSide: Side | null = request === null || request === undefined ? null : { def: api.requestDef, fields: api.requestDef.fields }
   return fill({ def: api.responseDef, fields: api.responseDef.fields }, requestSide, request ?? null, version, errorCode, errorMessage)

@@ -37,6 +37,9 @@ import type { Handler } from '../handlers/handler.ts'
 import type { AdminOp } from '../admin/controller.ts'
 import { GroupCoordinator } from '../group/coordinator.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
+import { TransactionCoordinator } from '../txn/coordinator.ts'
+import { kTransactionStateTopic } from '../txn/transaction-log.ts'
+import { ShardTransactionHost } from './transaction-host.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
 
@@ -136,6 +139,9 @@ export class Shard {
   readonly fetchWakers: Map<string, () => void>
   /** Coordinator of the groups whose offsets partitions this worker owns. */
   readonly groups: GroupCoordinator
+  /** Coordinator of the transactional ids whose `__transaction_state` partitions this worker owns. */
+  readonly transactions: TransactionCoordinator
+  readonly #transactionHost: ShardTransactionHost
   #nextToken: number
   #stopping: boolean
 
@@ -178,6 +184,13 @@ export class Shard {
     this.#stopping = false
     this.table = new ShardTable({ version: 0, clusterId: options.metadata.clusterId, topics: [] }, this.workers)
     this.groups = new GroupCoordinator(this)
+    this.#transactionHost = new ShardTransactionHost(this)
+    this.transactions = new TransactionCoordinator(this.#transactionHost, {
+      transactionMaxTimeoutMs: options.config.transactionMaxTimeoutMs,
+      transactionalIdExpirationMs: options.config.transactionalIdExpirationMs,
+      abortTimedOutTransactionsIntervalMs: options.config.transactionAbortTimedOutIntervalMs
+    })
+    this.#transactionHost.coordinator = this.transactions
     this.applyMetadata(options.metadata)
   }
 
@@ -201,7 +214,9 @@ export class Shard {
       for (const local of partitions) {
         if (local === undefined) continue
         // Only an offsets partition this worker loses unloads its groups (a kept one stays loaded).
-        if (local.topic.name === kOffsetsTopic && (topic === undefined || table.ownerOf(topic, local.index) !== this.index)) this.groups.unloadPartition(local.index)
+        const lost = topic === undefined || table.ownerOf(topic, local.index) !== this.index
+        if (local.topic.name === kOffsetsTopic && lost) this.groups.unloadPartition(local.index)
+        if (local.topic.name === kTransactionStateTopic && lost) this.#transactionHost.unload(local.index)
         if (topic === undefined) {
           local.log.delete()
         } else if (table.ownerOf(topic, local.index) !== this.index) {
@@ -233,12 +248,15 @@ export class Shard {
         mkdirSync(dir, { recursive: true })
         const segmentBytes = Number(topic.configs['segment.bytes'] ?? this.config.segmentBytes)
         partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
-        if (topic.name === kOffsetsTopic) opened.push(partitions[p] as LocalPartition)
+        if (topic.name === kOffsetsTopic || topic.name === kTransactionStateTopic) opened.push(partitions[p] as LocalPartition)
       }
     }
     this.table = table
     // Groups are loaded once the table that routes to them is in place.
-    for (const local of opened) this.groups.loadPartition(local)
+    for (const local of opened) {
+      if (local.topic.name === kOffsetsTopic) this.groups.loadPartition(local)
+      else this.#transactionHost.load(local)
+    }
   }
 
   // ---- connections ---------------------------------------------------------------------------------------
@@ -467,6 +485,7 @@ export class Shard {
   stop (): void {
     this.#stopping = true
     this.groups.shutdown()
+    this.#transactionHost.shutdown()
     for (const connection of this.#connections) connection.socket.destroy()
     for (const partitions of this.#partitions.values()) {
       for (const local of partitions) local?.log.close()

@@ -37,7 +37,7 @@ import {
   describeTransaction, endTxn as decideEndTxn, entriesFrom, expirableTransactionalIds, expired, expireTransactionalId,
   failTransition, initProducerId as decideInitProducerId, isEpochExhausted, kDefaultTransactionalIdExpirationMs,
   kDefaultTransactionMaxTimeoutMs, kNoProducerEpoch, kNoProducerId, kOffsetsTopicDefaultPartitions,
-  listTransactions as listEntries, pendingCompletions, verifyPartitionsInTxn,
+  listTransactions as listEntries, pendingCompletions, TransactionState, verifyPartitionsInTxn,
   type AddOffsetsRequest, type AddPartitionsRequest, type Decision, type DescribedTransaction, type EndTxnRequest,
   type InitProducerIdConfig, type InitProducerIdRequest, type ListedTransactions, type ListTransactionsFilter,
   type MarkerPlan, type Reply, type TopicPartitions, type TopicResult, type TransactionEntries, type Transition
@@ -78,8 +78,12 @@ export interface TransactionHost {
    * NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, ...) when they are not; a rejected
    * append must have left nothing in the partition that a later load would read. Concurrent calls for one
    * partition are appended in call order. The coordinator never has two appends of one transactional id in flight.
+   *
+   * `durable: false` (Complete* only): resolve once appended, without waiting for the fsync (which still follows).
+   * Nobody is answered on a Complete*, and losing one in a crash only replays its Prepare*, whose markers are then
+   * written again; the next transition of the id, fsynced, makes it durable before anything is answered.
    */
-  appendState (partition: number, records: readonly EncodedRecord[]): Promise<void>
+  appendState (partition: number, records: readonly EncodedRecord[], durable?: boolean): Promise<void>
   /**
    * The records of `__transaction_state` partition `partition`, oldest first, for loading. Either form works: an
    * asynchronous one lets requests be answered COORDINATOR_LOAD_IN_PROGRESS while a long log is read. Called once
@@ -125,6 +129,11 @@ export interface TransactionCoordinatorOptions {
   /** The first wait before a marker or Complete* append is retried; it doubles per attempt up to the maximum. */
   readonly retryBackoffMs?: number
   readonly retryBackoffMaxMs?: number
+  /**
+   * How long a request that finds its id's previous transaction still completing is held before it is answered
+   * CONCURRENT_TRANSACTIONS (0: answered at once, as Kafka does). See #decideAfterCompletion.
+   */
+  readonly holdWhileCompletingMs?: number
 }
 
 /** Kafka's defaults for the two cleanup intervals. */
@@ -133,6 +142,8 @@ export const kDefaultRemoveExpiredIntervalMs = 3_600_000
 /** Kafka's retry.backoff.ms; the cap keeps a partition that is down for long from being hammered. */
 export const kDefaultRetryBackoffMs = 100
 export const kDefaultRetryBackoffMaxMs = 5_000
+/** How long a request may be held while its id's previous transaction completes (#decideAfterCompletion). */
+export const kDefaultHoldWhileCompletingMs = 1_000
 
 // --- Results, named as the responses name their fields ---------------------------------------------------------
 
@@ -226,6 +237,7 @@ export class TransactionCoordinator {
   readonly #expiryIntervalMs: number
   readonly #backoffMs: number
   readonly #backoffMaxMs: number
+  readonly #holdMs: number
   /** The ids of every loaded partition (one map, as the state machine wants it). */
   readonly #entries: TransactionEntries
   readonly #loads: Map<number, PartitionLoad>
@@ -236,6 +248,8 @@ export class TransactionCoordinator {
   readonly #spareProducerIds: number[]
   readonly #initConfig: InitProducerIdConfig
   #waiters: Waiter[]
+  /** Requests held until an id's ending transaction completes (see #decideAfterCompletion), by transactional id. */
+  readonly #settleWaiters: Map<string, Array<() => void>>
   #nextAbortScan: number
   #nextExpiryScan: number
 
@@ -248,6 +262,7 @@ export class TransactionCoordinator {
     this.#expiryIntervalMs = options.removeExpiredTransactionalIdsIntervalMs ?? kDefaultRemoveExpiredIntervalMs
     this.#backoffMs = options.retryBackoffMs ?? kDefaultRetryBackoffMs
     this.#backoffMaxMs = options.retryBackoffMaxMs ?? kDefaultRetryBackoffMaxMs
+    this.#holdMs = options.holdWhileCompletingMs ?? kDefaultHoldWhileCompletingMs
     this.#entries = new Map()
     this.#loads = new Map()
     this.#spareProducerIds = []
@@ -262,6 +277,7 @@ export class TransactionCoordinator {
       }
     }
     this.#waiters = []
+    this.#settleWaiters = new Map()
     const now = host.now()
     this.#nextAbortScan = now + this.#abortIntervalMs
     this.#nextExpiryScan = now + this.#expiryIntervalMs
@@ -391,7 +407,7 @@ export class TransactionCoordinator {
       load = this.#ownerOf(request.transactionalId)
       if (typeof load === 'number') return reply(load)
     }
-    return this.#persist(load, decideInitProducerId(this.#entries, request, this.#initConfig, this.#host.now()))
+    return this.#persist(load, await this.#decideAfterCompletion(load, request.transactionalId, () => decideInitProducerId(this.#entries, request, this.#initConfig, this.#host.now())))
   }
 
   /**
@@ -408,7 +424,7 @@ export class TransactionCoordinator {
     if (request.transactionalId === '') return this.#answer(decideAddPartitions(this.#entries, request, this.#host.now()))
     const load = this.#ownerOf(request.transactionalId)
     if (typeof load === 'number') return reply(load)
-    return this.#persist(load, decideAddPartitions(this.#entries, request, this.#host.now()))
+    return this.#persist(load, await this.#decideAfterCompletion(load, request.transactionalId, () => decideAddPartitions(this.#entries, request, this.#host.now())))
   }
 
   /**
@@ -433,7 +449,7 @@ export class TransactionCoordinator {
     if (request.transactionalId === '') return { errorCode: this.#answer(decideAddOffsets(this.#entries, request, this.#host.now(), this.#offsetsPartitions)).errorCode }
     const load = this.#ownerOf(request.transactionalId)
     if (typeof load === 'number') return { errorCode: load }
-    const { errorCode } = await this.#persist(load, decideAddOffsets(this.#entries, request, this.#host.now(), this.#offsetsPartitions))
+    const { errorCode } = await this.#persist(load, await this.#decideAfterCompletion(load, request.transactionalId, () => decideAddOffsets(this.#entries, request, this.#host.now(), this.#offsetsPartitions)))
     return { errorCode }
   }
 
@@ -467,6 +483,26 @@ export class TransactionCoordinator {
       if (load.state === 'loading') return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, unknownStateFilters: [], transactionStates: [] }
     }
     return listEntries(this.#entries, filter, this.#host.now())
+  }
+
+  /**
+   * The records that rebuild the ids of partition `partition` exactly, one per id, for a checkpoint of its log (the
+   * host appends them and then drops everything older). Null while the partition is not loaded or any of its ids
+   * has a transition in flight: every append belongs to one, so with none in flight memory holds everything the
+   * log does.
+   */
+  checkpointRecords (partition: number): EncodedRecord[] | null {
+    const load = this.#loads.get(partition)
+    if (load === undefined || load.state !== 'loaded') return null
+    const records: EncodedRecord[] = []
+    for (const [transactionalId, entry] of this.#entries) {
+      if (this.partitionFor(transactionalId) !== partition) continue
+      if (entry.pending !== null) return null
+      // An id created in memory whose first InitProducerId was never persisted has nothing to keep.
+      if (entry.metadata.producerEpoch === kNoProducerEpoch) continue
+      records.push(encodeTransactionLogRecord({ transactionalId, value: entry.metadata }))
+    }
+    return records
   }
 
   // --- Periodic work ---------------------------------------------------------------------------------------
@@ -554,6 +590,51 @@ export class TransactionCoordinator {
       return transitions.length
     }))
     return counts.reduce((a, b) => a + b, 0)
+  }
+
+  // --- Holding requests while a transaction completes --------------------------------------------------------
+
+  /**
+   * `decide()`, but a request that would be answered CONCURRENT_TRANSACTIONS only because the id's previous
+   * transaction is still writing its markers (EndTxn is answered once Prepare* is durable) waits for that to finish,
+   * up to holdWhileCompletingMs, and is decided again. Kafka answers at once and clients retry after a backoff (librdkafka
+   * 20 ms, for markers that take 2-5 ms here): the next transaction of a producer would otherwise start that much
+   * later. Still CONCURRENT_TRANSACTIONS after the wait (or NOT_COORDINATOR, unloaded meanwhile): answered so.
+   */
+  async #decideAfterCompletion (load: PartitionLoad, transactionalId: string, decide: () => Decision): Promise<Decision> {
+    const decision = decide()
+    if (this.#holdMs <= 0 || decision.kind !== 'reply' || decision.reply.errorCode !== ErrorCode.CONCURRENT_TRANSACTIONS || !this.#completing(transactionalId)) return decision
+    count('txn-requests-held')
+    await new Promise<void>((resolve) => {
+      let done = false
+      const finish = (): void => {
+        if (done) return
+        done = true
+        resolve()
+      }
+      let list = this.#settleWaiters.get(transactionalId)
+      if (list === undefined) this.#settleWaiters.set(transactionalId, list = [])
+      list.push(finish)
+      this.#after(load, this.#holdMs).then(finish, finish)
+    })
+    if (!this.#current(load)) return { kind: 'reply', reply: reply(ErrorCode.NOT_COORDINATOR) }
+    return decide()
+  }
+
+  /** The id's transaction is ending: Prepare* durable, its markers or Complete* still being written. */
+  #completing (transactionalId: string): boolean {
+    const entry = this.#entries.get(transactionalId)
+    if (entry === undefined || entry.pending === null) return false
+    const state = entry.metadata.state
+    return state === TransactionState.PrepareCommit || state === TransactionState.PrepareAbort
+  }
+
+  /** Releases the requests held for `transactionalId` (they decide again). */
+  #settled (transactionalId: string): void {
+    const list = this.#settleWaiters.get(transactionalId)
+    if (list === undefined) return
+    this.#settleWaiters.delete(transactionalId)
+    for (const release of list) release()
   }
 
   // --- Persisting transitions ------------------------------------------------------------------------------
@@ -674,7 +755,7 @@ export class TransactionCoordinator {
     for (;;) {
       if (!this.#stillPending(load, plan)) return
       try {
-        const outcome = await this.#untilUnloaded(load, invoke(() => this.#host.appendState(load.partition, [recordOf(plan.completion)])))
+        const outcome = await this.#untilUnloaded(load, invoke(() => this.#host.appendState(load.partition, [recordOf(plan.completion)], false)))
         if (outcome === kUnloaded) return
         break
       } catch (error) {
@@ -684,6 +765,7 @@ export class TransactionCoordinator {
       }
     }
     const completion = completeTransition(this.#entries, plan.completion, this.#host.now())
+    this.#settled(plan.transactionalId)
     if (completion.kind === 'reply') return // NOT_COORDINATOR: it moved meanwhile
     count(commit ? 'txn-committed' : 'txn-aborted')
   }

@@ -21,8 +21,9 @@ test('refuses bad acks, transactional batches, oversized batches and unknown par
   const badAcks = await produce(client, 'refusals', 0, ['a'], { acks: 2 })
   assert.equal(badAcks.errorCode, ErrorCode.INVALID_REQUIRED_ACKS)
 
+  // Transactional records in a request without a transactional id: refused as Kafka refuses them.
   const transactional = await produce(client, 'refusals', 1, ['t'], { batch: { producerId: 7, producerEpoch: 0, baseSequence: 0, isTransactional: true } })
-  assert.equal(transactional.errorCode, ErrorCode.INVALID_TXN_STATE)
+  assert.equal(transactional.errorCode, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
 
   const big = await produce(client, 'refusals', 1, ['x'.repeat(5000)])
   assert.equal(big.errorCode, ErrorCode.MESSAGE_TOO_LARGE)

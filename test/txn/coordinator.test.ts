@@ -132,7 +132,8 @@ function allNone (request: MarkerRequest): MarkerResult[] {
 
 async function setup (options: TransactionCoordinatorOptions = {}, partitions: readonly number[] = kAllPartitions) {
   const host = new MemoryHost()
-  const coordinator = new TransactionCoordinator(host, { retryBackoffMs: 100, retryBackoffMaxMs: 400, ...options })
+  // Requests are answered at once, as Kafka answers them, unless a test asks for the hold.
+  const coordinator = new TransactionCoordinator(host, { retryBackoffMs: 100, retryBackoffMaxMs: 400, holdWhileCompletingMs: 0, ...options })
   for (const partition of partitions) await coordinator.loadPartition(partition, 1)
   return { host, coordinator }
 }
@@ -763,4 +764,66 @@ test('1,000 transactional ids run whole transactions interleaved, and one id who
   assert.deepEqual(delta(), { 'txn-committed': 500, 'txn-aborted': 500, 'txn-markers-written': 1500 })
   assert.equal(coordinator.listTransactions({ stateFilters: ['CompleteCommit'], producerIdFilters: [], durationFilterMs: -1 }).transactionStates.length, 500)
   coordinator.shutdown()
+})
+
+test('checkpointRecords rebuild a partition\'s ids exactly, and are withheld while a transition is in flight', async () => {
+  const { host, coordinator } = await setup()
+  const ids = idsOn(coordinator, 7, 3, 'checkpointed')
+  const open = await ongoing(coordinator, ids[0]!)
+  const committed = await ongoing(coordinator, ids[1]!)
+  assert.equal((await end(coordinator, ids[1]!, committed.producerId, committed.producerEpoch, true)).errorCode, ErrorCode.NONE)
+  await settleMany()
+  assert.equal(stateOf(coordinator, ids[1]!), 'CompleteCommit')
+  assert.equal((await init(coordinator, ids[2]!)).errorCode, ErrorCode.NONE)
+
+  const records = coordinator.checkpointRecords(7)
+  assert.ok(records !== null)
+  assert.equal(records.length, 3, 'one record per id')
+  // A fresh coordinator loading only the checkpoint knows the same ids in the same states.
+  const fresh = new MemoryHost()
+  fresh.logOf(7).push(...records.map((record, offset) => ({ offset, key: record.key, value: record.value })))
+  const reloaded = new TransactionCoordinator(fresh, { retryBackoffMs: 100, retryBackoffMaxMs: 400 })
+  await reloaded.loadPartition(7, 2)
+  for (const id of ids) assert.deepEqual(reloaded.describeTransactions([id]), coordinator.describeTransactions([id]))
+  assert.equal(stateOf(reloaded, ids[0]!), 'Ongoing')
+  void open
+
+  // While an append is in flight nothing is offered (it may not be in memory yet).
+  let release: () => void = () => {}
+  host.appendHook = () => new Promise<void>((resolve) => { release = resolve })
+  const pending = end(coordinator, ids[0]!, open.producerId, open.producerEpoch, false)
+  await settle()
+  assert.equal(coordinator.checkpointRecords(7), null)
+  host.appendHook = null
+  release()
+  assert.equal((await pending).errorCode, ErrorCode.NONE)
+  assert.equal(coordinator.checkpointRecords(99), null, 'a partition not loaded has no checkpoint')
+})
+
+test('a request that finds the previous transaction still writing its markers is held until it completes', async () => {
+  const { host, coordinator } = await setup({ holdWhileCompletingMs: 1000 })
+  const delta = counters('txn-requests-held')
+  const id = 'held-app'
+  const { producerId, producerEpoch } = await ongoing(coordinator, id)
+  let releaseMarkers: () => void = () => {}
+  host.markerHook = (request) => new Promise((resolve) => { releaseMarkers = () => resolve(allNone(request)) })
+  assert.equal((await end(coordinator, id, producerId, producerEpoch, true)).errorCode, ErrorCode.NONE)
+  await settle()
+  let answered: number | null = null
+  const next = addCode(coordinator, id, producerId, producerEpoch, [['orders', [1]]]).then((code) => { answered = code })
+  await settleMany()
+  assert.equal(answered, null, 'held while the markers are written')
+  releaseMarkers()
+  await next
+  assert.equal(answered, ErrorCode.NONE, 'decided again once the transaction completed')
+  assert.equal(delta()['txn-requests-held'], 1)
+
+  // Held no longer than holdWhileCompletingMs: then CONCURRENT_TRANSACTIONS, as Kafka answers.
+  host.markerHook = () => new Promise(() => {})
+  assert.equal((await end(coordinator, id, producerId, producerEpoch, false)).errorCode, ErrorCode.NONE)
+  await settle()
+  const late = addCode(coordinator, id, producerId, producerEpoch, [['orders', [1]]])
+  await settleMany()
+  await advance(host, coordinator, 1000)
+  assert.equal(await late, ErrorCode.CONCURRENT_TRANSACTIONS)
 })
