@@ -22,6 +22,8 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import { getHeapStatistics } from 'node:v8'
+import { createWriteStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import { Controller, type AdminOp } from './admin/controller.ts'
 import { createRingBuffer, Doorbells, resetRingBuffer } from './shard/ring.ts'
 import type { BrokerConfig } from './config/config.ts'
@@ -270,6 +272,19 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     handle.worker.terminate().catch(() => {})
   }
   if (process.env.SHOAL_TEST_HOOKS === '1') process.on('SIGUSR2', onTestSignal)
+  // Diagnostic hook, never on by default: with SHOAL_HEAP_SNAPSHOT_DIR set, SIGUSR2 writes a heap snapshot of every
+  // worker there (worker-N-<time>.heapsnapshot), for finding what a long run left in memory.
+  const snapshotDir = process.env.SHOAL_HEAP_SNAPSHOT_DIR
+  const onSnapshotSignal = (): void => {
+    const stamp = Date.now()
+    handles.forEach((handle, index) => {
+      if (!handle.up) return
+      const file = `${snapshotDir}/worker-${index}-${stamp}.heapsnapshot`
+      handle.worker.getHeapSnapshot().then((stream) => pipeline(stream, createWriteStream(file)))
+        .then(() => logger.warn(`heap snapshot of worker ${index} written to ${file}`), (error: Error) => logger.warn(`heap snapshot of worker ${index} failed: ${error.message}`))
+    })
+  }
+  if (snapshotDir !== undefined && process.env.SHOAL_TEST_HOOKS !== '1') process.on('SIGUSR2', onSnapshotSignal)
 
   let next = 0
   const server: Server = createServer({ pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
@@ -320,6 +335,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       closing = true
       reclaim.close()
       process.off('SIGUSR2', onTestSignal)
+      process.off('SIGUSR2', onSnapshotSignal)
       server.close()
       for (const handle of handles) if (handle.restartTimer !== null) clearTimeout(handle.restartTimer)
       await Promise.all(handles.filter((handle) => handle.up).map((handle) => new Promise<void>((resolve) => {

@@ -29,7 +29,8 @@ export interface Target {
 }
 
 export const kBrokerArgs = [
-  '--log-level', 'warn',
+  // FUZZ_BROKER_LOG_LEVEL=info shows the broker's memory lines (each thread's heap after a burst) in --broker-log.
+  '--log-level', process.env.FUZZ_BROKER_LOG_LEVEL ?? 'warn',
   '--group-initial-rebalance-delay-ms', '0',
   '--group-min-session-timeout-ms', '100',
   '--group-max-session-timeout-ms', '5000',

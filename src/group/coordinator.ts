@@ -13,6 +13,7 @@
 // are the batches' log offsets, so memory and a replay decide alike.
 
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
+import { count } from '../counters.ts'
 import { ClassicGroup, type GroupHost, type GroupLimits } from './classic-group.ts'
 import { ConsumerGroup, type ConsumerGroupHost, type ConsumerGroupLimits, type TopicCatalog } from './consumer-group.ts'
 import { kOffsetsTopic, offsetsPartitionFor, replayStore, writeStoreRecords, type CommittedOffset, type GroupRecord, type StoreBatch, type StoreProducer, type StoreRecord } from './offset-store.ts'
@@ -78,6 +79,12 @@ function failedCodes (codes: number[], error: unknown): number[] {
     ? ErrorCode.COORDINATOR_NOT_AVAILABLE
     : ErrorCode.NOT_COORDINATOR
   return codes.map((code) => code === ErrorCode.NONE ? failed : code)
+}
+
+/** A classic group that holds nothing (see GroupCoordinator.releaseIfUnused). */
+function isUnused (group: ClassicGroup): boolean {
+  return group.state === 'Empty' && group.generationId === 0 && group.members.size === 0 && group.pendingMembers.size === 0 &&
+    group.staticMembers.size === 0 && group.offsets.size === 0
 }
 
 export function splitOffsetKey (key: string): [string, number] {
@@ -212,6 +219,20 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
 
   group (groupId: string, create = false): ClassicGroup | undefined {
     return this.#group(groupId, create)
+  }
+
+  /**
+   * Forgets classic group `groupId` when it holds nothing: Empty at generation 0, with no members, pending or static
+   * members, offsets or pending transactional offsets. Such a group was made for a request that then failed (a
+   * refused JoinGroup or OffsetCommit) and nothing was written for it. Kafka drops these in its periodic cleanup;
+   * they go at once here (and in the periodic sweep), so that a client naming endless group ids holds no memory.
+   */
+  releaseIfUnused (groupId: string): void {
+    const group = this.groups.get(groupId)
+    if (group === undefined || !isUnused(group) || this.#pending.has(groupId)) return
+    group.shutdown()
+    this.groups.delete(groupId)
+    count('groups-released-unused')
   }
 
   consumerGroup (groupId: string): ConsumerGroup | undefined {
@@ -546,7 +567,10 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
       return ErrorCode.NONE
     }
     const group = this.groups.get(groupId)
-    if (group === undefined || (group.state === 'Empty' && group.offsets.size === 0 && group.generationId === 0)) return ErrorCode.GROUP_ID_NOT_FOUND
+    if (group === undefined || (group.state === 'Empty' && group.offsets.size === 0 && group.generationId === 0)) {
+      this.releaseIfUnused(groupId)
+      return ErrorCode.GROUP_ID_NOT_FOUND
+    }
     if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP
     const partition = this.partitionFor(groupId)
     if (partition === undefined) return ErrorCode.NOT_COORDINATOR
@@ -581,6 +605,7 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
   /** offsets.retention.minutes: an empty group's offsets go once it has been empty that long. */
   expireOffsets (now: number): void {
     const retentionMs = this.shard.config.offsetsRetentionMinutes * 60_000
+    for (const group of [...this.groups.values()]) if (isUnused(group)) this.releaseIfUnused(group.groupId)
     for (const group of this.groups.values()) {
       if (group.state !== 'Empty' || group.offsets.size === 0) continue
       let lastCommit = group.emptySince

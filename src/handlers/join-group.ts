@@ -18,9 +18,14 @@ async function serve (shard: Shard, request: JoinRequest, apiVersion: number, cl
   // A KIP-848 consumer group with members keeps its id (Kafka without online migration answers the same).
   const group = shard.groups.group(request.groupId, true)
   if (group === undefined) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
-  const response: JoinResponse = await group.join(joinRequest, apiVersion, client.clientId, client.clientHost)
-  // Before v7 the protocol name is not nullable.
-  return { throttleTimeMs: 0, ...response, protocolName: response.protocolName ?? (apiVersion >= 7 ? null : '') }
+  try {
+    const response: JoinResponse = await group.join(joinRequest, apiVersion, client.clientId, client.clientHost)
+    // Before v7 the protocol name is not nullable.
+    return { throttleTimeMs: 0, ...response, protocolName: response.protocolName ?? (apiVersion >= 7 ? null : '') }
+  } finally {
+    // A refused join leaves nothing behind (a group made for it is forgotten).
+    shard.groups.releaseIfUnused(request.groupId)
+  }
 }
 
 function handle (context: RequestContext, request: JoinRequest): Promise<object> {

@@ -41,7 +41,11 @@ async function serve (shard: Shard, request: CommitRequest, apiVersion: number):
   const validation = consumerGroup !== undefined
     ? consumerGroup.validateCommit(memberId, generation, apiVersion)
     : classicGroup!.validateCommit(memberId, request.groupInstanceId, generation)
-  if (validation !== ErrorCode.NONE) return answer(request, () => validation)
+  if (validation !== ErrorCode.NONE) {
+    // A refused commit leaves nothing behind (a group made for it is forgotten).
+    shard.groups.releaseIfUnused(request.groupId)
+    return answer(request, () => validation)
+  }
   const now = Date.now()
   const entries = []
   for (const topic of request.topics) {
@@ -54,6 +58,7 @@ async function serve (shard: Shard, request: CommitRequest, apiVersion: number):
     }
   }
   const codes = await shard.groups.commitOffsets(group, entries)
+  shard.groups.releaseIfUnused(request.groupId)
   let i = 0
   return answer(request, () => codes[i++])
 }

@@ -77,7 +77,10 @@ async function serve (shard: Shard, request: TxnOffsetCommitRequest, apiVersion:
     group = classicGroup
     validation = validateClassic(classicGroup, memberId, groupInstanceId, generationId)
   }
-  if (validation !== ErrorCode.NONE) return answer(request, () => validation)
+  if (validation !== ErrorCode.NONE) {
+    shard.groups.releaseIfUnused(request.groupId)
+    return answer(request, () => validation)
+  }
   const now = Date.now()
   const entries: OffsetEntry[] = []
   for (const topic of request.topics) {
@@ -90,6 +93,7 @@ async function serve (shard: Shard, request: TxnOffsetCommitRequest, apiVersion:
     }
   }
   const codes = await shard.groups.txnCommitOffsets(group, request.producerId, request.producerEpoch, entries)
+  shard.groups.releaseIfUnused(request.groupId)
   let i = 0
   return answer(request, () => codes[i++])
 }
