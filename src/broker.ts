@@ -31,7 +31,7 @@ import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
 import { count as countEvent } from './counters.ts' // `count` is the number of workers here
-import { exposeGarbageCollection, ProcessReclaim } from './memory-reclaim.ts'
+import { exposeGarbageCollection, fixMallocMmapThreshold, ProcessReclaim } from './memory-reclaim.ts'
 
 export interface Broker {
   readonly host: string
@@ -82,7 +82,10 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   })
   const acks = new Map<number, { pending: Set<number>, done: () => void }>()
   // Before any worker starts: the reclaim's full collections need `gc` (see memory-reclaim.ts).
-  if (config.memoryReclaimIntervalMs > 0) exposeGarbageCollection()
+  if (config.memoryReclaimIntervalMs > 0) {
+    exposeGarbageCollection()
+    fixMallocMmapThreshold()
+  }
   // Workers that went quiet after a burst gave their memory back; the process trims malloc's arenas once.
   const mib = (bytes: number): string => Math.max(0, bytes / 1048576).toFixed(0)
   const reclaim = new ProcessReclaim((summary) => {

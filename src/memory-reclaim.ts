@@ -75,6 +75,36 @@ export function releaseFreeHeapPages (): boolean {
   return true
 }
 
+/** glibc's mallopt parameter M_MMAP_THRESHOLD (malloc.h). */
+const kMallocMmapThreshold = -3
+/** Allocations from this size up get pages of their own (mmap), given back to the kernel when freed. */
+export const kMmapThresholdBytes = 256 * 1024
+
+/**
+ * Fixes glibc's mmap threshold at kMmapThresholdBytes (mallopt M_MMAP_THRESHOLD). By default glibc raises the
+ * threshold to the size of each mmapped block that is freed (up to 32 MiB), so after a burst of large buffers (a
+ * fuzz run's big frames, big fetch answers) later ones of that size come from the arenas instead, where a few
+ * long-lived small blocks keep their pages resident for good: a long hostile run left RSS 40% above its start
+ * after every topic was deleted. A fixed threshold also stops the dynamic trim threshold. Call once, before the
+ * workers start; false where it cannot be done (not glibc, no node:ffi).
+ */
+export function fixMallocMmapThreshold (): boolean {
+  if (process.platform !== 'linux') return false
+  const emitWarning = process.emitWarning
+  try {
+    process.emitWarning = () => {}
+    const ffi = process.getBuiltinModule('node:ffi') as typeof import('node:ffi') | undefined
+    if (ffi === undefined) return false
+    const { functions } = ffi.dlopen(null, { mallopt: { arguments: ['i32', 'i32'], return: 'i32' } })
+    const mallopt = functions.mallopt as unknown as (parameter: number, value: number) => number
+    return mallopt(kMallocMmapThreshold, kMmapThresholdBytes) === 1
+  } catch {
+    return false
+  } finally {
+    process.emitWarning = emitWarning
+  }
+}
+
 /** Whether releaseFreeHeapPages can do anything here (tests, the startup log). */
 export function canReleaseFreeHeapPages (): boolean {
   if (trimFunction === undefined) trimFunction = loadMallocTrim()

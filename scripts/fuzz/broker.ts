@@ -36,6 +36,12 @@ export const kBrokerArgs = [
   '--group-max-session-timeout-ms', '5000',
   '--group-consumer-session-timeout-ms', '5000',
   '--default-partitions', '2',
+  // Transactional ids the fuzzer makes are client state like its groups: short-lived here, so that they are gone
+  // (expired, their open transactions timed out and aborted) soon after the run, as the groups' sessions are.
+  '--transaction-max-timeout-ms', '5000',
+  '--transaction-abort-timed-out-transaction-cleanup-interval-ms', '1000',
+  '--transactional-id-expiration-ms', '1000',
+  '--transaction-remove-expired-transaction-cleanup-interval-ms', '1000',
   // Quiet ticks of a second: the memory a burst left is given back soon after the fuzzing stops (the RSS check).
   '--memory-reclaim-interval-ms', '1000'
 ]

@@ -60,6 +60,8 @@ export interface BrokerConfig {
   readonly transactionalIdExpirationMs: number
   /** Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted. */
   readonly transactionAbortTimedOutIntervalMs: number
+  /** Kafka's transaction.remove.expired.transaction.cleanup.interval.ms: how often expired transactional ids are removed. */
+  readonly transactionRemoveExpiredIntervalMs: number
   /** How often each thread checks whether it is quiet after a burst, to give memory back (0 = never). */
   readonly memoryReclaimIntervalMs: number
 }
@@ -106,6 +108,7 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--transaction-max-timeout-ms', env: 'SHOAL_TRANSACTION_MAX_TIMEOUT_MS', help: 'longest transaction timeout a producer may ask, Kafka transaction.max.timeout.ms; longer ones answer INVALID_TRANSACTION_TIMEOUT (default 900000)' },
   { flag: '--transactional-id-expiration-ms', env: 'SHOAL_TRANSACTIONAL_ID_EXPIRATION_MS', help: 'how long an idle transactional id is kept, Kafka transactional.id.expiration.ms (default 604800000)' },
   { flag: '--transaction-abort-timed-out-transaction-cleanup-interval-ms', env: 'SHOAL_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS', help: 'how often transactions past their timeout are aborted, Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000)' },
+  { flag: '--transaction-remove-expired-transaction-cleanup-interval-ms', env: 'SHOAL_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS', help: 'how often transactional ids idle past their expiration are removed, Kafka transaction.remove.expired.transaction.cleanup.interval.ms (default 3600000)' },
   { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', help: 'how long an empty group keeps its committed offsets (default 10080)' },
   { flag: '--memory-reclaim-interval-ms', env: 'SHOAL_MEMORY_RECLAIM_INTERVAL_MS', help: 'how often a thread checks whether it went quiet after a burst, then gives its peak memory back; 0 = never (default 30000)' }
 ]
@@ -201,6 +204,7 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', '--offsets-retention-minutes', 1),
     transactionMaxTimeoutMs: parseInteger(get('--transaction-max-timeout-ms') ?? '900000', '--transaction-max-timeout-ms', 1),
     transactionAbortTimedOutIntervalMs: parseInteger(get('--transaction-abort-timed-out-transaction-cleanup-interval-ms') ?? '10000', '--transaction-abort-timed-out-transaction-cleanup-interval-ms', 1),
+    transactionRemoveExpiredIntervalMs: parseInteger(get('--transaction-remove-expired-transaction-cleanup-interval-ms') ?? '3600000', '--transaction-remove-expired-transaction-cleanup-interval-ms', 1),
     transactionalIdExpirationMs: parseInteger(get('--transactional-id-expiration-ms') ?? '604800000', '--transactional-id-expiration-ms', 1),
     memoryReclaimIntervalMs: parseInteger(get('--memory-reclaim-interval-ms') ?? '30000', '--memory-reclaim-interval-ms', 0)
   }

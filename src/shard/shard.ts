@@ -188,7 +188,8 @@ export class Shard {
     this.transactions = new TransactionCoordinator(this.#transactionHost, {
       transactionMaxTimeoutMs: options.config.transactionMaxTimeoutMs,
       transactionalIdExpirationMs: options.config.transactionalIdExpirationMs,
-      abortTimedOutTransactionsIntervalMs: options.config.transactionAbortTimedOutIntervalMs
+      abortTimedOutTransactionsIntervalMs: options.config.transactionAbortTimedOutIntervalMs,
+      removeExpiredTransactionalIdsIntervalMs: options.config.transactionRemoveExpiredIntervalMs
     })
     this.#transactionHost.coordinator = this.transactions
     this.applyMetadata(options.metadata)

@@ -2,56 +2,18 @@
 // replayed by a fresh coordinator (a restart), deleted, and expired after offsets.retention.minutes.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { GroupCoordinator, offsetKey } from '../../src/group/coordinator.ts'
-import { kOffsetsTopic, offsetsPartitionFor } from '../../src/group/offset-store.ts'
-import { PartitionLog } from '../../src/log/partition-log.ts'
-import { LocalPartition, type Shard } from '../../src/shard/shard.ts'
-import { ShardTable } from '../../src/shard/shard-table.ts'
-import { parseConfig } from '../../src/config/config.ts'
-import { Logger } from '../../src/logger.ts'
+import { offsetKey } from '../../src/group/coordinator.ts'
+import { offsetsPartitionFor } from '../../src/group/offset-store.ts'
+import { coordinatorHarness, kHarnessOffsetsPartitions, withDir as withTempDir } from './coordinator-harness.ts'
 import { ErrorCode } from '../../src/protocol/errors.ts'
 
-const kPartitions = 4
+const kPartitions = kHarnessOffsetsPartitions
 
 function setup (dir: string, retentionMinutes = 1) {
-  const table = new ShardTable({
-    version: 1,
-    clusterId: 'c',
-    topics: [
-      { name: kOffsetsTopic, id: 'a'.repeat(32), partitions: kPartitions, configs: {}, internal: true },
-      { name: 'orders', id: 'b'.repeat(32), partitions: 3, configs: {} },
-      { name: 'wide', id: 'c'.repeat(32), partitions: 5000, configs: {} }
-    ]
-  }, 1)
-  const config = parseConfig(['--workers', '1', '--offsets-retention-minutes', String(retentionMinutes)], {})
-  const shard = { index: 0, table, config, logger: new Logger('error') } as unknown as Shard
-  const coordinator = new GroupCoordinator(shard)
-  const topic = table.topic(kOffsetsTopic)!
-  const partitions: LocalPartition[] = []
-  for (let p = 0; p < kPartitions; p++) {
-    const local = new LocalPartition(topic, p, PartitionLog.open(join(dir, `${kOffsetsTopic}-${p}`), { segmentBytes: 256 * 1024 }))
-    partitions.push(local)
-    coordinator.loadPartition(local)
-  }
-  return {
-    coordinator,
-    partitions,
-    close () {
-      coordinator.shutdown()
-      for (const local of partitions) local.log.close()
-    }
-  }
+  return coordinatorHarness(dir, ['--offsets-retention-minutes', String(retentionMinutes)])
 }
 
-function withDir (run: (dir: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shoal-coordinator-'))
-    try { await run(dir) } finally { rmSync(dir, { recursive: true, force: true }) }
-  }
-}
+const withDir = (run: (dir: string) => Promise<void>) => withTempDir('shoal-coordinator-', run)
 
 const value = (offset: number) => ({ offset, leaderEpoch: 3, metadata: 'meta', commitTimestamp: Date.now() })
 
