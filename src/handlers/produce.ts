@@ -233,11 +233,14 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
     try {
       await Promise.all(flushes)
     } catch (error) {
-      // The data may not be durable: say so for every partition of this part.
-      shard.logger.limited('fsync-failed', 'error', `fsync failed: ${(error as Error).message}`)
+      // The data may not be durable: say so for every partition of this part. A partition deleted meanwhile (its
+      // topic was deleted while the fsync ran) is no disk failure: UNKNOWN_TOPIC_OR_PARTITION, and no ERROR line.
+      const deleted = error instanceof KafkaError && error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+      if (!deleted) shard.logger.limited('fsync-failed', 'error', `fsync failed: ${(error as Error).message}`)
+      const code = deleted ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.KAFKA_STORAGE_ERROR
       for (const topic of responses) {
         for (const p of topic.partitionResponses) {
-          if (p.errorCode === ErrorCode.NONE) Object.assign(p, errorPartition(p.index, ErrorCode.KAFKA_STORAGE_ERROR, 'fsync failed'))
+          if (p.errorCode === ErrorCode.NONE) Object.assign(p, errorPartition(p.index, code, deleted ? 'partition deleted' : 'fsync failed'))
         }
       }
     }
