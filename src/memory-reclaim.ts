@@ -89,20 +89,8 @@ export const kMmapThresholdBytes = 256 * 1024
  * workers start; false where it cannot be done (not glibc, no node:ffi).
  */
 export function fixMallocMmapThreshold (): boolean {
-  if (process.platform !== 'linux') return false
-  const emitWarning = process.emitWarning
-  try {
-    process.emitWarning = () => {}
-    const ffi = process.getBuiltinModule('node:ffi') as typeof import('node:ffi') | undefined
-    if (ffi === undefined) return false
-    const { functions } = ffi.dlopen(null, { mallopt: { arguments: ['i32', 'i32'], return: 'i32' } })
-    const mallopt = functions.mallopt as unknown as (parameter: number, value: number) => number
-    return mallopt(kMallocMmapThreshold, kMmapThresholdBytes) === 1
-  } catch {
-    return false
-  } finally {
-    process.emitWarning = emitWarning
-  }
+  const mallopt = libcFunction<(parameter: number, value: number) => number>('mallopt', ['i32', 'i32'], 'i32')
+  return mallopt !== null && mallopt(kMallocMmapThreshold, kMmapThresholdBytes) === 1
 }
 
 /** Whether releaseFreeHeapPages can do anything here (tests, the startup log). */
@@ -112,16 +100,21 @@ export function canReleaseFreeHeapPages (): boolean {
 }
 
 function loadMallocTrim (): TrimFunction | null {
+  return libcFunction<TrimFunction>('malloc_trim', ['u64'], 'i32')
+}
+
+/** One function of the process's libc through node:ffi; null where there is none (not Linux, no node:ffi). */
+function libcFunction<F> (name: string, parameters: string[], result: string): F | null {
   if (process.platform !== 'linux') return null
-  // node:ffi is experimental and says so with a process warning when it loads; this use (one libc symbol of
-  // a fixed, documented signature) is what it is for, so that warning is kept off the broker's output.
+  // node:ffi is experimental and says so with a process warning when it loads; this use (libc symbols of fixed,
+  // documented signatures) is what it is for, so that warning is kept off the broker's output.
   const emitWarning = process.emitWarning
   try {
     process.emitWarning = () => {}
     const ffi = process.getBuiltinModule('node:ffi') as typeof import('node:ffi') | undefined
     if (ffi === undefined) return null
-    const { functions } = ffi.dlopen(null, { malloc_trim: { arguments: ['u64'], return: 'i32' } })
-    return functions.malloc_trim as unknown as TrimFunction
+    const { functions } = ffi.dlopen(null, { [name]: { arguments: parameters, return: result } } as never)
+    return (functions as Record<string, unknown>)[name] as F
   } catch {
     return null
   } finally {
