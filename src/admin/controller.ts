@@ -6,7 +6,8 @@
 // client, every worker already owns and has opened the new partitions.
 
 import { randomBytes } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { writeFileDurable } from '../log/files.ts'
 import { join } from 'node:path'
 import { ErrorCode } from '../protocol/errors.ts'
 import { repeatedKeys } from '../protocol/repeated.ts'
@@ -209,13 +210,7 @@ export class Controller {
   }
 
   #persist (state: PersistedState): void {
-    const temporary = `${this.#file}.tmp`
-    writeFileSync(temporary, JSON.stringify(state))
-    const fd = openSync(temporary, 'r')
-    try { fsyncSync(fd) } finally { closeSync(fd) }
-    renameSync(temporary, this.#file)
-    const dirFd = openSync(this.#dir, 'r')
-    try { fsyncSync(dirFd) } finally { closeSync(dirFd) }
+    writeFileDurable(this.#file, JSON.stringify(state))
   }
 
   async #commit (topics: readonly TopicMetadata[], producerIdBlockEnd = this.#state.producerIdBlockEnd): Promise<void> {

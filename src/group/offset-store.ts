@@ -16,7 +16,7 @@
 // record its batch (base offset, producer, transactional flag) and each marker to the coordinator, which keeps
 // the pending state (group/coordinator.ts).
 
-import { buildRecordBatch, controlRecord, createBatchInfo, kControlTypeCommit, nextBatchEnd, parseRecords, readBatchInfo, readControlRecord } from '../protocol/record-batch.ts'
+import { buildRecordBatch, controlRecord, createBatchInfo, kControlTypeCommit, parseRecords, readBatchInfo, readControlRecord } from '../protocol/record-batch.ts'
 import type { LocalPartition } from '../shard/shard.ts'
 
 export const kOffsetsTopic = '__consumer_offsets'
@@ -132,37 +132,22 @@ export function replayStore (partition: LocalPartition, apply: (record: StoreRec
   marker: ((batch: StoreBatch, commit: boolean) => void) | null = null): void {
   const log = partition.log
   const info = createBatchInfo()
-  let offset = log.logStartOffset
-  while (offset < log.nextOffset) {
-    const result = log.read(offset, 4 * 1024 * 1024, true)
-    if (result.records === null || result.records.length === 0) break
-    const records = result.records
-    let position = 0
-    let last = offset
-    while (position < records.length) {
-      const end = nextBatchEnd(records, position, records.length)
-      if (end < 0) break
-      readBatchInfo(records, position, info)
-      const batch: StoreBatch = { baseOffset: info.baseOffset, producerId: info.producerId, producerEpoch: info.producerEpoch, transactional: info.isTransactional }
-      if (info.isControl) {
-        last = info.baseOffset + info.lastOffsetDelta
-        if (info.baseOffset >= offset && readControlRecord(records, position)) marker?.(batch, controlRecord.type === kControlTypeCommit)
-        position = end
-        continue
-      }
-      for (const record of parseRecords(records.subarray(position, end))) {
-        last = record.offset
-        if (record.offset < offset) continue
-        try {
-          const decoded = decode(record.key, record.value)
-          if (decoded !== null) apply(decoded, batch)
-        } catch {
-          // A record we cannot parse is skipped: group state is advisory, offsets in it are per key.
-        }
-      }
-      position = end
+  const from = log.logStartOffset
+  for (const batch of log.batches(from)) {
+    readBatchInfo(batch, 0, info)
+    const header: StoreBatch = { baseOffset: info.baseOffset, producerId: info.producerId, producerEpoch: info.producerEpoch, transactional: info.isTransactional }
+    if (info.isControl) {
+      if (info.baseOffset >= from && readControlRecord(batch, 0)) marker?.(header, controlRecord.type === kControlTypeCommit)
+      continue
     }
-    if (last + 1 <= offset) break
-    offset = last + 1
+    for (const record of parseRecords(batch)) {
+      if (record.offset < from) continue
+      try {
+        const decoded = decode(record.key, record.value)
+        if (decoded !== null) apply(decoded, header)
+      } catch {
+        // A record we cannot parse is skipped: group state is advisory, offsets in it are per key.
+      }
+    }
   }
 }

@@ -41,14 +41,15 @@ import {
   kControlBit, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerEpochOffset,
   kProducerIdOffset, kRecordCountOffset, kRecordsOffset, kTimestampTypeBit, kTransactionalBit
 } from '../protocol/record-batch-layout.ts'
-import { buildControlBatch, controlRecord, kControlTypeAbort, readControlRecord } from '../protocol/record-batch.ts'
+import { buildControlBatch, controlRecord, kControlTypeAbort, nextBatchEnd, readControlRecord } from '../protocol/record-batch.ts'
 import { AbortedTransactionIndex, type AbortedTransaction } from './transaction-index.ts'
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
 import { kSequenceOk, lastSequenceOf, ProducerStateTable } from './producer-state.ts'
 import {
   kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, LogSegment, offsetFileName,
-  parseOffsetFileName, setMaxOpenSegmentFiles, trimOpenSegmentFiles, writeFileAtomic
+  parseOffsetFileName, setMaxOpenSegmentFiles, trimOpenSegmentFiles
 } from './segment.ts'
+import { writeFileAtomic } from './files.ts'
 import type { SegmentInfo } from './segment.ts'
 
 export type { SegmentInfo } from './segment.ts'
@@ -395,6 +396,29 @@ export class PartitionLog {
       if (offset >= 0) offsets.push(offset)
     }
     return offsets.sort((a, b) => b - a)
+  }
+
+  /**
+   * Every whole batch from the one containing `fromOffset` (default: the log start) to the end of the log as it is
+   * when each chunk of `chunkBytes` is read, in log order, each a view of its chunk (valid until the next one is
+   * read). The first batch may begin before fromOffset (after a DeleteRecords): its records below it are the
+   * caller's to skip. Stops at the first batch it cannot frame. For replaying an internal topic at load.
+   */
+  * batches (fromOffset = this.logStartOffset, chunkBytes = 4 * 1024 * 1024): Generator<Buffer, void, void> {
+    let offset = fromOffset
+    while (offset < this.nextOffset) {
+      const records = this.read(offset, chunkBytes, true).records
+      if (records === null || records.length === 0) return
+      let next = offset
+      for (let position = 0, end; position < records.length && (end = nextBatchEnd(records, position, records.length)) > 0; position = end) {
+        const batch = records.subarray(position, end)
+        // The batch header's last offset, not its last record's: a compacted batch keeps its original range.
+        next = Math.max(next, readInt64(batch, 0) + batch.readInt32BE(kLastOffsetDeltaOffset) + 1)
+        yield batch
+      }
+      if (next <= offset) return
+      offset = next
+    }
   }
 
   /**

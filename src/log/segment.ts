@@ -22,10 +22,11 @@
 // Used by one thread only. Appends write with fs.writeSync (may block on the page cache, never on the disk);
 // fsync is the PartitionLog's business (flush), never done here.
 import {
-  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync,
-  writeFileSync, writeSync
+  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeFileSync,
+  writeSync
 } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileAtomic } from './files.ts'
 import { count } from '../counters.ts'
 import { crc32c } from '../protocol/crc32c.ts'
 import {
@@ -71,23 +72,6 @@ export function readFully (fd: number, buffer: Buffer, offset: number, length: n
     total += count
   }
   return total
-}
-
-/**
- * Writes `data` to `path` atomically: a temporary file renamed over it (a crash leaves the old or the new). A
- * failed write (ENOSPC) removes the temporary file again, so that it gives back the space it took.
- */
-export function writeFileAtomic (path: string, data: Buffer | string): void {
-  const temporaryPath = path + '.tmp'
-  try {
-    writeFileSync(temporaryPath, data)
-  } catch (error) {
-    try {
-      unlinkSync(temporaryPath)
-    } catch {}
-    throw error
-  }
-  renameSync(temporaryPath, path)
 }
 
 /** Default cap of the thread's LRU of open sealed segment files (`--max-open-segment-files`). */

@@ -14,7 +14,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
-import { writeFileAtomic } from './segment.ts'
+import { writeFileAtomic } from './files.ts'
 
 export const kAbortedTransactionsFile = 'aborted-transactions'
 const kEntrySize = 34

@@ -15,14 +15,15 @@
 // earlier load, or of the process before a crash, never overrides the current one's in a partition's producer
 // state (which keeps the highest epoch it saw).
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { writeFileDurable } from '../log/files.ts'
 import { join } from 'node:path'
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
-import { buildRecordBatch, nextBatchEnd, parseRecords } from '../protocol/record-batch.ts'
-import { kAttributesOffset, kControlBit, kLastOffsetDeltaOffset } from '../protocol/record-batch-layout.ts'
+import { buildRecordBatch, parseRecords } from '../protocol/record-batch.ts'
+import { kAttributesOffset, kControlBit } from '../protocol/record-batch-layout.ts'
 import { TransactionCoordinator, type MarkerRequest, type MarkerResult, type StateRecord, type TransactionHost } from '../txn/coordinator.ts'
 import { kTransactionStateTopic } from '../txn/transaction-log.ts'
 import type { EncodedRecord } from '../txn/transaction-log.ts'
@@ -140,32 +141,13 @@ export class ShardTransactionHost implements TransactionHost {
 
   * readState (partition: number): Iterable<StateRecord> {
     const log = this.#statePartition(partition).log
-    let offset = log.logStartOffset
-    while (offset < log.nextOffset) {
-      const result = log.read(offset, 4 * 1024 * 1024, true)
-      if (result.records === null || result.records.length === 0) return
-      const records = result.records
-      let position = 0
-      let last = offset - 1
-      while (position < records.length) {
-        const end = nextBatchEnd(records, position, records.length)
-        if (end < 0) break
-        const batch = records.subarray(position, end)
-        if ((batch.readInt16BE(kAttributesOffset) & kControlBit) !== 0) {
-          // A marker (a client may add a state partition to its transaction, as Kafka allows): not state.
-          last = Number(batch.readBigInt64BE(0)) + batch.readInt32BE(kLastOffsetDeltaOffset)
-          position = end
-          continue
-        }
-        for (const record of parseRecords(batch)) {
-          last = record.offset
-          if (record.offset < offset) continue
-          yield { key: record.key, value: record.value, offset: record.offset }
-        }
-        position = end
+    const from = log.logStartOffset
+    for (const batch of log.batches(from)) {
+      // A marker (a client may add a state partition to its transaction, as Kafka allows): not state.
+      if ((batch.readInt16BE(kAttributesOffset) & kControlBit) !== 0) continue
+      for (const record of parseRecords(batch)) {
+        if (record.offset >= from) yield { key: record.key, value: record.value, offset: record.offset }
       }
-      if (last < offset) return
-      offset = last + 1
     }
   }
 
@@ -288,11 +270,7 @@ function nextCoordinatorEpoch (local: LocalPartition): number {
     // First load of this partition.
   }
   const epoch = previous >= 0x7fffffff ? 1 : previous + 1
-  const temporary = `${file}.tmp`
-  writeFileSync(temporary, String(epoch))
-  const fd = openSync(temporary, 'r')
-  try { fsyncSync(fd) } finally { closeSync(fd) }
-  renameSync(temporary, file)
+  writeFileDurable(file, String(epoch))
   return epoch
 }
 

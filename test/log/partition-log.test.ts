@@ -74,6 +74,20 @@ test('a read from the middle of a batch returns that whole batch', t => {
   log.close()
 })
 
+test('batches() yields every batch once, in order, across chunks and segments, from the batch holding fromOffset', t => {
+  const log = PartitionLog.open(temporaryDirectory(t), kSmallSegments)
+  appendStandard(log, 40)
+  const baseOffsets = (from?: number, chunkBytes?: number): number[] =>
+    [...log.batches(from, chunkBytes)].map((batch) => Number(batch.readBigInt64BE(0)))
+  const all = Array.from({ length: 40 }, (_, index) => index * 3)
+  assert.deepEqual(baseOffsets(), all)
+  // Chunks smaller than a batch still make progress, one whole batch each.
+  assert.deepEqual(baseOffsets(0, 1), all)
+  assert.deepEqual(baseOffsets(61, 200), all.filter((offset) => offset >= 60))
+  assert.deepEqual(baseOffsets(log.nextOffset), [])
+  log.close()
+})
+
 test('maxBytes bounds a read to whole batches, the first batch always comes with minOneBatch', t => {
   const log = PartitionLog.open(temporaryDirectory(t), kSmallSegments)
   appendStandard(log, 10)

@@ -1,0 +1,53 @@
+// Small files written whole (indexes, snapshots, epochs, cluster metadata): replaced atomically through a
+// temporary file renamed over the old one, and, where the caller needs it, durably.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+/**
+ * Writes `data` to `path` atomically: a temporary file renamed over it (a crash leaves the old or the new). A
+ * failed write (ENOSPC) removes the temporary file again, so that it gives back the space it took. Not durable:
+ * after a power loss either version may be there, for files that recovery can rebuild or check.
+ */
+export function writeFileAtomic (path: string, data: Buffer | string): void {
+  const temporaryPath = path + '.tmp'
+  try {
+    writeFileSync(temporaryPath, data)
+  } catch (error) {
+    removeQuietly(temporaryPath)
+    throw error
+  }
+  renameSync(temporaryPath, path)
+}
+
+/**
+ * writeFileAtomic made durable: the temporary file is fsynced before the rename and its directory after it, so
+ * once this returns `path` holds `data` across a power loss; before, it holds the old contents or the new.
+ */
+export function writeFileDurable (path: string, data: Buffer | string): void {
+  const temporaryPath = path + '.tmp'
+  try {
+    const fd = openSync(temporaryPath, 'w')
+    try {
+      writeFileSync(fd, data)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch (error) {
+    removeQuietly(temporaryPath)
+    throw error
+  }
+  renameSync(temporaryPath, path)
+  const directoryFd = openSync(dirname(path), 'r')
+  try {
+    fsyncSync(directoryFd)
+  } finally {
+    closeSync(directoryFd)
+  }
+}
+
+function removeQuietly (path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {}
+}
