@@ -30,7 +30,7 @@ interface VerifyResponse {
 interface PartitionData { index: number, records: Buffer | null }
 interface TopicData { name: string, topicId: string, partitionData: PartitionData[] }
 interface ProduceRequest { transactionalId: string | null, acks: number, timeoutMs: number, topicData: TopicData[] }
-interface PartitionResponse {
+export interface PartitionResponse {
   index: number
   errorCode: number
   baseOffset: number
@@ -70,7 +70,49 @@ interface Unverified {
   readonly records: Buffer
   readonly producerId: number
   readonly producerEpoch: number
-  readonly response: PartitionResponse
+  /** Where the batch's answer goes: its topic's responses, at its place (INVALID_TXN_STATE until verified). */
+  readonly responses: PartitionResponse[]
+  readonly at: number
+}
+
+/**
+ * acks=-1: the fsyncs one part waits for, each with the partition response it makes durable. A failed fsync
+ * turns only its own partitions' answers into errors; the others were made durable and say so.
+ */
+export class PendingFlushes {
+  readonly #promises: Array<Promise<void>> = []
+  readonly #responses: PartitionResponse[] = []
+
+  /** Returns `response`, answered once `flush` resolves (or as failed if it rejects). */
+  add (flush: Promise<void>, response: PartitionResponse): PartitionResponse {
+    this.#promises.push(flush)
+    this.#responses.push(response)
+    return response
+  }
+
+  get pending (): boolean {
+    return this.#promises.length > 0
+  }
+
+  /** Waits for every fsync (only when `pending`: acks=1 parts skip the await). */
+  async settle (shard: Shard): Promise<void> {
+    try {
+      await Promise.all(this.#promises)
+      return
+    } catch {}
+    const outcomes = await Promise.allSettled(this.#promises)
+    outcomes.forEach((outcome, at) => {
+      if (outcome.status === 'fulfilled') return
+      const error: unknown = outcome.reason
+      // A partition deleted meanwhile (its topic was deleted while the fsync ran) is no disk failure:
+      // UNKNOWN_TOPIC_OR_PARTITION, and no ERROR line.
+      const deleted = error instanceof KafkaError && error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+      if (!deleted) shard.logger.limited('fsync-failed', 'error', `fsync failed: ${(error as Error).message}`)
+      const response = this.#responses[at]
+      Object.assign(response, errorPartition(response.index, deleted ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.KAFKA_STORAGE_ERROR,
+        deleted ? 'partition deleted' : 'fsync failed'))
+    })
+  }
 }
 
 /** Returned by producePartition for a transactional batch that needs the coordinator's verification first. */
@@ -79,10 +121,10 @@ const kNeedsVerification = -1
 /**
  * Validates and appends one partition's batch; returns its response, or kNeedsVerification (a transactional batch
  * of a producer with no transaction open in this partition yet: KIP-890's verification comes first, unless
- * `verified`). With acks=-1 the append's fsync is pushed on `flushes`.
+ * `verified`). With acks=-1 the append's fsync goes on `flushes`, with the response it makes true.
  */
 function producePartition (shard: Shard, request: ProduceRequest, entry: TopicEntry, local: LocalPartition, index: number, records: Buffer | null,
-  verified: boolean, flushes: Array<Promise<void>>): PartitionResponse | typeof kNeedsVerification {
+  verified: boolean, flushes: PendingFlushes): PartitionResponse | typeof kNeedsVerification {
   if (entry.internal) return errorPartition(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${entry.name}`)
   const log = local.log
   if (records === null || records.length === 0) return errorPartition(index, ErrorCode.INVALID_RECORD, 'no record batch')
@@ -102,9 +144,9 @@ function producePartition (shard: Shard, request: ProduceRequest, entry: TopicEn
     const lastSequence = lastSequenceOf(batchInfo.baseSequence, batchInfo.recordCount)
     const check = log.producers.check(batchInfo.producerId, batchInfo.producerEpoch, batchInfo.baseSequence, lastSequence)
     if (check === kSequenceDuplicate) {
+      const duplicate = { index, errorCode: ErrorCode.NONE, baseOffset: log.producers.duplicateBaseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null }
       // The original may not be durable yet (its fsync failed, and this is the retry): acks=-1 waits for it.
-      if (request.acks === -1) flushes.push(log.flush())
-      return { index, errorCode: ErrorCode.NONE, baseOffset: log.producers.duplicateBaseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, errorMessage: null }
+      return request.acks === -1 ? flushes.add(log.flush(), duplicate) : duplicate
     }
     if (check !== kSequenceOk) return errorPartition(index, check)
   }
@@ -118,8 +160,8 @@ function producePartition (shard: Shard, request: ProduceRequest, entry: TopicEn
     return errorPartition(index, ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message)
   }
   local.appended()
-  if (request.acks === -1) flushes.push(log.flush())
-  return { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: log.logStartOffset, errorMessage: null }
+  const response = { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: log.logStartOffset, errorMessage: null }
+  return request.acks === -1 ? flushes.add(log.flush(), response) : response
 }
 
 /**
@@ -127,7 +169,7 @@ function producePartition (shard: Shard, request: ProduceRequest, entry: TopicEn
  * transaction (AddPartitionsToTxn v4, verify only), then appends the verified ones; the others answer the
  * coordinator's code (INVALID_TXN_STATE for a partition not added, PRODUCER_FENCED, ...).
  */
-async function verifyAndAppend (shard: Shard, request: ProduceRequest, unverified: readonly Unverified[], flushes: Array<Promise<void>>): Promise<void> {
+async function verifyAndAppend (shard: Shard, request: ProduceRequest, unverified: readonly Unverified[], flushes: PendingFlushes): Promise<void> {
   const transactionalId = request.transactionalId as string
   const byProducer = new Map<string, Unverified[]>()
   for (const batch of unverified) {
@@ -181,7 +223,7 @@ async function verifyAndAppend (shard: Shard, request: ProduceRequest, unverifie
     } else {
       answer = producePartition(shard, request, batch.entry, batch.local, batch.index, batch.records, true, flushes)
     }
-    if (answer !== kNeedsVerification) Object.assign(batch.response, answer)
+    if (answer !== kNeedsVerification) batch.responses[batch.at] = answer
   }
 }
 
@@ -203,10 +245,10 @@ function produceCodeForVerification (code: number): number {
   }
 }
 
-/** Owner side: append every partition of the part, then (acks=-1) wait for the shared fsync. */
+/** Owner side: append every partition of the part, then (acks=-1) wait for the shared fsyncs. */
 async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: number): Promise<ProduceResponse> {
   const responses: TopicResponse[] = []
-  const flushes: Array<Promise<void>> = []
+  const flushes = new PendingFlushes()
   let unverified: Unverified[] | null = null
   for (const topic of request.topicData) {
     const entry = topicEntry(shard, topic, apiVersion)
@@ -222,29 +264,13 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
         partitionResponses.push(answer)
         continue
       }
-      const response = errorPartition(data.index, ErrorCode.INVALID_TXN_STATE)
-      partitionResponses.push(response)
-      ;(unverified ??= []).push({ entry, local, index: data.index, records: Buffer.from(data.records as Buffer), producerId: batchInfo.producerId, producerEpoch: batchInfo.producerEpoch, response })
+      const at = partitionResponses.push(errorPartition(data.index, ErrorCode.INVALID_TXN_STATE)) - 1
+      ;(unverified ??= []).push({ entry, local, index: data.index, records: Buffer.from(data.records as Buffer), producerId: batchInfo.producerId, producerEpoch: batchInfo.producerEpoch, responses: partitionResponses, at })
     }
     responses.push({ name: topic.name, topicId: topic.topicId, partitionResponses })
   }
   if (unverified !== null) await verifyAndAppend(shard, request, unverified, flushes)
-  if (flushes.length > 0) {
-    try {
-      await Promise.all(flushes)
-    } catch (error) {
-      // The data may not be durable: say so for every partition of this part. A partition deleted meanwhile (its
-      // topic was deleted while the fsync ran) is no disk failure: UNKNOWN_TOPIC_OR_PARTITION, and no ERROR line.
-      const deleted = error instanceof KafkaError && error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-      if (!deleted) shard.logger.limited('fsync-failed', 'error', `fsync failed: ${(error as Error).message}`)
-      const code = deleted ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.KAFKA_STORAGE_ERROR
-      for (const topic of responses) {
-        for (const p of topic.partitionResponses) {
-          if (p.errorCode === ErrorCode.NONE) Object.assign(p, errorPartition(p.index, code, deleted ? 'partition deleted' : 'fsync failed'))
-        }
-      }
-    }
-  }
+  if (flushes.pending) await flushes.settle(shard)
   return { responses, throttleTimeMs: 0 }
 }
 

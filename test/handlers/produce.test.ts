@@ -5,7 +5,9 @@ import assert from 'node:assert/strict'
 import { startBroker } from '../helpers/broker.ts'
 import { KafkaClient, createTopic, produce, kProduceVersion } from '../helpers/kafka-client.ts'
 import { buildRecordBatch } from '../../src/protocol/record-batch.ts'
-import { ErrorCode } from '../../src/protocol/errors.ts'
+import { ErrorCode, KafkaError } from '../../src/protocol/errors.ts'
+import { PendingFlushes, type PartitionResponse } from '../../src/handlers/produce.ts'
+import type { Shard } from '../../src/shard/shard.ts'
 
 test('refuses bad acks, transactional batches, oversized batches and unknown partitions per partition', async (t) => {
   const broker = await startBroker({ workers: 2, args: ['--message-max-bytes', '2000'] })
@@ -61,4 +63,21 @@ test('a compressed batch inflating beyond --max-decompressed-batch-bytes answers
     const small = buildRecordBatch([{ key: null, value: Buffer.alloc(1024) }], { compression })
     assert.equal((await produce(client, 'inflated', 0, small)).errorCode, ErrorCode.NONE, `codec ${compression}`)
   }
+})
+
+test('acks=-1: a failed fsync fails only the partitions it covers; a deletion answers UNKNOWN_TOPIC_OR_PARTITION', async () => {
+  const logged: string[] = []
+  const shard = { logger: { limited: (_key: string, _level: string, line: string) => { logged.push(line) } } } as unknown as Shard
+  const answer = (index: number): PartitionResponse => ({ index, errorCode: ErrorCode.NONE, baseOffset: index * 10, logAppendTimeMs: -1, logStartOffset: 0, errorMessage: null })
+  const flushes = new PendingFlushes()
+  assert.equal(flushes.pending, false)
+  const durable = flushes.add(Promise.resolve(), answer(0))
+  const deleted = flushes.add(Promise.reject(new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'gone')), answer(1))
+  const failed = flushes.add(Promise.reject(new Error('EIO')), answer(2))
+  assert.equal(flushes.pending, true)
+  await flushes.settle(shard)
+  assert.deepEqual([durable.errorCode, durable.baseOffset], [ErrorCode.NONE, 0])
+  assert.equal(deleted.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  assert.equal(failed.errorCode, ErrorCode.KAFKA_STORAGE_ERROR)
+  assert.deepEqual(logged, ['fsync failed: EIO'])
 })
