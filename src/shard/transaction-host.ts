@@ -41,9 +41,15 @@ const kEpochFile = 'coordinator-epoch'
 const kCheckpointMinRecords = 10_000
 
 interface CheckpointState {
+  readonly local: LocalPartition
   appendedSinceCheckpoint: number
   liveAtCheckpoint: number
   running: boolean
+  /**
+   * Over the threshold but not yet written: a checkpoint waits while any id has a transition in flight (the
+   * append that crossed the threshold is one of them), and the tick tries again until one is written.
+   */
+  due: boolean
 }
 
 /** One WriteTxnMarkers marker as its codec reads and writes it. */
@@ -105,11 +111,17 @@ export class ShardTransactionHost implements TransactionHost {
     const state = this.#checkpoints.get(partition)
     if (state === undefined) return
     state.appendedSinceCheckpoint += records.length
-    if (!state.running && state.appendedSinceCheckpoint > Math.max(kCheckpointMinRecords, 4 * state.liveAtCheckpoint)) {
-      this.#checkpoint(local, state).catch((error: unknown) => {
-        this.#shard.logger.limited('txn-checkpoint', 'warn', `transactions: checkpoint of ${kTransactionStateTopic}-${partition} failed: ${(error as Error).message}`)
-      })
+    if (state.appendedSinceCheckpoint > Math.max(kCheckpointMinRecords, 4 * state.liveAtCheckpoint)) {
+      state.due = true
+      this.#tryCheckpoint(state)
     }
+  }
+
+  #tryCheckpoint (state: CheckpointState): void {
+    if (state.running || !state.due) return
+    this.#checkpoint(state).catch((error: unknown) => {
+      this.#shard.logger.limited('txn-checkpoint', 'warn', `transactions: checkpoint of ${kTransactionStateTopic}-${state.local.index} failed: ${(error as Error).message}`)
+    })
   }
 
   /**
@@ -119,7 +131,8 @@ export class ShardTransactionHost implements TransactionHost {
    * partition has a transition in flight. A crash between the append and the move replays the old records and
    * then the checkpoint; the last record of an id wins either way.
    */
-  async #checkpoint (local: LocalPartition, state: CheckpointState): Promise<void> {
+  async #checkpoint (state: CheckpointState): Promise<void> {
+    const local = state.local
     const records = this.coordinator?.checkpointRecords(local.index) ?? null
     if (records === null) return
     state.running = true
@@ -132,6 +145,7 @@ export class ShardTransactionHost implements TransactionHost {
       }
       state.appendedSinceCheckpoint = 0
       state.liveAtCheckpoint = records.length
+      state.due = false
       local.log.deleteRecordsBefore(checkpointStart)
       count('txn-state-checkpoints')
     } finally {
@@ -235,12 +249,13 @@ export class ShardTransactionHost implements TransactionHost {
     this.#ticker ??= setInterval(() => {
       try {
         coordinator.tick()
+        for (const state of this.#checkpoints.values()) this.#tryCheckpoint(state)
       } catch (error) {
         count('request-handler-errors')
         this.#shard.logger.limited('txn-tick', 'error', `transactions: tick failed: ${(error as Error).stack ?? (error as Error).message}`)
       }
     }, kTickMs).unref()
-    this.#checkpoints.set(local.index, { appendedSinceCheckpoint: local.log.nextOffset - local.log.logStartOffset, liveAtCheckpoint: 0, running: false })
+    this.#checkpoints.set(local.index, { local, appendedSinceCheckpoint: local.log.nextOffset - local.log.logStartOffset, liveAtCheckpoint: 0, running: false, due: false })
     coordinator.loadPartition(local.index, epoch).then((loaded) => {
       if (loaded.transactions > 0) this.#shard.logger.info(`transactions: ${kTransactionStateTopic}-${local.index} loaded (epoch ${epoch}): ${loaded.transactions} transactional ids, ${loaded.resumed} resumed, ${loaded.skipped} records skipped`)
     }, (error: unknown) => {
