@@ -32,12 +32,26 @@ import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
 import { count as countEvent } from './counters.ts' // `count` is the number of workers here
 import { exposeGarbageCollection, fixMallocMmapThreshold, ProcessReclaim } from './memory-reclaim.ts'
+import { createMetricsSlab } from './metrics/layout.ts'
+import { Readiness } from './metrics/readiness.ts'
+import { BrokerMetrics } from './metrics/broker-metrics.ts'
+import { startMetricsServer, type MetricsServer } from './metrics/server.ts'
 
 export interface Broker {
   readonly host: string
   readonly port: number
   readonly clusterId: string
+  /**
+   * Graceful shutdown: stops accepting connections, has every worker answer the requests in flight (long polls
+   * answer with what they have, acks=-1 produces once fsynced) and close its connections, then, once all have
+   * drained, close their logs (fsync, producer snapshots, clean-shutdown markers) and exit. Not bounded here: the
+   * caller bounds it (src/main.ts, --shutdown-timeout-ms) and asks `pending` what is left when it runs out.
+   */
+  /** Where /metrics, /healthz and /readyz are served (--metrics-listen), null when off. */
+  readonly metrics: { readonly host: string, readonly port: number } | null
   close (): Promise<void>
+  /** During close(): what it still waits for, one clause per worker (asks the workers, up to `waitMs`). */
+  pending (waitMs?: number): Promise<string>
 }
 
 interface WorkerHandle {
@@ -51,6 +65,47 @@ interface WorkerHandle {
   diedAt: number
   backoffMs: number
   restartTimer: NodeJS.Timeout | null
+}
+
+type ShutdownState = 'draining' | 'drained' | 'closing its logs' | 'exited'
+
+interface DrainStatus {
+  type: 'drain-status'
+  connections: number
+  requests: number
+  unwrittenBytes: number
+  longPolls: number
+}
+
+/**
+ * What close() still waits for, e.g. `worker 0: draining, 3 requests in flight on 2 connections, 1048576 response
+ * bytes not yet read by clients; worker 1: drained`. A draining worker is asked (Shard#drainStatus); one that
+ * does not answer within `waitMs` is busy or stuck, and said so.
+ */
+async function describeShutdown (handles: readonly WorkerHandle[], states: readonly (ShutdownState | undefined)[], waitMs: number): Promise<string> {
+  const clauses = await Promise.all(handles.map(async (handle, index): Promise<string> => {
+    const state = states[index]
+    if (state === undefined) return `worker ${index}: ${handle.up ? 'not asked to stop yet' : 'down'}`
+    if (state !== 'draining') return `worker ${index}: ${state}`
+    const status = await new Promise<DrainStatus | null>((resolve) => {
+      const worker = handle.worker
+      const onMessage = (message: { type: string }): void => {
+        if (message.type !== 'drain-status') return
+        clearTimeout(timer)
+        worker.off('message', onMessage)
+        resolve(message as DrainStatus)
+      }
+      const timer = setTimeout(() => { worker.off('message', onMessage); resolve(null) }, waitMs)
+      worker.on('message', onMessage)
+      worker.postMessage({ type: 'drain-status' })
+    })
+    if (status === null) return `worker ${index}: draining (did not answer within ${waitMs} ms: its thread is busy or stuck)`
+    const parts = [`${status.requests} request(s) in flight on ${status.connections} connection(s)`]
+    if (status.unwrittenBytes > 0) parts.push(`${status.unwrittenBytes} response bytes not yet taken by clients`)
+    if (status.longPolls > 0) parts.push(`${status.longPolls} long poll(s)`)
+    return `worker ${index}: draining, ${parts.join(', ')}`
+  }))
+  return clauses.join('; ')
 }
 
 /**
@@ -71,6 +126,11 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     for (let to = 0; to < count; to++) rings[from].push(from === to ? null : createRingBuffer(config.ringBytes))
   }
   const doorbells = Doorbells.create(count)
+  // Each worker counts its requests, latencies, errors and fsyncs into its slab (src/metrics/layout.ts), kept
+  // across its restarts; the metrics endpoint reads them all when scraped.
+  const slabs: SharedArrayBuffer[] = []
+  for (let index = 0; index < count; index++) slabs.push(createMetricsSlab())
+  const readiness = new Readiness(count)
   let advertised = { host: config.advertisedHost ?? config.listenHost, port: config.advertisedPort ?? config.listenPort }
   const handles: WorkerHandle[] = []
   // Connection limits (src/net/acceptor-limits.ts). A worker that dies takes its connections with it:
@@ -104,6 +164,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   const restarting = new Map<number, Set<number>>()
   let started = false
   let closing = false
+  /** Each worker's step in close() (for `pending`); undefined before close(). */
+  const shutdownStates: ShutdownState[] = []
 
   const spawn = (index: number, generation: number): Worker => {
     const downPeers: number[] = []
@@ -118,6 +180,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
         metadata: controller.metadata,
         advertised,
         downPeers,
+        metrics: slabs[index],
         // Tokens are int32: each generation starts 2^24 further on (see Shard's header).
         tokenBase: ((generation * 0x01000000) & 0x7fffffff) + 1
       }
@@ -134,6 +197,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     worker.on('message', (message) => {
       switch (message.type) {
         case 'ready':
+          if (current() !== null) readiness.workerServing(index)
           if (generation > 0) logger.warn(`worker ${index} restarted (restart ${generation}), serving its partitions again`)
           break
         case 'admin':
@@ -165,6 +229,9 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
         case 'memory-reclaimed':
           reclaim.report(message)
           break
+        case 'metrics-snapshot':
+          if (current()?.up === true) metrics?.snapshotArrived(index, message.id, message)
+          break
         case 'peer-down-ack': {
           if (current() === null) break
           restarting.get(message.peer)?.delete(index)
@@ -186,6 +253,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     logger.error(`worker ${index} died (${why}); restarting it${handle.backoffMs > 0 ? ` in ${handle.backoffMs} ms` : ''}, its partitions recovered from disk`)
     handle.up = false
     handle.connections = kDownConnections
+    readiness.workerDown(index)
+    metrics?.workerDied(index)
     // Its connections died with it: give them back to the connection limits at once.
     limits.releaseWorker(index)
     // Step 1: nothing waits for it any more.
@@ -240,6 +309,18 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       if (i !== index && handles[i].up) handles[i].worker.postMessage({ type: 'peer-up', worker: index })
     }
   }
+
+  // The metrics endpoints come up before the workers, so that /readyz answers 503 while they recover.
+  const metrics = config.metricsHost === null
+    ? null
+    : new BrokerMetrics({
+      slabs,
+      rings,
+      isUp: (index) => handles[index]?.up === true,
+      connections: (index) => handles[index]?.connections ?? 0,
+      post: (index, message) => handles[index].worker.postMessage(message)
+    }, readiness)
+  const metricsServer: MetricsServer | null = config.metricsHost === null ? null : await startMetricsServer(config.metricsHost, config.metricsPort, readiness, metrics, logger)
 
   const ready: Array<Promise<void>> = []
   for (let index = 0; index < count; index++) {
@@ -324,6 +405,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   })
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.listenPort
+  readiness.listening()
   if (config.advertisedPort === null) {
     advertised = { host: advertised.host, port }
     for (const handle of handles) handle.worker.postMessage({ type: 'advertised', advertised })
@@ -334,19 +416,43 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     host: config.listenHost,
     port,
     clusterId: controller.metadata.clusterId,
+    metrics: metricsServer === null ? null : { host: metricsServer.host, port: metricsServer.port },
+    pending: (waitMs = 250) => describeShutdown(handles, shutdownStates, waitMs),
     async close () {
       closing = true
+      readiness.closing()
       reclaim.close()
       process.off('SIGUSR2', onTestSignal)
       process.off('SIGUSR2', onSnapshotSignal)
       server.close()
       for (const handle of handles) if (handle.restartTimer !== null) clearTimeout(handle.restartTimer)
-      await Promise.all(handles.filter((handle) => handle.up).map((handle) => new Promise<void>((resolve) => {
-        // A worker closes its logs (writing clean-shutdown markers) and exits; one that hangs is terminated.
-        const timer = setTimeout(() => { handle.worker.terminate().catch(() => {}) }, 10_000)
-        handle.worker.once('exit', () => { clearTimeout(timer); resolve() })
+      const live = handles.filter((handle) => handle.up)
+      // Step 1: every worker drains. None stops before all have: a drained worker still serves the others' parts.
+      await Promise.all(live.map((handle) => new Promise<void>((resolve) => {
+        const worker = handle.worker
+        const index = handles.indexOf(handle)
+        const onMessage = (message: { type: string }): void => { if (message.type === 'drained') finish() }
+        const finish = (): void => {
+          worker.off('message', onMessage)
+          worker.off('exit', finish)
+          shutdownStates[index] = 'drained'
+          resolve()
+        }
+        worker.on('message', onMessage)
+        worker.once('exit', finish)
+        shutdownStates[index] = 'draining'
+        worker.postMessage({ type: 'drain' })
+      })))
+      // Step 2: each closes its logs (writing clean-shutdown markers) and exits. A worker that hangs here is left
+      // to the caller's timeout, which exits the process unclean (no marker: the next start recovers that log).
+      await Promise.all(live.map((handle) => new Promise<void>((resolve) => {
+        const index = handles.indexOf(handle)
+        shutdownStates[index] = 'closing its logs'
+        handle.worker.once('exit', () => { shutdownStates[index] = 'exited'; resolve() })
         handle.worker.postMessage({ type: 'stop' })
       })))
+      // Last, so that /readyz answers 503 for the whole shutdown.
+      await metricsServer?.close()
     }
   }
 }

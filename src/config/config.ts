@@ -1,7 +1,14 @@
-// Broker configuration: command-line flags, each with a SHOAL_* environment equivalent (flags win).
-// `parseConfig` is pure (argv and env in, config out) so tests can check it without a process.
+// Broker configuration: command-line flags, each with a SHOAL_* environment equivalent and a property name for a
+// `--config` file (server.properties syntax, src/config/properties.ts). One table, kFlags, names all three.
+// Precedence, highest first: flag, environment variable, config file, default.
+// `parseConfig` is pure (argv, env and a file reader in, config out) so tests can check it without a process.
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
+import { ConfigError } from './config-error.ts'
+import { parseProperties } from './properties.ts'
+
+export { ConfigError }
 
 export interface BrokerConfig {
   /** Address the acceptor listens on; port 0 picks a free port (the chosen one is logged and advertised). */
@@ -64,92 +71,195 @@ export interface BrokerConfig {
   readonly transactionRemoveExpiredIntervalMs: number
   /** How often each thread checks whether it is quiet after a burst, to give memory back (0 = never). */
   readonly memoryReclaimIntervalMs: number
+  /** How long a SIGTERM/SIGINT shutdown may take (drain, flush, clean-shutdown markers) before the process exits 1. */
+  readonly shutdownTimeoutMs: number
+  /** Where the Prometheus /metrics, /healthz and /readyz endpoints listen (null: off); port 0 = any free port. */
+  readonly metricsHost: string | null
+  readonly metricsPort: number
+  /**
+   * Where each setting's value came from, by its property name (kFlags' `property`, e.g. `num.partitions`); every
+   * flag with a property has an entry. DescribeConfigs reports file, flag and environment values as static broker
+   * config and the rest as defaults.
+   */
+  readonly sources: Readonly<Record<string, ConfigSource>>
 }
+
+/** Where a setting's value came from, highest precedence first. */
+export type ConfigSource = 'flag' | 'env' | 'file' | 'default'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
 interface FlagSpec {
   readonly flag: string
   readonly env: string
+  /**
+   * Its name in a --config file: Kafka's broker property where one means the same thing, else `shoal.*`; null
+   * only for --config itself.
+   */
+  readonly property: string | null
+  /** Other names the file accepts for it (Kafka's older spellings); setting two of them is a duplicate. */
+  readonly aliases?: readonly string[]
+  /**
+   * Turns a file value in Kafka's syntax into the flag's (`PLAINTEXT://host:port` into `host:port`); throws a
+   * ConfigError prefixed with `where` (`FILE:LINE: property`) when it cannot.
+   */
+  readonly fromProperty?: (value: string, where: string) => string
   readonly help: string
   readonly boolean?: boolean
 }
 
 export const kFlags: readonly FlagSpec[] = [
-  { flag: '--listen', env: 'SHOAL_LISTEN', help: 'host:port to accept Kafka clients on (default 127.0.0.1:9092; port 0 = any free port)' },
-  { flag: '--advertised-listener', env: 'SHOAL_ADVERTISED_LISTENER', help: 'host:port clients are told to connect to (default: the listen address)' },
-  { flag: '--data-dir', env: 'SHOAL_DATA_DIR', help: 'directory for partition logs and metadata (default ./data)' },
-  { flag: '--workers', env: 'SHOAL_WORKERS', help: 'partition worker threads (default: number of cores)' },
-  { flag: '--default-partitions', env: 'SHOAL_DEFAULT_PARTITIONS', help: 'partitions of auto-created topics and of CreateTopics with -1 (default 1)' },
-  { flag: '--max-partitions-per-topic', env: 'SHOAL_MAX_PARTITIONS_PER_TOPIC', help: 'most partitions one topic may have; CreateTopics/CreatePartitions beyond it answer POLICY_VIOLATION (default 4000)' },
-  { flag: '--max-broker-partitions', env: 'SHOAL_MAX_BROKER_PARTITIONS', help: 'most partitions of all topics together, Kafka max.broker.partitions; each holds about 3 open files (default 5000)' },
-  { flag: '--max-topics', env: 'SHOAL_MAX_TOPICS', help: 'most topics on the broker, internal ones included (default 5000)' },
-  { flag: '--auto-create-topics', env: 'SHOAL_AUTO_CREATE_TOPICS', help: 'create unknown topics when a client asks for their metadata (default true; =false to turn off)', boolean: true },
-  { flag: '--log-level', env: 'SHOAL_LOG_LEVEL', help: 'error | warn | info | debug (default info)' },
-  { flag: '--max-frame-bytes', env: 'SHOAL_MAX_FRAME_BYTES', help: 'largest request frame accepted (default 104857600)' },
-  { flag: '--max-connections', env: 'SHOAL_MAX_CONNECTIONS', help: 'connections open at once, Kafka max.connections; more are closed at once (default 10000)' },
-  { flag: '--max-connections-per-ip', env: 'SHOAL_MAX_CONNECTIONS_PER_IP', help: 'connections open at once from one IP, Kafka max.connections.per.ip (default 1000)' },
-  { flag: '--max-connection-creation-rate-per-ip', env: 'SHOAL_MAX_CONNECTION_CREATION_RATE_PER_IP', help: 'new connections a second from one IP, more are closed; 0 = unlimited (default 0)' },
-  { flag: '--connections-max-idle-ms', env: 'SHOAL_CONNECTIONS_MAX_IDLE_MS', help: 'close a connection idle this long, Kafka connections.max.idle.ms; 0 = never (default 600000)' },
-  { flag: '--max-in-flight-requests-per-connection', env: 'SHOAL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', help: 'requests handled at once per connection before it stops reading (default 128)' },
-  { flag: '--queued-max-request-bytes', env: 'SHOAL_QUEUED_MAX_REQUEST_BYTES', help: 'request bytes each worker holds before its connections stop reading, Kafka queued.max.request.bytes (default 268435456)' },
-  { flag: '--message-max-bytes', env: 'SHOAL_MESSAGE_MAX_BYTES', help: 'largest record batch accepted, Kafka message.max.bytes (default 1048588)' },
-  { flag: '--max-decompressed-batch-bytes', env: 'SHOAL_MAX_DECOMPRESSED_BATCH_BYTES', help: 'most bytes a compressed batch may inflate to; beyond it MESSAGE_TOO_LARGE (default 134217728)' },
-  { flag: '--segment-bytes', env: 'SHOAL_SEGMENT_BYTES', help: 'log segment size before rolling (default 1073741824)' },
-  { flag: '--max-open-segment-files', env: 'SHOAL_MAX_OPEN_SEGMENT_FILES', help: 'sealed segment files each worker keeps open, least recently read closed first (default 256)' },
-  { flag: '--ring-bytes', env: 'SHOAL_RING_BYTES', help: 'bytes of each worker-to-worker ring buffer, a power of two (default 1048576)' },
-  { flag: '--node-id', env: 'SHOAL_NODE_ID', help: 'broker id reported to clients (default 1)' },
-  { flag: '--group-initial-rebalance-delay-ms', env: 'SHOAL_GROUP_INITIAL_REBALANCE_DELAY_MS', help: 'how long the first rebalance of an empty group waits for more members (default 3000)' },
-  { flag: '--group-min-session-timeout-ms', env: 'SHOAL_GROUP_MIN_SESSION_TIMEOUT_MS', help: 'smallest consumer session timeout accepted (default 6000)' },
-  { flag: '--group-max-session-timeout-ms', env: 'SHOAL_GROUP_MAX_SESSION_TIMEOUT_MS', help: 'largest consumer session timeout accepted (default 1800000)' },
-  { flag: '--group-max-size', env: 'SHOAL_GROUP_MAX_SIZE', help: 'most members in one group (default 2147483647)' },
-  { flag: '--group-consumer-session-timeout-ms', env: 'SHOAL_GROUP_CONSUMER_SESSION_TIMEOUT_MS', help: 'how long a KIP-848 consumer group member may stay silent (default 45000)' },
-  { flag: '--group-consumer-heartbeat-interval-ms', env: 'SHOAL_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS', help: 'heartbeat interval given to KIP-848 consumer group members (default 5000)' },
-  { flag: '--transaction-max-timeout-ms', env: 'SHOAL_TRANSACTION_MAX_TIMEOUT_MS', help: 'longest transaction timeout a producer may ask, Kafka transaction.max.timeout.ms; longer ones answer INVALID_TRANSACTION_TIMEOUT (default 900000)' },
-  { flag: '--transactional-id-expiration-ms', env: 'SHOAL_TRANSACTIONAL_ID_EXPIRATION_MS', help: 'how long an idle transactional id is kept, Kafka transactional.id.expiration.ms (default 604800000)' },
-  { flag: '--transaction-abort-timed-out-transaction-cleanup-interval-ms', env: 'SHOAL_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS', help: 'how often transactions past their timeout are aborted, Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000)' },
-  { flag: '--transaction-remove-expired-transaction-cleanup-interval-ms', env: 'SHOAL_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS', help: 'how often transactional ids idle past their expiration are removed, Kafka transaction.remove.expired.transaction.cleanup.interval.ms (default 3600000)' },
-  { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', help: 'how long an empty group keeps its committed offsets (default 10080)' },
-  { flag: '--memory-reclaim-interval-ms', env: 'SHOAL_MEMORY_RECLAIM_INTERVAL_MS', help: 'how often a thread checks whether it went quiet after a burst, then gives its peak memory back; 0 = never (default 30000)' }
+  { flag: '--config', env: 'SHOAL_CONFIG', property: null, help: 'a server.properties-style file of settings, in Kafka\'s property names where they mean the same (flags and SHOAL_* variables win over it)' },
+  { flag: '--listen', env: 'SHOAL_LISTEN', property: 'listeners', fromProperty: (value, where) => plaintextListener(value, where, '0.0.0.0'), help: 'host:port to accept Kafka clients on (default 127.0.0.1:9092; port 0 = any free port)' },
+  { flag: '--advertised-listener', env: 'SHOAL_ADVERTISED_LISTENER', property: 'advertised.listeners', fromProperty: (value, where) => plaintextListener(value, where, null), help: 'host:port clients are told to connect to (default: the listen address)' },
+  { flag: '--data-dir', env: 'SHOAL_DATA_DIR', property: 'log.dirs', aliases: ['log.dir'], fromProperty: oneLogDir, help: 'directory for partition logs and metadata (default ./data)' },
+  { flag: '--workers', env: 'SHOAL_WORKERS', property: 'shoal.workers', help: 'partition worker threads (default: number of cores)' },
+  { flag: '--default-partitions', env: 'SHOAL_DEFAULT_PARTITIONS', property: 'num.partitions', help: 'partitions of auto-created topics and of CreateTopics with -1 (default 1)' },
+  { flag: '--max-partitions-per-topic', env: 'SHOAL_MAX_PARTITIONS_PER_TOPIC', property: 'shoal.max.partitions.per.topic', help: 'most partitions one topic may have; CreateTopics/CreatePartitions beyond it answer POLICY_VIOLATION (default 4000)' },
+  { flag: '--max-broker-partitions', env: 'SHOAL_MAX_BROKER_PARTITIONS', property: 'max.broker.partitions', help: 'most partitions of all topics together, Kafka max.broker.partitions; each holds about 3 open files (default 5000)' },
+  { flag: '--max-topics', env: 'SHOAL_MAX_TOPICS', property: 'shoal.max.topics', help: 'most topics on the broker, internal ones included (default 5000)' },
+  { flag: '--auto-create-topics', env: 'SHOAL_AUTO_CREATE_TOPICS', property: 'auto.create.topics.enable', help: 'create unknown topics when a client asks for their metadata (default true; =false to turn off)', boolean: true },
+  { flag: '--log-level', env: 'SHOAL_LOG_LEVEL', property: 'shoal.log.level', help: 'error | warn | info | debug (default info)' },
+  { flag: '--max-frame-bytes', env: 'SHOAL_MAX_FRAME_BYTES', property: 'socket.request.max.bytes', help: 'largest request frame accepted (default 104857600)' },
+  { flag: '--max-connections', env: 'SHOAL_MAX_CONNECTIONS', property: 'max.connections', help: 'connections open at once, Kafka max.connections; more are closed at once (default 10000)' },
+  { flag: '--max-connections-per-ip', env: 'SHOAL_MAX_CONNECTIONS_PER_IP', property: 'max.connections.per.ip', help: 'connections open at once from one IP, Kafka max.connections.per.ip (default 1000)' },
+  { flag: '--max-connection-creation-rate-per-ip', env: 'SHOAL_MAX_CONNECTION_CREATION_RATE_PER_IP', property: 'shoal.max.connection.creation.rate.per.ip', help: 'new connections a second from one IP, more are closed; 0 = unlimited (default 0)' },
+  { flag: '--connections-max-idle-ms', env: 'SHOAL_CONNECTIONS_MAX_IDLE_MS', property: 'connections.max.idle.ms', help: 'close a connection idle this long, Kafka connections.max.idle.ms; 0 = never (default 600000)' },
+  { flag: '--max-in-flight-requests-per-connection', env: 'SHOAL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', property: 'shoal.max.in.flight.requests.per.connection', help: 'requests handled at once per connection before it stops reading (default 128)' },
+  { flag: '--queued-max-request-bytes', env: 'SHOAL_QUEUED_MAX_REQUEST_BYTES', property: 'queued.max.request.bytes', help: 'request bytes each worker holds before its connections stop reading, Kafka queued.max.request.bytes (default 268435456)' },
+  { flag: '--message-max-bytes', env: 'SHOAL_MESSAGE_MAX_BYTES', property: 'message.max.bytes', help: 'largest record batch accepted, Kafka message.max.bytes (default 1048588)' },
+  { flag: '--max-decompressed-batch-bytes', env: 'SHOAL_MAX_DECOMPRESSED_BATCH_BYTES', property: 'shoal.max.decompressed.batch.bytes', help: 'most bytes a compressed batch may inflate to; beyond it MESSAGE_TOO_LARGE (default 134217728)' },
+  { flag: '--segment-bytes', env: 'SHOAL_SEGMENT_BYTES', property: 'log.segment.bytes', help: 'log segment size before rolling (default 1073741824)' },
+  { flag: '--max-open-segment-files', env: 'SHOAL_MAX_OPEN_SEGMENT_FILES', property: 'shoal.max.open.segment.files', help: 'sealed segment files each worker keeps open, least recently read closed first (default 256)' },
+  { flag: '--ring-bytes', env: 'SHOAL_RING_BYTES', property: 'shoal.ring.bytes', help: 'bytes of each worker-to-worker ring buffer, a power of two (default 1048576)' },
+  { flag: '--node-id', env: 'SHOAL_NODE_ID', property: 'node.id', aliases: ['broker.id'], help: 'broker id reported to clients (default 1)' },
+  { flag: '--group-initial-rebalance-delay-ms', env: 'SHOAL_GROUP_INITIAL_REBALANCE_DELAY_MS', property: 'group.initial.rebalance.delay.ms', help: 'how long the first rebalance of an empty group waits for more members (default 3000)' },
+  { flag: '--group-min-session-timeout-ms', env: 'SHOAL_GROUP_MIN_SESSION_TIMEOUT_MS', property: 'group.min.session.timeout.ms', help: 'smallest consumer session timeout accepted (default 6000)' },
+  { flag: '--group-max-session-timeout-ms', env: 'SHOAL_GROUP_MAX_SESSION_TIMEOUT_MS', property: 'group.max.session.timeout.ms', help: 'largest consumer session timeout accepted (default 1800000)' },
+  { flag: '--group-max-size', env: 'SHOAL_GROUP_MAX_SIZE', property: 'group.max.size', help: 'most members in one group (default 2147483647)' },
+  { flag: '--group-consumer-session-timeout-ms', env: 'SHOAL_GROUP_CONSUMER_SESSION_TIMEOUT_MS', property: 'group.consumer.session.timeout.ms', help: 'how long a KIP-848 consumer group member may stay silent (default 45000)' },
+  { flag: '--group-consumer-heartbeat-interval-ms', env: 'SHOAL_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS', property: 'group.consumer.heartbeat.interval.ms', help: 'heartbeat interval given to KIP-848 consumer group members (default 5000)' },
+  { flag: '--transaction-max-timeout-ms', env: 'SHOAL_TRANSACTION_MAX_TIMEOUT_MS', property: 'transaction.max.timeout.ms', help: 'longest transaction timeout a producer may ask, Kafka transaction.max.timeout.ms; longer ones answer INVALID_TRANSACTION_TIMEOUT (default 900000)' },
+  { flag: '--transactional-id-expiration-ms', env: 'SHOAL_TRANSACTIONAL_ID_EXPIRATION_MS', property: 'transactional.id.expiration.ms', help: 'how long an idle transactional id is kept, Kafka transactional.id.expiration.ms (default 604800000)' },
+  { flag: '--transaction-abort-timed-out-transaction-cleanup-interval-ms', env: 'SHOAL_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS', property: 'transaction.abort.timed.out.transaction.cleanup.interval.ms', help: 'how often transactions past their timeout are aborted, Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000)' },
+  { flag: '--transaction-remove-expired-transaction-cleanup-interval-ms', env: 'SHOAL_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS', property: 'transaction.remove.expired.transaction.cleanup.interval.ms', help: 'how often transactional ids idle past their expiration are removed, Kafka transaction.remove.expired.transaction.cleanup.interval.ms (default 3600000)' },
+  { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', property: 'offsets.retention.minutes', help: 'how long an empty group keeps its committed offsets (default 10080)' },
+  { flag: '--memory-reclaim-interval-ms', env: 'SHOAL_MEMORY_RECLAIM_INTERVAL_MS', property: 'shoal.memory.reclaim.interval.ms', help: 'how often a thread checks whether it went quiet after a burst, then gives its peak memory back; 0 = never (default 30000)' },
+  { flag: '--shutdown-timeout-ms', env: 'SHOAL_SHUTDOWN_TIMEOUT_MS', property: 'shoal.shutdown.timeout.ms', help: 'how long a SIGTERM/SIGINT shutdown may answer requests in flight, flush and close the logs before the process exits 1 (default 30000)' },
+  { flag: '--metrics-listen', env: 'SHOAL_METRICS_LISTEN', property: 'shoal.metrics.listen', help: 'host:port serving Prometheus /metrics, /healthz and /readyz over HTTP; port 0 = any free port (default off)' }
 ]
 
-export class ConfigError extends Error {
-  readonly code = 'SHOAL_CONFIG'
+/** Property names of a config file (aliases included) to their flags; --config itself has none. */
+const kFlagByProperty: ReadonlyMap<string, FlagSpec> = new Map(kFlags.flatMap((spec) =>
+  spec.property === null ? [] : [spec.property, ...(spec.aliases ?? [])].map((name) => [name, spec] as const)))
+
+/**
+ * Kafka broker properties Shoal knows but does not implement. A config file naming one is refused at start, like
+ * an unknown property, but with a message saying so: a setting silently ignored (a retention that never deletes,
+ * a TLS listener that never listens) would be worse than a broker that does not start.
+ */
+const kUnimplementedKafkaProperties: ReadonlySet<string> = new Set([
+  'log.retention.ms', 'log.retention.minutes', 'log.retention.hours', 'log.retention.bytes', 'log.retention.check.interval.ms',
+  'log.roll.ms', 'log.roll.hours', 'log.cleanup.policy', 'log.cleaner.enable', 'log.flush.interval.messages', 'log.flush.interval.ms',
+  'log.index.size.max.bytes', 'log.message.timestamp.type', 'compression.type', 'delete.topic.enable',
+  'num.network.threads', 'num.io.threads', 'num.recovery.threads.per.data.dir', 'num.replica.fetchers', 'background.threads',
+  'socket.send.buffer.bytes', 'socket.receive.buffer.bytes', 'max.connection.creation.rate',
+  'default.replication.factor', 'min.insync.replicas', 'unclean.leader.election.enable',
+  'offsets.topic.replication.factor', 'offsets.topic.num.partitions', 'offsets.topic.segment.bytes', 'offsets.commit.timeout.ms',
+  'transaction.state.log.replication.factor', 'transaction.state.log.min.isr', 'transaction.state.log.num.partitions',
+  'process.roles', 'controller.quorum.voters', 'controller.quorum.bootstrap.servers', 'controller.listener.names',
+  'inter.broker.listener.name', 'listener.security.protocol.map', 'zookeeper.connect', 'zookeeper.connection.timeout.ms',
+  'authorizer.class.name', 'super.users', 'auto.leader.rebalance.enable', 'log.dir.failure.timeout.ms'
+])
+const kUnimplementedKafkaPrefixes: readonly string[] = ['ssl.', 'sasl.', 'listener.name.', 'remote.log.', 'replica.', 'controller.']
+
+function isUnimplementedKafkaProperty (name: string): boolean {
+  return kUnimplementedKafkaProperties.has(name) || kUnimplementedKafkaPrefixes.some((prefix) => name.startsWith(prefix))
+}
+
+/**
+ * Kafka's `listeners` / `advertised.listeners`: a comma-separated list of `NAME://host:port`. Shoal serves one
+ * plaintext listener, so the list must hold exactly one `PLAINTEXT://` entry; any other (SSL://, SASL_SSL://, a
+ * CONTROLLER://) is an error naming it. An empty host (`PLAINTEXT://:9092`) binds `emptyHost` (all interfaces),
+ * or is an error where null (an advertised listener must name a host).
+ */
+function plaintextListener (value: string, where: string, emptyHost: string | null): string {
+  let chosen: string | null = null
+  for (const entry of value.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const match = /^([A-Za-z0-9_]+):\/\/(.*)$/.exec(entry)
+    if (match === null) throw new ConfigError(`${where}: expected PLAINTEXT://host:port, got "${entry}"`)
+    if (match[1].toUpperCase() !== 'PLAINTEXT') throw new ConfigError(`${where}: cannot serve listener "${entry}": Shoal speaks PLAINTEXT only`)
+    if (chosen !== null) throw new ConfigError(`${where}: Shoal serves one listener, got a second "${entry}"`)
+    chosen = match[2]
+  }
+  if (chosen === null) throw new ConfigError(`${where}: expected PLAINTEXT://host:port, got "${value}"`)
+  if (!chosen.startsWith(':')) return chosen
+  if (emptyHost === null) throw new ConfigError(`${where}: an advertised listener needs a host, got "${value}"`)
+  return emptyHost + chosen
+}
+
+/** Kafka's `log.dirs` is a comma-separated list; Shoal keeps all its data in one directory. */
+function oneLogDir (value: string, where: string): string {
+  const dirs = value.split(',').map((part) => part.trim()).filter((part) => part !== '')
+  if (dirs.length !== 1) throw new ConfigError(`${where}: Shoal keeps its data in one directory, got ${dirs.length}: "${value}"`)
+  return dirs[0]
 }
 
 function parseHostPort (value: string, what: string): [string, number] {
   const colon = value.lastIndexOf(':')
   if (colon <= 0) throw new ConfigError(`${what}: expected host:port, got "${value}"`)
   const host = value.slice(0, colon).replace(/^\[|\]$/g, '')
-  const port = Number(value.slice(colon + 1))
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`${what}: bad port in "${value}"`)
+  const portText = value.slice(colon + 1)
+  const port = Number(portText)
+  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError(`${what}: bad port in "${value}"`)
   return [host, port]
 }
 
+/** Decimal digits only: Number() would also take '', ' 5', '0x10' and '1e3'. */
 function parseInteger (value: string, what: string, min: number): number {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${what}: expected an integer >= ${min}, got "${value}"`)
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new ConfigError(`${what}: expected an integer >= ${min}, got "${value}"`)
   return n
 }
 
 function parseBoolean (value: string, what: string): boolean {
-  if (value === 'true' || value === '1' || value === 'yes' || value === '') return true
-  if (value === 'false' || value === '0' || value === 'no') return false
+  const lower = value.toLowerCase()
+  if (lower === 'true' || lower === '1' || lower === 'yes' || lower === '') return true
+  if (lower === 'false' || lower === '0' || lower === 'no') return false
   throw new ConfigError(`${what}: expected true or false, got "${value}"`)
 }
 
 export function usage (): string {
-  const lines = ['Usage: shoal [flags]', '']
-  for (const spec of kFlags) lines.push(`  ${(spec.flag + (spec.boolean ? '[=bool]' : ' VALUE')).padEnd(28)} ${spec.help}  [${spec.env}]`)
+  const lines = [
+    'Usage: shoal [flags]',
+    '',
+    'Each flag also reads a SHOAL_* environment variable and a property of the --config file (server.properties',
+    'syntax), both shown in brackets. A flag wins over the variable, the variable over the file, the file over',
+    'the default.',
+    ''
+  ]
+  for (const spec of kFlags) {
+    const names = spec.property === null ? spec.env : `${spec.env}, ${spec.property}`
+    lines.push(`  ${(spec.flag + (spec.boolean ? '[=bool]' : ' VALUE')).padEnd(28)} ${spec.help}  [${names}]`)
+  }
   return lines.join('\n')
 }
 
-export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {}): BrokerConfig {
+/** A setting's text as given, where it came from, and how errors name it (`--workers`, `SHOAL_WORKERS`, `FILE:LINE: shoal.workers`). */
+interface RawSetting {
+  readonly value: string
+  readonly source: ConfigSource
+  readonly where: string
+}
+
+/** Returns a config file's text, or throws (its message is reported) when the file cannot be read. */
+export type ReadConfigFile = (path: string) => string
+
+const readConfigFileUtf8: ReadConfigFile = (path) => readFileSync(path, 'utf8')
+
+/** Flag name to its text; `--flag=value`, `--flag value`, and a bare boolean flag meaning true. */
+function parseFlags (argv: readonly string[]): Map<string, string> {
   const values = new Map<string, string>()
-  for (const spec of kFlags) {
-    const fromEnv = env[spec.env]
-    if (fromEnv !== undefined) values.set(spec.flag, fromEnv)
-  }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const eq = arg.indexOf('=')
@@ -161,51 +271,110 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     else if (argv[i + 1] === undefined) throw new ConfigError(`${name} needs a value`)
     else values.set(name, argv[++i])
   }
-  const get = (flag: string): string | undefined => values.get(flag)
-  const [listenHost, listenPort] = parseHostPort(get('--listen') ?? '127.0.0.1:9092', '--listen')
+  return values
+}
+
+/**
+ * Flag name to its setting from the config file at `path` (named as given in every error). An unknown or
+ * unimplemented property, a property set twice (or under two of its names), an empty value or a value its
+ * property cannot take is a ConfigError naming the file and line.
+ */
+function readConfigFile (path: string, readFile: ReadConfigFile): Map<string, RawSetting> {
+  let text: string
+  try {
+    text = readFile(path)
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot read the config file: ${(error as Error).message}`)
+  }
+  const settings = new Map<string, RawSetting>()
+  const firstSet = new Map<string, { key: string, line: number }>()
+  for (const { key, value, line } of parseProperties(text, path)) {
+    const at = `${path}:${line}`
+    const spec = kFlagByProperty.get(key)
+    if (spec === undefined) {
+      throw new ConfigError(isUnimplementedKafkaProperty(key) ? `${at}: "${key}" is a Kafka broker property Shoal does not implement; remove it` : `${at}: unknown property "${key}"`)
+    }
+    const earlier = firstSet.get(spec.flag)
+    if (earlier !== undefined) throw new ConfigError(`${at}: duplicate property "${key}" (already set on line ${earlier.line}${earlier.key === key ? '' : ` as "${earlier.key}"`})`)
+    firstSet.set(spec.flag, { key, line })
+    const where = `${at}: ${key}`
+    if (value === '') throw new ConfigError(`${where}: empty value (remove the line to keep the default)`)
+    settings.set(spec.flag, { value: spec.fromProperty === undefined ? value : spec.fromProperty(value, where), source: 'file', where })
+  }
+  return settings
+}
+
+/**
+ * The broker's configuration from `argv`, `env` (SHOAL_* variables) and the file named by --config or
+ * SHOAL_CONFIG, read through `readFile` (tests pass their own). Throws ConfigError for anything it cannot use.
+ */
+export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {}, readFile: ReadConfigFile = readConfigFileUtf8): BrokerConfig {
+  const fromFlags = parseFlags(argv)
+  const values = new Map<string, RawSetting>()
+  const configPath = fromFlags.get('--config') ?? env.SHOAL_CONFIG
+  if (configPath !== undefined && configPath !== '') {
+    for (const [flag, setting] of readConfigFile(configPath, readFile)) values.set(flag, setting)
+  }
+  for (const spec of kFlags) {
+    const fromEnv = env[spec.env]
+    if (fromEnv !== undefined) values.set(spec.flag, { value: fromEnv, source: 'env', where: spec.env })
+  }
+  for (const [flag, value] of fromFlags) values.set(flag, { value, source: 'flag', where: flag })
+  const get = (flag: string): string | undefined => values.get(flag)?.value
+  /** How an error names the setting: the flag, variable or file line its value came from. */
+  const where = (flag: string): string => values.get(flag)?.where ?? flag
+  const sources: Record<string, ConfigSource> = {}
+  for (const spec of kFlags) if (spec.property !== null) sources[spec.property] = values.get(spec.flag)?.source ?? 'default'
+  const [listenHost, listenPort] = parseHostPort(get('--listen') ?? '127.0.0.1:9092', where('--listen'))
   const advertised = get('--advertised-listener')
-  const [advertisedHost, advertisedPort] = advertised === undefined ? [null, null] : parseHostPort(advertised, '--advertised-listener')
+  const [advertisedHost, advertisedPort] = advertised === undefined ? [null, null] : parseHostPort(advertised, where('--advertised-listener'))
   const logLevel = (get('--log-level') ?? 'info') as LogLevel
-  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`--log-level: unknown level "${logLevel}"`)
-  const ringBytes = parseInteger(get('--ring-bytes') ?? String(1 << 20), '--ring-bytes', 4096)
-  if ((ringBytes & (ringBytes - 1)) !== 0) throw new ConfigError('--ring-bytes must be a power of two')
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`${where('--log-level')}: unknown level "${logLevel}"`)
+  const metricsListen = get('--metrics-listen')
+  const [metricsHost, metricsPort] = metricsListen === undefined || metricsListen === '' ? [null, 0] : parseHostPort(metricsListen, where('--metrics-listen'))
+  const ringBytes = parseInteger(get('--ring-bytes') ?? String(1 << 20), where('--ring-bytes'), 4096)
+  if ((ringBytes & (ringBytes - 1)) !== 0) throw new ConfigError(`${where('--ring-bytes')}: must be a power of two, got ${ringBytes}`)
   return {
     listenHost,
     listenPort,
     advertisedHost,
     advertisedPort,
     dataDir: resolve(get('--data-dir') ?? './data'),
-    workers: parseInteger(get('--workers') ?? String(availableParallelism()), '--workers', 1),
-    defaultPartitions: parseInteger(get('--default-partitions') ?? '1', '--default-partitions', 1),
-    maxPartitionsPerTopic: parseInteger(get('--max-partitions-per-topic') ?? '4000', '--max-partitions-per-topic', 1),
-    maxBrokerPartitions: parseInteger(get('--max-broker-partitions') ?? '5000', '--max-broker-partitions', 1),
-    maxTopics: parseInteger(get('--max-topics') ?? '5000', '--max-topics', 1),
-    autoCreateTopics: parseBoolean(get('--auto-create-topics') ?? 'true', '--auto-create-topics'),
+    workers: parseInteger(get('--workers') ?? String(availableParallelism()), where('--workers'), 1),
+    defaultPartitions: parseInteger(get('--default-partitions') ?? '1', where('--default-partitions'), 1),
+    maxPartitionsPerTopic: parseInteger(get('--max-partitions-per-topic') ?? '4000', where('--max-partitions-per-topic'), 1),
+    maxBrokerPartitions: parseInteger(get('--max-broker-partitions') ?? '5000', where('--max-broker-partitions'), 1),
+    maxTopics: parseInteger(get('--max-topics') ?? '5000', where('--max-topics'), 1),
+    autoCreateTopics: parseBoolean(get('--auto-create-topics') ?? 'true', where('--auto-create-topics')),
     logLevel,
-    maxFrameBytes: parseInteger(get('--max-frame-bytes') ?? String(100 * 1024 * 1024), '--max-frame-bytes', 1024),
-    maxConnections: parseInteger(get('--max-connections') ?? '10000', '--max-connections', 1),
-    maxConnectionsPerIp: parseInteger(get('--max-connections-per-ip') ?? '1000', '--max-connections-per-ip', 1),
-    maxConnectionCreationRatePerIp: parseInteger(get('--max-connection-creation-rate-per-ip') ?? '0', '--max-connection-creation-rate-per-ip', 0),
-    connectionsMaxIdleMs: parseInteger(get('--connections-max-idle-ms') ?? '600000', '--connections-max-idle-ms', 0),
-    maxInFlightRequestsPerConnection: parseInteger(get('--max-in-flight-requests-per-connection') ?? '128', '--max-in-flight-requests-per-connection', 1),
-    queuedMaxRequestBytes: parseInteger(get('--queued-max-request-bytes') ?? String(256 * 1024 * 1024), '--queued-max-request-bytes', 64 * 1024),
-    messageMaxBytes: parseInteger(get('--message-max-bytes') ?? '1048588', '--message-max-bytes', 64),
-    maxDecompressedBatchBytes: parseInteger(get('--max-decompressed-batch-bytes') ?? String(128 * 1024 * 1024), '--max-decompressed-batch-bytes', 1024),
-    segmentBytes: parseInteger(get('--segment-bytes') ?? String(1024 * 1024 * 1024), '--segment-bytes', 1024),
-    maxOpenSegmentFiles: parseInteger(get('--max-open-segment-files') ?? '256', '--max-open-segment-files', 1),
+    maxFrameBytes: parseInteger(get('--max-frame-bytes') ?? String(100 * 1024 * 1024), where('--max-frame-bytes'), 1024),
+    maxConnections: parseInteger(get('--max-connections') ?? '10000', where('--max-connections'), 1),
+    maxConnectionsPerIp: parseInteger(get('--max-connections-per-ip') ?? '1000', where('--max-connections-per-ip'), 1),
+    maxConnectionCreationRatePerIp: parseInteger(get('--max-connection-creation-rate-per-ip') ?? '0', where('--max-connection-creation-rate-per-ip'), 0),
+    connectionsMaxIdleMs: parseInteger(get('--connections-max-idle-ms') ?? '600000', where('--connections-max-idle-ms'), 0),
+    maxInFlightRequestsPerConnection: parseInteger(get('--max-in-flight-requests-per-connection') ?? '128', where('--max-in-flight-requests-per-connection'), 1),
+    queuedMaxRequestBytes: parseInteger(get('--queued-max-request-bytes') ?? String(256 * 1024 * 1024), where('--queued-max-request-bytes'), 64 * 1024),
+    messageMaxBytes: parseInteger(get('--message-max-bytes') ?? '1048588', where('--message-max-bytes'), 64),
+    maxDecompressedBatchBytes: parseInteger(get('--max-decompressed-batch-bytes') ?? String(128 * 1024 * 1024), where('--max-decompressed-batch-bytes'), 1024),
+    segmentBytes: parseInteger(get('--segment-bytes') ?? String(1024 * 1024 * 1024), where('--segment-bytes'), 1024),
+    maxOpenSegmentFiles: parseInteger(get('--max-open-segment-files') ?? '256', where('--max-open-segment-files'), 1),
     ringBytes,
-    nodeId: parseInteger(get('--node-id') ?? '1', '--node-id', 0),
-    groupInitialRebalanceDelayMs: parseInteger(get('--group-initial-rebalance-delay-ms') ?? '3000', '--group-initial-rebalance-delay-ms', 0),
-    groupMinSessionTimeoutMs: parseInteger(get('--group-min-session-timeout-ms') ?? '6000', '--group-min-session-timeout-ms', 1),
-    groupMaxSessionTimeoutMs: parseInteger(get('--group-max-session-timeout-ms') ?? '1800000', '--group-max-session-timeout-ms', 1),
-    groupMaxSize: parseInteger(get('--group-max-size') ?? '2147483647', '--group-max-size', 1),
-    groupConsumerSessionTimeoutMs: parseInteger(get('--group-consumer-session-timeout-ms') ?? '45000', '--group-consumer-session-timeout-ms', 1),
-    groupConsumerHeartbeatIntervalMs: parseInteger(get('--group-consumer-heartbeat-interval-ms') ?? '5000', '--group-consumer-heartbeat-interval-ms', 1),
-    offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', '--offsets-retention-minutes', 1),
-    transactionMaxTimeoutMs: parseInteger(get('--transaction-max-timeout-ms') ?? '900000', '--transaction-max-timeout-ms', 1),
-    transactionAbortTimedOutIntervalMs: parseInteger(get('--transaction-abort-timed-out-transaction-cleanup-interval-ms') ?? '10000', '--transaction-abort-timed-out-transaction-cleanup-interval-ms', 1),
-    transactionRemoveExpiredIntervalMs: parseInteger(get('--transaction-remove-expired-transaction-cleanup-interval-ms') ?? '3600000', '--transaction-remove-expired-transaction-cleanup-interval-ms', 1),
-    transactionalIdExpirationMs: parseInteger(get('--transactional-id-expiration-ms') ?? '604800000', '--transactional-id-expiration-ms', 1),
-    memoryReclaimIntervalMs: parseInteger(get('--memory-reclaim-interval-ms') ?? '30000', '--memory-reclaim-interval-ms', 0)
+    nodeId: parseInteger(get('--node-id') ?? '1', where('--node-id'), 0),
+    groupInitialRebalanceDelayMs: parseInteger(get('--group-initial-rebalance-delay-ms') ?? '3000', where('--group-initial-rebalance-delay-ms'), 0),
+    groupMinSessionTimeoutMs: parseInteger(get('--group-min-session-timeout-ms') ?? '6000', where('--group-min-session-timeout-ms'), 1),
+    groupMaxSessionTimeoutMs: parseInteger(get('--group-max-session-timeout-ms') ?? '1800000', where('--group-max-session-timeout-ms'), 1),
+    groupMaxSize: parseInteger(get('--group-max-size') ?? '2147483647', where('--group-max-size'), 1),
+    groupConsumerSessionTimeoutMs: parseInteger(get('--group-consumer-session-timeout-ms') ?? '45000', where('--group-consumer-session-timeout-ms'), 1),
+    groupConsumerHeartbeatIntervalMs: parseInteger(get('--group-consumer-heartbeat-interval-ms') ?? '5000', where('--group-consumer-heartbeat-interval-ms'), 1),
+    offsetsRetentionMinutes: parseInteger(get('--offsets-retention-minutes') ?? '10080', where('--offsets-retention-minutes'), 1),
+    transactionMaxTimeoutMs: parseInteger(get('--transaction-max-timeout-ms') ?? '900000', where('--transaction-max-timeout-ms'), 1),
+    transactionAbortTimedOutIntervalMs: parseInteger(get('--transaction-abort-timed-out-transaction-cleanup-interval-ms') ?? '10000', where('--transaction-abort-timed-out-transaction-cleanup-interval-ms'), 1),
+    transactionRemoveExpiredIntervalMs: parseInteger(get('--transaction-remove-expired-transaction-cleanup-interval-ms') ?? '3600000', where('--transaction-remove-expired-transaction-cleanup-interval-ms'), 1),
+    transactionalIdExpirationMs: parseInteger(get('--transactional-id-expiration-ms') ?? '604800000', where('--transactional-id-expiration-ms'), 1),
+    memoryReclaimIntervalMs: parseInteger(get('--memory-reclaim-interval-ms') ?? '30000', where('--memory-reclaim-interval-ms'), 0),
+    shutdownTimeoutMs: parseInteger(get('--shutdown-timeout-ms') ?? '30000', where('--shutdown-timeout-ms'), 1),
+    metricsHost,
+    metricsPort,
+    sources
   }
 }

@@ -542,6 +542,25 @@ export class ClassicGroup {
   }
 
   /** Stops every timer (the coordinator is shutting down or the group is deleted). */
+  /**
+   * The broker is shutting down (Shard#drain): members waiting in a JoinGroup or SyncGroup are answered
+   * NOT_COORDINATOR, as Kafka answers them when the coordinator resigns; they look for the coordinator again.
+   * The rebalance they waited in does not complete now (its timer is stopped): the restart loads the group as it
+   * was last persisted, and the members join again.
+   */
+  answerWaiters (errorCode: number): void {
+    if (this.#joinTimer !== null) clearTimeout(this.#joinTimer)
+    this.#joinTimer = null
+    for (const member of this.members.values()) {
+      const join = member.joinWaiter
+      const sync = member.syncWaiter
+      member.joinWaiter = null
+      member.syncWaiter = null
+      join?.({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: member.memberId, members: [] })
+      sync?.({ errorCode, protocolType: null, protocolName: null, assignment: kEmpty })
+    }
+  }
+
   shutdown (): void {
     if (this.#joinTimer !== null) clearTimeout(this.#joinTimer)
     this.#joinTimer = null

@@ -660,6 +660,11 @@ export class GroupCoordinator implements GroupHost, ConsumerGroupHost {
     }
   }
 
+  /** Shutdown, step 1 (Shard#drain): members waiting for a rebalance or an assignment are answered now. */
+  drain (): void {
+    for (const group of this.groups.values()) group.answerWaiters(ErrorCode.NOT_COORDINATOR)
+  }
+
   shutdown (): void {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer)
     for (const group of this.groups.values()) group.shutdown()

@@ -1,11 +1,14 @@
 // DescribeConfigs (key 32), v0-4: a topic's effective configs (Kafka's defaults, overridden by the topic's own),
-// and the broker's own settings (read-only; they come from flags). Resource types: 2 topic, 4 broker.
+// and the broker's own settings in Kafka's names (read-only). A broker setting given by the --config file, a flag
+// or a SHOAL_* variable is STATIC_BROKER_CONFIG (Kafka has no source for flags: they are static config too); one
+// left at its default, or fixed in Shoal, is DEFAULT_CONFIG with isDefault true. Resource types: 2 topic, 4 broker.
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { kTopicConfigDefaults } from '../config/topic-config.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import type { Shard } from '../shard/shard.ts'
+import type { BrokerConfig } from '../config/config.ts'
 import { clipName } from '../group/clip.ts'
 
 const api = apiByKey(32)!
@@ -22,23 +25,58 @@ interface DescribeConfigsRequest {
   includeSynonyms: boolean
 }
 
-/** The broker settings a client may ask about, in Kafka's names. */
-function brokerConfigs (shard: Shard): Record<string, string> {
-  const config = shard.config
-  return {
-    'broker.id': String(config.nodeId),
-    'num.partitions': String(config.defaultPartitions),
-    'auto.create.topics.enable': String(config.autoCreateTopics),
-    'message.max.bytes': String(config.messageMaxBytes),
-    'log.segment.bytes': String(config.segmentBytes),
-    'default.replication.factor': '1',
-    'offsets.topic.num.partitions': '50',
-    'offsets.retention.minutes': String(config.offsetsRetentionMinutes),
-    'group.initial.rebalance.delay.ms': String(config.groupInitialRebalanceDelayMs),
-    'group.min.session.timeout.ms': String(config.groupMinSessionTimeoutMs),
-    'group.max.session.timeout.ms': String(config.groupMaxSessionTimeoutMs),
-    'group.max.size': String(config.groupMaxSize)
-  }
+/** A broker setting as described: its Kafka name, its value, and the kFlags property whose source it reports (null: fixed in Shoal). */
+interface BrokerConfigEntry {
+  readonly name: string
+  readonly value: string
+  readonly property: string | null
+}
+
+function listener (host: string, port: number): string {
+  return `PLAINTEXT://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/**
+ * The broker settings a client may ask about, in Kafka's names: every kFlags property that is Kafka's (a test
+ * checks none is missing), and the fixed values of a one-node broker that clients commonly read.
+ */
+export function brokerConfigEntries (config: BrokerConfig, advertisedHost: string, advertisedPort: number): BrokerConfigEntry[] {
+  const entry = (name: string, value: string | number | boolean, property: string | null = name): BrokerConfigEntry => ({ name, value: String(value), property })
+  return [
+    entry('node.id', config.nodeId),
+    entry('broker.id', config.nodeId, 'node.id'),
+    entry('listeners', listener(config.listenHost, config.listenPort)),
+    entry('advertised.listeners', listener(advertisedHost, advertisedPort)),
+    entry('log.dirs', config.dataDir),
+    entry('num.partitions', config.defaultPartitions),
+    entry('auto.create.topics.enable', config.autoCreateTopics),
+    entry('message.max.bytes', config.messageMaxBytes),
+    entry('log.segment.bytes', config.segmentBytes),
+    entry('socket.request.max.bytes', config.maxFrameBytes),
+    entry('max.connections', config.maxConnections),
+    entry('max.connections.per.ip', config.maxConnectionsPerIp),
+    entry('connections.max.idle.ms', config.connectionsMaxIdleMs),
+    entry('queued.max.request.bytes', config.queuedMaxRequestBytes),
+    entry('max.broker.partitions', config.maxBrokerPartitions),
+    entry('default.replication.factor', 1, null),
+    entry('offsets.topic.num.partitions', 50, null),
+    entry('transaction.state.log.num.partitions', 50, null),
+    entry('offsets.retention.minutes', config.offsetsRetentionMinutes),
+    entry('group.initial.rebalance.delay.ms', config.groupInitialRebalanceDelayMs),
+    entry('group.min.session.timeout.ms', config.groupMinSessionTimeoutMs),
+    entry('group.max.session.timeout.ms', config.groupMaxSessionTimeoutMs),
+    entry('group.max.size', config.groupMaxSize),
+    entry('group.consumer.session.timeout.ms', config.groupConsumerSessionTimeoutMs),
+    entry('group.consumer.heartbeat.interval.ms', config.groupConsumerHeartbeatIntervalMs),
+    entry('transaction.max.timeout.ms', config.transactionMaxTimeoutMs),
+    entry('transactional.id.expiration.ms', config.transactionalIdExpirationMs),
+    entry('transaction.abort.timed.out.transaction.cleanup.interval.ms', config.transactionAbortTimedOutIntervalMs),
+    entry('transaction.remove.expired.transaction.cleanup.interval.ms', config.transactionRemoveExpiredIntervalMs)
+  ]
+}
+
+function brokerSource (config: BrokerConfig, property: string | null): number {
+  return property === null || (config.sources[property] ?? 'default') === 'default' ? kDefaultConfig : kStaticBrokerConfig
 }
 
 function entries (values: Record<string, string>, keys: string[] | null, sourceOf: (name: string) => number, readOnly: boolean, apiVersion: number, synonyms: boolean): object[] {
@@ -74,7 +112,11 @@ function handle (context: RequestContext, request: DescribeConfigsRequest): obje
       if (resource.resourceName !== '' && resource.resourceName !== String(shard.config.nodeId)) {
         return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown broker ${clipName(resource.resourceName)}`, configs: [] }
       }
-      return { ...base, errorCode: ErrorCode.NONE, configs: entries(brokerConfigs(shard), resource.configurationKeys, () => kStaticBrokerConfig, true, apiVersion, request.includeSynonyms) }
+      const described = brokerConfigEntries(shard.config, shard.advertised.host, shard.advertised.port)
+      const values = Object.fromEntries(described.map((e) => [e.name, e.value]))
+      const sources = new Map(described.map((e) => [e.name, brokerSource(shard.config, e.property)]))
+      const source = (name: string): number => sources.get(name) ?? kDefaultConfig
+      return { ...base, errorCode: ErrorCode.NONE, configs: entries(values, resource.configurationKeys, source, true, apiVersion, request.includeSynonyms) }
     }
     return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Resource type ${resource.resourceType} is not supported`, configs: [] }
   })

@@ -15,6 +15,7 @@ import type { RequestContext } from '../net/connection.ts'
 import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
 import type { AppendWaiter, LocalPartition, Shard } from '../shard/shard.ts'
+import { recordError, recordFetched } from '../metrics/worker-metrics.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
 
 const api = apiByKey(1)!
@@ -51,6 +52,7 @@ function topicEntry (shard: Shard, topic: FetchTopic, apiVersion: number): Topic
 const kNoRecords = Buffer.alloc(0)
 
 function errorPartition (partitionIndex: number, errorCode: number): PartitionData {
+  recordError(1, errorCode)
   return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: kNoRecords }
 }
 
@@ -58,11 +60,19 @@ function unknownCode (apiVersion: number): number {
   return apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 }
 
-/** What one read of a part found: record bytes, the local partitions read, and whether any partition errored. */
-interface ReadState { bytes: number, partitions: LocalPartition[], errored: boolean }
+/**
+ * What one read of a part found: record bytes, the local partitions read, and whether any partition errored;
+ * `records[i]` is what was read from `partitions[i]` (empty when that read failed).
+ */
+interface ReadState { bytes: number, partitions: LocalPartition[], records: Buffer[], errored: boolean }
 
 function readState (): ReadState {
-  return { bytes: 0, partitions: [], errored: false }
+  return { bytes: 0, partitions: [], records: [], errored: false }
+}
+
+/** The read is answered: its bytes and records count as fetched from their partitions (reads a long poll drops do not). */
+function countFetched (state: ReadState): void {
+  for (let i = 0; i < state.partitions.length; i++) recordFetched(state.partitions[i].stats, state.records[i])
 }
 
 /**
@@ -74,6 +84,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
   let remaining = request.maxBytes > 0 ? request.maxBytes : 0x7fffffff
   out.bytes = 0
   out.partitions.length = 0
+  out.records.length = 0
   out.errored = false
   for (const topic of request.topics) {
     const entry = topicEntry(shard, topic, apiVersion)
@@ -90,12 +101,14 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
       const limit = Math.min(p.partitionMaxBytes, remaining)
       const result = log.read(p.fetchOffset, limit, out.bytes === 0, request.isolationLevel)
       if (result.errorCode !== ErrorCode.NONE) {
+        out.records.push(kNoRecords)
         partitions.push({ ...errorPartition(p.partition, result.errorCode), highWatermark: result.highWatermark, lastStableOffset: result.lastStableOffset, logStartOffset: result.logStartOffset })
         out.errored = true
         continue
       }
       const records = result.records ?? kNoRecords
       const size = records.length
+      out.records.push(records)
       out.bytes += size
       remaining = Math.max(0, remaining - size)
       partitions.push({
@@ -127,6 +140,8 @@ class LongPoll implements AppendWaiter {
   #resolve: ((response: FetchResponse) => void) | null
   #timer: NodeJS.Timeout | null
   #recheckQueued: boolean
+  /** finish(), bound once: how a drain (Shard#drain) answers this poll at once. */
+  readonly #finish: () => void
 
   constructor (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null, state: ReadState) {
     this.#shard = shard
@@ -137,13 +152,15 @@ class LongPoll implements AppendWaiter {
     this.#resolve = null
     this.#timer = null
     this.#recheckQueued = false
+    this.#finish = () => this.finish()
   }
 
   start (): Promise<FetchResponse> {
     return new Promise((resolve) => {
       this.#resolve = resolve
       for (const local of this.#state.partitions) local.waiters.add(this)
-      if (this.#wakeKey !== null) this.#shard.fetchWakers.set(this.#wakeKey, () => this.finish())
+      if (this.#wakeKey !== null) this.#shard.fetchWakers.set(this.#wakeKey, this.#finish)
+      this.#shard.longPolls.add(this.#finish)
       this.#timer = setTimeout(() => this.finish(), this.#request.maxWaitMs)
     })
   }
@@ -157,22 +174,25 @@ class LongPoll implements AppendWaiter {
       if (this.#resolve === null) return
       const probe = readState()
       const response = readOnce(this.#shard, this.#request, this.#apiVersion, probe)
-      if (probe.bytes >= this.#request.minBytes || probe.errored) this.#settle(response)
+      if (probe.bytes >= this.#request.minBytes || probe.errored) this.#settle(response, probe)
     })
   }
 
   finish (): void {
     if (this.#resolve === null) return
-    this.#settle(readOnce(this.#shard, this.#request, this.#apiVersion, readState()))
+    const state = readState()
+    this.#settle(readOnce(this.#shard, this.#request, this.#apiVersion, state), state)
   }
 
-  #settle (response: FetchResponse): void {
+  #settle (response: FetchResponse, read: ReadState): void {
     const resolve = this.#resolve
     if (resolve === null) return
     this.#resolve = null
+    countFetched(read)
     if (this.#timer !== null) clearTimeout(this.#timer)
     for (const local of this.#state.partitions) local.waiters.delete(this)
     if (this.#wakeKey !== null) this.#shard.fetchWakers.delete(this.#wakeKey)
+    this.#shard.longPolls.delete(this.#finish)
     resolve(response)
   }
 }
@@ -180,7 +200,11 @@ class LongPoll implements AppendWaiter {
 async function serveLocal (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null): Promise<FetchResponse> {
   const state = readState()
   const response = readOnce(shard, request, apiVersion, state)
-  if (state.bytes >= request.minBytes || state.errored || request.maxWaitMs <= 0 || state.partitions.length === 0) return response
+  // A worker shutting down (Shard#drain) answers with what it has rather than wait.
+  if (state.bytes >= request.minBytes || state.errored || request.maxWaitMs <= 0 || state.partitions.length === 0 || shard.draining) {
+    countFetched(state)
+    return response
+  }
   return new LongPoll(shard, request, apiVersion, wakeKey, state).start()
 }
 

@@ -14,6 +14,7 @@ import type { Handler } from './handler.ts'
 import { callWorker, transactionCoordinatorOf, transactionStateTopic, type ClientInfo } from './coordinated.ts'
 import { serveAddPartitionsToTxn } from './add-partitions-to-txn.ts'
 import { count } from '../counters.ts'
+import { recordAppended, recordError } from '../metrics/worker-metrics.ts'
 import type { LocalPartition, Shard } from '../shard/shard.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
 
@@ -50,6 +51,7 @@ function topicEntry (shard: Shard, topic: TopicData, apiVersion: number): TopicE
 }
 
 function errorPartition (index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
+  recordError(0, errorCode)
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage }
 }
 
@@ -160,6 +162,7 @@ function producePartition (shard: Shard, request: ProduceRequest, entry: TopicEn
     return errorPartition(index, ErrorCode.KAFKA_STORAGE_ERROR, (error as Error).message)
   }
   local.appended()
+  recordAppended(local.stats, records.length, batchInfo.recordCount)
   const response = { index, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: log.logStartOffset, errorMessage: null }
   return request.acks === -1 ? flushes.add(log.flush(), response) : response
 }

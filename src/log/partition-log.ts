@@ -34,6 +34,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { count } from '../counters.ts'
+import { recordFsync } from '../metrics/worker-metrics.ts'
 import { crc32c } from '../protocol/crc32c.ts'
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import {
@@ -164,6 +165,8 @@ export class PartitionLog {
   // Group commit. At most one flush runs; callers arriving while it runs share the next one.
   private runningFlush: PromiseWithResolvers<void> | null = null
   private runningFlushTarget = -1
+  /** performance.now() when the running flush round started (its time goes to the fsync histogram). */
+  private runningFlushStartedAt = 0
   private nextFlush: PromiseWithResolvers<void> | null = null
   /** Sealed segments whose data and index files the next flush must fsync. */
   private segmentsToSync: LogSegment[] = []
@@ -237,6 +240,13 @@ export class PartitionLog {
 
   get segmentCount (): number {
     return this.segments.length
+  }
+
+  /** Bytes of all segments' data files (not their indexes). */
+  get sizeBytes (): number {
+    let bytes = 0
+    for (let index = 0; index < this.segments.length; index++) bytes += this.segments[index].size
+    return bytes
   }
 
   private get active (): LogSegment {
@@ -658,6 +668,7 @@ export class PartitionLog {
 
   private startFlush (flush: PromiseWithResolvers<void>): void {
     this.runningFlush = flush
+    this.runningFlushStartedAt = performance.now()
     const target = this.nextOffset
     this.runningFlushTarget = target
     if (this.rewriteNeeded) {
@@ -740,6 +751,7 @@ export class PartitionLog {
   private finishFlush (target: number, roundFds: number[], error: Error | null): void {
     for (const fd of roundFds) closeSync(fd)
     const finished = this.runningFlush!
+    recordFsync((performance.now() - this.runningFlushStartedAt) / 1000)
     this.runningFlush = null
     const pinned = this.flushingSegment
     this.flushingSegment = null

@@ -19,6 +19,7 @@ import { ErrorCode, KafkaError, errorName } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
 import { kSmallestArenaBytes, releaseArena, releaseReaderArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
 import { workerBudget, type BudgetWaiter } from './memory-budget.ts'
+import { recordConnectionAccepted, recordConnectionClosed, recordError, recordRequest } from '../metrics/worker-metrics.ts'
 
 /** A handler's way of saying the request gets no response (acks=0 produce). */
 export const kNoResponse: unique symbol = Symbol('shoal.noResponse')
@@ -68,6 +69,13 @@ function carriesError (response: object): boolean {
   return false
 }
 
+/** How long a drained connection waits for the client to close after our FIN (see Connection#drain). */
+const kDrainedCloseGraceMs = 1000
+
+function destroySocket (socket: Socket): void {
+  socket.destroy()
+}
+
 /** Smallest request: size excluded, int16 key + int16 version + int32 correlation id. */
 const kMinimumRequestBytes = 8
 /**
@@ -100,6 +108,10 @@ interface Slot {
   done: boolean
   /** The arena the request was framed in, until it is answered (its Buffers are views of it). */
   arena: Arena | null
+  /** For the request metrics (src/metrics/): API key and version, and performance.now() when it was framed. */
+  readonly apiKey: number
+  readonly apiVersion: number
+  readonly startedAt: number
 }
 
 export class Connection {
@@ -132,6 +144,10 @@ export class Connection {
   readonly #budgetWaiter: BudgetWaiter
   /** idleClock when bytes were last read (or a request was last in flight). */
   #lastActivity: number
+  /** Shutdown (drain): frames read from here on are dropped unanswered; once nothing is in flight, the socket ends. */
+  #draining: boolean
+  /** The socket was ended after the drain (see #endDrained). */
+  #drainEnded: boolean
 
   /**
    * Takes over `transferred`, a socket handed over by the acceptor and not yet reading (pauseOnConnect). Its
@@ -184,8 +200,11 @@ export class Connection {
     this.#budgetWaiting = false
     this.#budgetWaiter = () => this.#budgetAvailable()
     this.#lastActivity = idleClock
+    this.#draining = false
+    this.#drainEnded = false
     workerBudget.limit = shard.config.queuedMaxRequestBytes
     liveConnections.add(this)
+    recordConnectionAccepted()
     const idleMs = shard.config.connectionsMaxIdleMs
     if (idleTimer === null && idleMs > 0) {
       idleClock = Date.now()
@@ -198,6 +217,43 @@ export class Connection {
     socket.on('close', () => this.#onClose())
     socket.on('drain', () => this.#maybeResume())
     socket.resume()
+  }
+
+  /** Requests read and not yet answered (or settled, for those with no answer). */
+  get inFlight (): number {
+    return this.#inFlight
+  }
+
+  /**
+   * Graceful shutdown (Shard#drain): requests already read are handled and answered in order as usual; frames
+   * that arrive from now on are read and dropped (a client learns of them as a closed connection, and resends
+   * them to the broker after its restart). Once nothing is in flight, the socket is ended: the FIN follows the
+   * last response. Reading goes on meanwhile, so that the kernel does not answer unread bytes with a reset, which
+   * would discard responses still in its send buffer.
+   */
+  drain (): void {
+    if (this.#draining) return
+    this.#draining = true
+    if (this.#readPaused && !this.#closed) {
+      this.#readPaused = false
+      this.#inFlightPaused = false
+      this.socket.resume()
+    }
+    if (this.#inFlight === 0) this.#endDrained()
+  }
+
+  #endDrained (): void {
+    if (this.#closed || this.#drainEnded) return
+    this.#drainEnded = true
+    const socket = this.socket
+    socket.end()
+    // Everything is written to the kernel ('finish'): the client normally closes its side at once on our FIN;
+    // one that does not is closed a moment later (the kernel still delivers what it holds). A client that does
+    // not read keeps 'finish' from coming, and so the shutdown waiting, up to --shutdown-timeout-ms.
+    socket.once('finish', () => {
+      const timer = setTimeout(destroySocket, kDrainedCloseGraceMs, socket)
+      socket.once('close', () => clearTimeout(timer))
+    })
   }
 
   get closed (): boolean {
@@ -213,6 +269,7 @@ export class Connection {
 
   #onClose (): void {
     this.#closed = true
+    recordConnectionClosed()
     // The connection reads no more; requests still running keep their own references.
     releaseReaderArena(this.#arena)
     if (this.#budgetWaiting) {
@@ -380,6 +437,8 @@ export class Connection {
   }
 
   #handleFrame (frame: Buffer): void {
+    // Shutting down: no new request is started (see drain).
+    if (this.#draining) return
     const apiKey = frame.readInt16BE(0)
     const apiVersion = frame.readInt16BE(2)
     const handler = this.shard.handlers.get(apiKey)
@@ -401,7 +460,7 @@ export class Connection {
       return
     }
     // Frames are only handed on from the arena being read (#onRead), so that is this request's arena.
-    const slot: Slot = { chunks: null, done: false, arena: this.#arena }
+    const slot: Slot = { chunks: null, done: false, arena: this.#arena, apiKey, apiVersion, startedAt: performance.now() }
     retainArena(this.#arena)
     this.#slots.push(slot)
     this.#inFlight++
@@ -509,6 +568,7 @@ export class Connection {
   #answerError (slot: Slot, handler: Handler, context: RequestContext, request: unknown, errorCode: number, errorMessage: string | null): void {
     const api = handler.api
     const version = context.apiVersion
+    recordError(api.key, errorCode)
     if (api.key === 0 && (request === null || (request as { acks?: number }).acks === 0)) {
       this.close(`${api.name} v${version} failed with ${errorName(errorCode)} and has no response to carry it`)
       this.#settle(slot)
@@ -578,7 +638,9 @@ export class Connection {
     }
     slot.done = true
     this.#inFlight--
+    recordRequest(slot.apiKey, slot.apiVersion, (performance.now() - slot.startedAt) / 1000)
     this.#flush()
+    if (this.#draining && this.#inFlight === 0) this.#endDrained()
   }
 
   #flush (): void {

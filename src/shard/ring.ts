@@ -20,6 +20,8 @@
 // reads kWriteField with Atomics.load before touching the bytes, and publishes the space it freed with
 // Atomics.store(kReadField). Both indices only grow (mod 2^32), so `write - read` is the bytes in use.
 
+import { recordRingFull } from '../metrics/worker-metrics.ts'
+
 export const kWriteField = 0
 export const kReadField = 4
 export const kSenderWaitingField = 8
@@ -153,7 +155,10 @@ export class RingWriter {
         Atomics.store(header, kSenderWaitingField / 4, 1)
         // The consumer may have freed space between our read and the flag; re-check once.
         const readAgain = Atomics.load(header, kReadField / 4) >>> 0
-        if (readAgain === read) break
+        if (readAgain === read) {
+          recordRingFull()
+          break
+        }
         continue
       }
       let at = offset

@@ -42,6 +42,7 @@ import { kTransactionStateTopic } from '../txn/transaction-log.ts'
 import { ShardTransactionHost } from './transaction-host.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
+import { createPartitionStats } from '../metrics/worker-metrics.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
@@ -71,12 +72,15 @@ export class LocalPartition {
   readonly index: number
   readonly log: PartitionLog
   readonly waiters: Set<AppendWaiter>
+  /** Traffic counters (bytes and records in and out; src/metrics/worker-metrics.ts), kept with the log. */
+  readonly stats: Float64Array
 
-  constructor (topic: TopicEntry, index: number, log: PartitionLog) {
+  constructor (topic: TopicEntry, index: number, log: PartitionLog, stats: Float64Array = createPartitionStats()) {
     this.topic = topic
     this.index = index
     this.log = log
     this.waiters = new Set()
+    this.stats = stats
   }
 
   /** Wakes long polls after an append. */
@@ -137,6 +141,11 @@ export class Shard {
   readonly #connections: Set<Connection>
   /** Wakes for fetch parts this worker serves for others, by `${source}:${token}`. */
   readonly fetchWakers: Map<string, () => void>
+  /**
+   * Requests parked until a deadline (fetch long polls, local or served for another worker), each by the call
+   * that answers it now with what it has: a drain (shutdown) calls them all.
+   */
+  readonly longPolls: Set<() => void>
   /** Coordinator of the groups whose offsets partitions this worker owns. */
   readonly groups: GroupCoordinator
   /** Coordinator of the transactional ids whose `__transaction_state` partitions this worker owns. */
@@ -144,6 +153,9 @@ export class Shard {
   readonly #transactionHost: ShardTransactionHost
   #nextToken: number
   #stopping: boolean
+  /** Set by drain(): called once the last connection has closed. */
+  #drained: (() => void) | null
+  #draining: boolean
 
   constructor (options: {
     index: number
@@ -180,6 +192,9 @@ export class Shard {
     this.#adminCalls = new Map()
     this.#connections = new Set()
     this.fetchWakers = new Map()
+    this.longPolls = new Set()
+    this.#drained = null
+    this.#draining = false
     this.#nextToken = Math.max(1, (options.tokenBase ?? 1) & 0x7fffffff)
     this.#stopping = false
     this.table = new ShardTable({ version: 0, clusterId: options.metadata.clusterId, topics: [] }, this.workers)
@@ -241,7 +256,7 @@ export class Shard {
         const existing = partitions[p]
         if (existing !== undefined) {
           // Same log; the topic entry (configs, partition count) may have changed.
-          partitions[p] = new LocalPartition(topic, p, existing.log)
+          partitions[p] = new LocalPartition(topic, p, existing.log, existing.stats)
           for (const waiter of existing.waiters) partitions[p]?.waiters.add(waiter)
           continue
         }
@@ -260,10 +275,17 @@ export class Shard {
     }
   }
 
+  /** Every partition this worker owns (for metrics scrapes). */
+  * localPartitions (): Generator<LocalPartition> {
+    for (const partitions of this.#partitions.values()) {
+      for (const local of partitions) if (local !== undefined) yield local
+    }
+  }
+
   // ---- connections ---------------------------------------------------------------------------------------
 
   adopt (socket: Socket): void {
-    if (this.#stopping) {
+    if (this.#stopping || this.#draining) {
       socket.destroy()
       return
     }
@@ -276,6 +298,7 @@ export class Shard {
     this.#connections.delete(connection)
     // The acceptor counts connections per IP (src/net/acceptor-limits.ts).
     this.#port.postMessage({ type: 'connection-closed', worker: this.index, ip: connection.remoteIp })
+    if (this.#draining && this.#connections.size === 0) this.#finishDrain()
   }
 
   // ---- controller (control plane, postMessage) ------------------------------------------------------------
@@ -482,6 +505,50 @@ export class Shard {
   }
 
   // ---- shutdown ------------------------------------------------------------------------------------------
+  //
+  // A graceful shutdown has two steps, both driven by the main thread (src/broker.ts): every worker drains, and
+  // only once all of them have drained does any stop. A worker that has drained keeps its ring loop and its
+  // partitions serving the others: a request still in flight on another worker may need a part of it (a
+  // produce part, an acks=-1 flush, a group's offsets) until that worker has drained too.
+
+  /** Whether drain() was called: new long polls answer at once, new connections are refused. */
+  get draining (): boolean {
+    return this.#draining
+  }
+
+  /**
+   * Step 1: stop starting requests, answer those in flight, close the connections; `done` once none is left.
+   * Long polls answer at once with what they have, and so do group members waiting in a JoinGroup or SyncGroup
+   * (NOT_COORDINATOR, as Kafka answers them when a coordinator resigns: they find the coordinator again, which
+   * is this broker after its restart). An acks=-1 produce is answered once its fsync is done.
+   */
+  drain (done: () => void): void {
+    if (this.#draining) return
+    this.#draining = true
+    this.#drained = done
+    this.groups.drain()
+    for (const finish of [...this.longPolls]) finish()
+    for (const connection of [...this.#connections]) connection.drain()
+    if (this.#connections.size === 0) this.#finishDrain()
+  }
+
+  #finishDrain (): void {
+    const done = this.#drained
+    this.#drained = null
+    done?.()
+  }
+
+  /** What a drain still waits for, for the log line when the shutdown times out. */
+  drainStatus (): { connections: number, requests: number, unwrittenBytes: number, longPolls: number } {
+    let requests = 0
+    let unwrittenBytes = 0
+    for (const connection of this.#connections) {
+      requests += connection.inFlight
+      unwrittenBytes += connection.socket.writableLength
+    }
+    return { connections: this.#connections.size, requests, unwrittenBytes, longPolls: this.longPolls.size }
+  }
+
 
   stop (): void {
     this.#stopping = true

@@ -9,6 +9,7 @@ import { buildHandlers } from '../handlers/index.ts'
 import type { BrokerConfig } from '../config/config.ts'
 import { collectGarbage, reclaimWhenQuiet } from '../memory-reclaim.ts'
 import { dropIdleArenas } from '../net/arena-pool.ts'
+import { attachMetricsSlab, startEventLoopSampler, workerSnapshot } from '../metrics/worker-metrics.ts'
 
 interface WorkerData {
   index: number
@@ -22,12 +23,16 @@ interface WorkerData {
   downPeers: number[]
   /** First call token: a restarted worker numbers its calls apart from its predecessor's. */
   tokenBase: number
+  /** This worker's metrics slab (src/metrics/layout.ts), the same one across restarts. */
+  metrics: SharedArrayBuffer
 }
 
 const data = workerData as WorkerData
 const port = parentPort
 if (port === null) throw new Error('worker.ts must run in a worker thread')
 const logger = new Logger(data.config.logLevel, `worker-${data.index}`)
+// Before the Shard opens (and recovers) its partitions: their fsyncs count from the start.
+attachMetricsSlab(data.metrics)
 const { handlers, remoteServers } = buildHandlers()
 const shard = new Shard({ ...data, logger, port, handlers, remoteServers })
 
@@ -55,6 +60,18 @@ port.on('message', (message) => {
     case 'advertised':
       shard.advertised = message.advertised
       break
+    case 'metrics-scrape':
+      // One answer per scrape of /metrics (src/metrics/broker-metrics.ts): what has dynamic names.
+      port.postMessage({ type: 'metrics-snapshot', id: message.id, worker: data.index, ...workerSnapshot(shard) })
+      break
+    case 'drain':
+      // Graceful shutdown, step 1 (src/broker.ts): answer what is in flight, close the connections. The ring loop
+      // and the partitions keep serving the other workers until 'stop'.
+      shard.drain(() => port.postMessage({ type: 'drained', worker: data.index }))
+      break
+    case 'drain-status':
+      port.postMessage({ type: 'drain-status', worker: data.index, ...shard.drainStatus() })
+      break
     case 'stop':
       shard.stop()
       port.postMessage({ type: 'stopped', worker: data.index })
@@ -71,6 +88,8 @@ shard.runRingLoop().catch((error: Error) => {
   process.exit(1)
 })
 port.postMessage({ type: 'ready', worker: data.index })
+// Only with the metrics endpoint on: the delay monitor wakes the loop every 10 ms, and nobody would read it.
+if (data.config.metricsHost !== null) startEventLoopSampler()
 
 // Memory back after a burst (src/memory-reclaim.ts): this thread's idle arenas and heap; the main thread then
 // trims malloc's arenas for the whole process.

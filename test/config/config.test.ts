@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { ConfigError, kFlags, parseConfig } from '../../src/config/config.ts'
+import { ConfigError, kFlags, parseConfig, usage } from '../../src/config/config.ts'
+import { brokerConfigEntries } from '../../src/handlers/describe-configs.ts'
 
 test('defaults serve 127.0.0.1:9092 with data in ./data and one worker per core', () => {
   const config = parseConfig([], {})
@@ -36,7 +37,8 @@ test('advertised listener is parsed separately from the listen address', () => {
 })
 
 test('bad values are rejected with a ConfigError naming the flag', () => {
-  for (const argv of [['--workers', '0'], ['--listen', 'nohost'], ['--listen', 'h:70000'], ['--log-level', 'loud'], ['--ring-bytes', '5000'], ['--bogus'], ['--data-dir']]) {
+  for (const argv of [['--workers', '0'], ['--workers='], ['--node-id', '0x1'], ['--segment-bytes', '1e9'], ['--listen', 'nohost'], ['--listen', 'h:70000'], ['--listen', 'h:'],
+    ['--log-level', 'loud'], ['--ring-bytes', '5000'], ['--bogus'], ['--data-dir']]) {
     assert.throws(() => parseConfig(argv, {}), ConfigError, argv.join(' '))
   }
 })
@@ -62,10 +64,77 @@ test('connection limits default to Kafka-like values and take flags and SHOAL_* 
   }
 })
 
-test('the README documents every flag and its environment variable', () => {
+/** Flag to `[env, property]` as the README's Flags table lists them (property null where the row names none). */
+function readmeFlagRows (): Map<string, [string, string | null]> {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
-  for (const spec of kFlags) {
-    assert.ok(readme.includes(spec.flag), `README lacks ${spec.flag}`)
-    assert.ok(readme.includes(spec.env), `README lacks ${spec.env}`)
+  const section = readme.slice(readme.indexOf('\n## Flags\n'), readme.indexOf('\n### Config file\n'))
+  const rows = new Map<string, [string, string | null]>()
+  for (const line of section.split('\n').filter((l) => l.startsWith('| `--'))) {
+    const match = /^\| `(--[a-z0-9-]+)[^`]*` \| `(SHOAL_[A-Z0-9_]+)`(?:, `([a-z0-9.]+)`)? \|/.exec(line)
+    assert.ok(match !== null, `unexpected Flags row: ${line}`)
+    assert.ok(!rows.has(match[1]), `README lists ${match[1]} twice`)
+    rows.set(match[1], [match[2], match[3] ?? null])
   }
+  return rows
+}
+
+/** The same from `shoal --help`. */
+function usageFlagLines (): Map<string, [string, string | null]> {
+  const lines = new Map<string, [string, string | null]>()
+  for (const line of usage().split('\n').filter((l) => l.startsWith('  --'))) {
+    const match = /^ {2}(--[a-z0-9-]+)(?:\[=bool\]| VALUE) .*\[(SHOAL_[A-Z0-9_]+)(?:, ([a-z0-9.]+))?\]$/.exec(line)
+    assert.ok(match !== null, `unexpected usage line: ${line}`)
+    lines.set(match[1], [match[2], match[3] ?? null])
+  }
+  return lines
+}
+
+test('the README Flags table, shoal --help and kFlags list the same flags, variables and properties', () => {
+  const expected = new Map(kFlags.map((spec) => [spec.flag, [spec.env, spec.property]]))
+  assert.deepEqual(readmeFlagRows(), expected)
+  assert.deepEqual(usageFlagLines(), expected)
+})
+
+test('every flag but --config has its own property name, Kafka\'s or shoal.*, and its own variable', () => {
+  const names = new Set<string>()
+  const envs = new Set<string>()
+  for (const spec of kFlags) {
+    assert.ok(!envs.has(spec.env), `${spec.env} twice`)
+    envs.add(spec.env)
+    if (spec.flag === '--config') {
+      assert.equal(spec.property, null)
+      continue
+    }
+    assert.ok(spec.property !== null && /^[a-z][a-z0-9]*(\.[a-z0-9]+)*$/.test(spec.property), `${spec.flag}: bad property ${spec.property}`)
+    for (const name of [spec.property, ...(spec.aliases ?? [])]) {
+      assert.ok(!names.has(name), `property ${name} twice`)
+      names.add(name)
+    }
+  }
+})
+
+test('DescribeConfigs describes every Kafka-named property of kFlags', () => {
+  const config = parseConfig([], {})
+  const described = new Set(brokerConfigEntries(config, 'h', 1).map((entry) => entry.name))
+  for (const spec of kFlags) {
+    if (spec.property === null || spec.property.startsWith('shoal.')) continue
+    assert.ok(described.has(spec.property), `DescribeConfigs lacks ${spec.property}`)
+  }
+})
+
+test('the README\'s example config file is accepted and means what it says', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const example = /\n```properties\n([\s\S]*?)```/.exec(readme)
+  assert.ok(example !== null, 'README has no ```properties block')
+  const config = parseConfig(['--config', 'server.properties'], {}, () => example[1])
+  assert.equal(config.listenHost, '0.0.0.0')
+  assert.equal(config.listenPort, 9092)
+  assert.equal(config.advertisedHost, 'kafka.example.com')
+  assert.equal(config.dataDir, '/var/lib/shoal')
+  assert.equal(config.defaultPartitions, 3)
+  assert.equal(config.autoCreateTopics, false)
+  assert.equal(config.workers, 4)
+  // The precedence example that follows it.
+  assert.equal(parseConfig(['--config', 'f', '--workers', '2'], { SHOAL_DEFAULT_PARTITIONS: '6' }, () => example[1]).workers, 2)
+  assert.equal(parseConfig(['--config', 'f', '--workers', '2'], { SHOAL_DEFAULT_PARTITIONS: '6' }, () => example[1]).defaultPartitions, 6)
 })

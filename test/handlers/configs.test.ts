@@ -2,7 +2,7 @@
 // project's own client; a changed topic config takes effect on the data path (max.message.bytes).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import kafkajs from 'kafkajs'
+import kafkajs from '../helpers/kafkajs.ts'
 import { startBroker } from '../helpers/broker.ts'
 
 const { Kafka, logLevel, ConfigResourceTypes } = kafkajs

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import kafkajs from 'kafkajs'
+import kafkajs from '../helpers/kafkajs.ts'
 import type { Admin, Kafka as KafkaClient, Producer } from 'kafkajs'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 

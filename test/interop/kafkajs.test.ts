@@ -12,7 +12,7 @@
 // own codecs (src/protocol/compression.ts), as an application would register kafkajs-snappy and the like.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import kafkajs from 'kafkajs'
+import kafkajs from '../helpers/kafkajs.ts'
 import type { Admin, Kafka as KafkaClient, Message, Producer } from 'kafkajs'
 import { compress, decompress } from '../../src/protocol/compression.ts'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
