@@ -28,8 +28,17 @@ const kQuietUtilisation = 0.05
 const kWorkUtilisation = 0.02
 const kWorkGrowthBytes = 64 * 1024 * 1024
 
-type GcFunction = () => void
+/** The `gc` that --expose-gc gives: with options, V8's gc extension picks the kind of collection. */
+type GcFunction = (options?: { type: 'major', execution: 'sync', flavor: 'regular' | 'last-resort' }) => void
 let gcFunction: GcFunction | null | undefined
+/**
+ * V8's "last resort" flavour (Heap::CollectAllAvailableGarbage): repeated full, compacting collections in
+ * memory-reducing mode, which also give back the pages V8 keeps pooled for reuse and flush code that has not run
+ * lately (the codecs of every API version a client touched once). A plain full collection keeps those, and a
+ * worker's heap then stays at twice its start after a hostile burst. Slower (tens of ms), so it is only used
+ * once a thread has gone quiet.
+ */
+const kReduceMemory = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const
 
 /**
  * Sets V8's `--expose-gc`, which exposes `gc` to contexts created afterwards. V8 flags are per process and
@@ -57,7 +66,7 @@ export function collectGarbage (): boolean {
     }
   }
   if (gcFunction === null) return false
-  gcFunction()
+  gcFunction(kReduceMemory)
   return true
 }
 

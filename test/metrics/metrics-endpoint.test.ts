@@ -4,7 +4,7 @@
 // that dies and is restarted takes none of the counts with it.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import kafkajs from 'kafkajs'
+import kafkajs from '../helpers/kafkajs.ts'
 import type { Consumer, Kafka as KafkaClient } from 'kafkajs'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import { parsePrometheus, sampleSum, hasSample, type PromSample } from './prometheus.ts'
