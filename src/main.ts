@@ -5,6 +5,7 @@ import { ConfigError, parseConfig, usage } from './config/config.ts'
 import { Logger } from './logger.ts'
 import { startBroker } from './broker.ts'
 import { raiseOpenFileLimit } from './os-limits.ts'
+import { notifyReady, notifyStopping } from './service-notify.ts'
 
 const argv = process.argv.slice(2)
 if (argv.includes('--help') || argv.includes('-h')) {
@@ -21,20 +22,35 @@ try {
   }
   throw error
 }
-const logger = new Logger(config.logLevel, 'main')
+const logger = new Logger(config.logLevel, 'main', { format: config.logFormat })
+/** A second signal exits at once, unclean: 128 + the signal's number, as a shell reports a process killed by it. */
+const kSignalExitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+// A signal from here until the broker is up (its workers recovering their partitions) is remembered, and the
+// shutdown starts once it is up: a shutdown needs the broker, and recovery is not interrupted. A second one exits
+// at once. The open-file line below comes after this, so a test that sees it knows the signal is handled.
+let signalDuringStart: string | null = null
+const onSignalDuringStart = (signal: string): void => {
+  if (signalDuringStart !== null) process.exit(kSignalExitCodes[signal] ?? 1)
+  signalDuringStart = signal
+  logger.info(`${signal} while starting: shutting down once started (a second signal exits at once)`)
+}
+process.on('SIGINT', onSignalDuringStart).on('SIGTERM', onSignalDuringStart)
 // Before any partition or socket is opened (src/os-limits.ts): never fatal, but a warning when it cannot.
 const fileLimit = raiseOpenFileLimit()
 if (fileLimit.ok) logger.info(fileLimit.message)
 else logger.warn(fileLimit.message)
 const broker = await startBroker(config, logger)
+process.off('SIGINT', onSignalDuringStart).off('SIGTERM', onSignalDuringStart)
 process.stdout.write(`listening on ${broker.host}:${broker.port}\n`)
 if (broker.metrics !== null) process.stdout.write(`metrics on ${broker.metrics.host}:${broker.metrics.port}\n`)
+// Under systemd's Type=notify (deploy/systemd/shoal.service): READY=1 now that every worker has recovered its
+// partitions and the listener accepts, the moment /readyz turns 200. A no-op without NOTIFY_SOCKET; never fatal.
+const notifyOptions = { onError: (message: string) => logger.warn(message) }
+notifyReady(`serving Kafka on ${broker.host}:${broker.port}`, notifyOptions)
 // SIGTERM or SIGINT: a graceful shutdown (Broker#close: stop accepting, answer what is in flight, flush, write the
 // logs' clean-shutdown markers), exit 0 once done. Past --shutdown-timeout-ms: a log line of what was still
 // pending, exit 1 (the logs not yet closed have no marker and are recovered at the next start, as after a crash).
-// A second signal exits at once, unclean: 128 + the signal's number, as a shell reports a process killed by it
-// (130 for SIGINT, 143 for SIGTERM).
-const kSignalExitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+// A second signal exits at once (130 for SIGINT, 143 for SIGTERM).
 let stopping = false
 const stop = (signal: string): void => {
   if (stopping) {
@@ -42,6 +58,7 @@ const stop = (signal: string): void => {
     process.exit(kSignalExitCodes[signal] ?? 1)
   }
   stopping = true
+  notifyStopping(`${signal}: shutting down`, notifyOptions)
   const timeoutMs = config.shutdownTimeoutMs
   logger.info(`${signal}: shutting down (answering requests in flight, then closing the logs; up to ${timeoutMs} ms, --shutdown-timeout-ms; a second signal exits at once)`)
   const timer = setTimeout(() => {
@@ -61,3 +78,4 @@ const stop = (signal: string): void => {
 }
 process.on('SIGINT', () => stop('SIGINT'))
 process.on('SIGTERM', () => stop('SIGTERM'))
+if (signalDuringStart !== null) stop(signalDuringStart)

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startBroker, waitFor, type TestBroker } from './helpers/broker.ts'
+import { spawn } from 'node:child_process'
+import { kRepoRoot, startBroker, waitFor, type TestBroker } from './helpers/broker.ts'
 import { Kafka, logLevel } from './helpers/kafkajs.ts'
 import { createTopic, fetchRecords, kFetchVersion, KafkaClient, produce } from './helpers/kafka-client.ts'
 import { kCleanShutdownFile } from '../src/log/partition-log.ts'
@@ -169,4 +170,29 @@ test('a second SIGTERM exits at once (143) while the shutdown is stuck', { timeo
   broker.process.kill('SIGTERM')
   assert.equal(await exitCode(broker, 20_000), 143, broker.output())
   assert.match(broker.output(), /SIGTERM again: exiting now, without finishing the shutdown/)
+})
+
+test('a SIGTERM while the broker is still starting shuts it down cleanly once it is up', { timeout: 90_000 }, async (t) => {
+  const dataDir = dataDirectory(t)
+  // 400 partitions to recover make the start long enough (well over a second) for the signal to come during it.
+  const first = await startBroker({ dataDir, workers: 2, cleanup: false })
+  const client = await KafkaClient.connect(first.host, first.port)
+  await createTopic(client, 'slow-start', 400)
+  client.close()
+  await first.stop()
+  const child = spawn(process.execPath, [join(kRepoRoot, 'src', 'main.ts'), '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--workers', '2', '--log-level', 'info'],
+    { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (text: string) => { output += text })
+  child.stderr.setEncoding('utf8').on('data', (text: string) => { output += text })
+  // The open-file line is logged after the start-up signal handler is in place, before the workers start.
+  await waitFor(() => /open file limit/.test(output), 20_000, `the open-file line:\n${output}`)
+  assert.doesNotMatch(output, /listening on/, 'the broker is not up yet')
+  child.kill('SIGTERM')
+  await waitFor(() => child.exitCode !== null || child.signalCode !== null, 30_000, `broker exit:\n${output}`)
+  assert.equal(child.exitCode, 0, output)
+  assert.match(output, /SIGTERM while starting: shutting down once started/)
+  assert.match(output, /listening on/)
+  assert.match(output, /shut down cleanly/)
 })

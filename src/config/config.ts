@@ -28,6 +28,8 @@ export interface BrokerConfig {
   readonly maxTopics: number
   readonly autoCreateTopics: boolean
   readonly logLevel: LogLevel
+  /** text (`time LEVEL [thread] message`) or json (one pino-style object per line); see src/logger.ts. */
+  readonly logFormat: LogFormat
   /** Largest request frame accepted; a larger size prefix closes the connection. */
   readonly maxFrameBytes: number
   /** Kafka's `max.connections`: connections open at once; the acceptor closes one beyond it. */
@@ -89,6 +91,8 @@ export type ConfigSource = 'flag' | 'env' | 'file' | 'default'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
+export type LogFormat = 'text' | 'json'
+
 interface FlagSpec {
   readonly flag: string
   readonly env: string
@@ -120,6 +124,7 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--max-topics', env: 'SHOAL_MAX_TOPICS', property: 'shoal.max.topics', help: 'most topics on the broker, internal ones included (default 5000)' },
   { flag: '--auto-create-topics', env: 'SHOAL_AUTO_CREATE_TOPICS', property: 'auto.create.topics.enable', help: 'create unknown topics when a client asks for their metadata (default true; =false to turn off)', boolean: true },
   { flag: '--log-level', env: 'SHOAL_LOG_LEVEL', property: 'shoal.log.level', help: 'error | warn | info | debug (default info)' },
+  { flag: '--log-format', env: 'SHOAL_LOG_FORMAT', property: 'shoal.log.format', help: 'text | json: json writes one object per line, pino\'s fields (default text)' },
   { flag: '--max-frame-bytes', env: 'SHOAL_MAX_FRAME_BYTES', property: 'socket.request.max.bytes', help: 'largest request frame accepted (default 104857600)' },
   { flag: '--max-connections', env: 'SHOAL_MAX_CONNECTIONS', property: 'max.connections', help: 'connections open at once, Kafka max.connections; more are closed at once (default 10000)' },
   { flag: '--max-connections-per-ip', env: 'SHOAL_MAX_CONNECTIONS_PER_IP', property: 'max.connections.per.ip', help: 'connections open at once from one IP, Kafka max.connections.per.ip (default 1000)' },
@@ -330,6 +335,8 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
   const [advertisedHost, advertisedPort] = advertised === undefined ? [null, null] : parseHostPort(advertised, where('--advertised-listener'))
   const logLevel = (get('--log-level') ?? 'info') as LogLevel
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`${where('--log-level')}: unknown level "${logLevel}"`)
+  const logFormat = (get('--log-format') ?? 'text') as LogFormat
+  if (!['text', 'json'].includes(logFormat)) throw new ConfigError(`${where('--log-format')}: unknown format "${logFormat}"`)
   const metricsListen = get('--metrics-listen')
   const [metricsHost, metricsPort] = metricsListen === undefined || metricsListen === '' ? [null, 0] : parseHostPort(metricsListen, where('--metrics-listen'))
   const ringBytes = parseInteger(get('--ring-bytes') ?? String(1 << 20), where('--ring-bytes'), 4096)
@@ -347,6 +354,7 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     maxTopics: parseInteger(get('--max-topics') ?? '5000', where('--max-topics'), 1),
     autoCreateTopics: parseBoolean(get('--auto-create-topics') ?? 'true', where('--auto-create-topics')),
     logLevel,
+    logFormat,
     maxFrameBytes: parseInteger(get('--max-frame-bytes') ?? String(100 * 1024 * 1024), where('--max-frame-bytes'), 1024),
     maxConnections: parseInteger(get('--max-connections') ?? '10000', where('--max-connections'), 1),
     maxConnectionsPerIp: parseInteger(get('--max-connections-per-ip') ?? '1000', where('--max-connections-per-ip'), 1),

@@ -69,6 +69,29 @@ function carriesError (response: object): boolean {
   return false
 }
 
+/**
+ * The first non-zero error code anywhere in a response (top level first, then its entries in order), else 0:
+ * what the per-request debug line reports. Only called at --log-level debug.
+ */
+function firstErrorCode (response: object): number {
+  let nested = 0
+  for (const [key, value] of Object.entries(response)) {
+    if (isErrorCodeField(key) && typeof value === 'number') {
+      if (value !== 0) return value
+    } else if (nested === 0) {
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length && nested === 0; i++) {
+          const element = value[i]
+          if (element !== null && typeof element === 'object' && !Buffer.isBuffer(element)) nested = firstErrorCode(element)
+        }
+      } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+        nested = firstErrorCode(value)
+      }
+    }
+  }
+  return nested
+}
+
 /** How long a drained connection waits for the client to close after our FIN (see Connection#drain). */
 const kDrainedCloseGraceMs = 1000
 
@@ -112,6 +135,10 @@ interface Slot {
   readonly apiKey: number
   readonly apiVersion: number
   readonly startedAt: number
+  /** For the per-request debug line (#logAnswered): the header's ids, and the error code answered (0 for none). */
+  readonly correlationId: number
+  readonly clientId: string | null
+  errorCode: number
 }
 
 export class Connection {
@@ -460,7 +487,7 @@ export class Connection {
       return
     }
     // Frames are only handed on from the arena being read (#onRead), so that is this request's arena.
-    const slot: Slot = { chunks: null, done: false, arena: this.#arena, apiKey, apiVersion, startedAt: performance.now() }
+    const slot: Slot = { chunks: null, done: false, arena: this.#arena, apiKey, apiVersion, startedAt: performance.now(), correlationId: header.correlationId, clientId: header.clientId, errorCode: 0 }
     retainArena(this.#arena)
     this.#slots.push(slot)
     this.#inFlight++
@@ -539,6 +566,7 @@ export class Connection {
   #answerUnsupported (slot: Slot, handler: Handler, context: RequestContext, reader: Reader): void {
     const api = handler.api
     count('requests-unsupported-version')
+    slot.errorCode = ErrorCode.UNSUPPORTED_VERSION
     if (api.key === 18) {
       const response = handler.unsupported?.(this.shard) ?? null
       if (response !== null && this.#encodeInto(slot, api, 0, context.correlationId, response)) {
@@ -569,6 +597,7 @@ export class Connection {
     const api = handler.api
     const version = context.apiVersion
     recordError(api.key, errorCode)
+    slot.errorCode = errorCode
     if (api.key === 0 && (request === null || (request as { acks?: number }).acks === 0)) {
       this.close(`${api.name} v${version} failed with ${errorName(errorCode)} and has no response to carry it`)
       this.#settle(slot)
@@ -618,6 +647,8 @@ export class Connection {
       this.#settle(slot)
       return
     }
+    // Only at debug: the walk finds the error code the per-request line reports (see #logAnswered).
+    if (this.shard.logger.debugEnabled && response !== null && typeof response === 'object') slot.errorCode = firstErrorCode(response)
     if (response !== kNoResponse && !this.#encodeInto(slot, handler.api, context.apiVersion, context.correlationId, response)) {
       // A response the handler built but the definition cannot carry (a null where none is allowed, a number
       // out of range): a bug, answered like a thrown one.
@@ -638,9 +669,28 @@ export class Connection {
     }
     slot.done = true
     this.#inFlight--
-    recordRequest(slot.apiKey, slot.apiVersion, (performance.now() - slot.startedAt) / 1000)
+    const seconds = (performance.now() - slot.startedAt) / 1000
+    recordRequest(slot.apiKey, slot.apiVersion, seconds)
+    // One comparison at info: the line and its fields are built only at debug.
+    if (this.shard.logger.debugEnabled) this.#logAnswered(slot, seconds)
     this.#flush()
     if (this.#draining && this.#inFlight === 0) this.#endDrained()
+  }
+
+  /** --log-level debug: one line per request answered (or settled without an answer: acks=0, a closed connection). */
+  #logAnswered (slot: Slot, seconds: number): void {
+    const api = this.shard.handlers.get(slot.apiKey)?.api.name ?? `api ${slot.apiKey}`
+    const latencyMs = Math.round(seconds * 1e6) / 1000
+    const error = slot.errorCode === 0 ? '' : `: ${errorName(slot.errorCode)} (${slot.errorCode})`
+    this.shard.logger.debug(`${api} v${slot.apiVersion} from client ${JSON.stringify(slot.clientId)} (${this.remote}), correlation id ${slot.correlationId}: ${latencyMs} ms${error}`, {
+      api,
+      apiVersion: slot.apiVersion,
+      clientId: slot.clientId,
+      correlationId: slot.correlationId,
+      remote: this.remote,
+      latencyMs,
+      errorCode: slot.errorCode
+    })
   }
 
   #flush (): void {

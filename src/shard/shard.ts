@@ -43,6 +43,7 @@ import { ShardTransactionHost } from './transaction-host.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
 import { createPartitionStats } from '../metrics/worker-metrics.ts'
+import { RecoveryProgress } from './recovery-progress.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
@@ -225,6 +226,9 @@ export class Shard {
     if (metadata.version <= this.table.version) return
     const table = new ShardTable(metadata, this.workers)
     const opened: LocalPartition[] = []
+    // The first version (this worker starting, or restarting after a crash) opens every partition it owns from
+    // disk: progress lines at info (src/shard/recovery-progress.ts). Later versions open new, empty logs.
+    const progress = this.table.version === 0 ? new RecoveryProgress(this.logger, this.index, this.#ownedIn(table)) : null
     for (const [topicId, partitions] of this.#partitions) {
       const topic = table.topicById(topicId)
       for (const local of partitions) {
@@ -265,14 +269,25 @@ export class Shard {
         const segmentBytes = Number(topic.configs['segment.bytes'] ?? this.config.segmentBytes)
         partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
         if (topic.name === kOffsetsTopic || topic.name === kTransactionStateTopic) opened.push(partitions[p] as LocalPartition)
+        progress?.opened((partitions[p] as LocalPartition).log)
       }
     }
+    progress?.done()
     this.table = table
     // Groups are loaded once the table that routes to them is in place.
     for (const local of opened) {
       if (local.topic.name === kOffsetsTopic) this.groups.loadPartition(local)
       else this.#transactionHost.load(local)
     }
+  }
+
+  /** How many partitions `table` gives this worker. */
+  #ownedIn (table: ShardTable): number {
+    let owned = 0
+    for (const topic of table.topics()) {
+      for (let p = 0; p < topic.partitions; p++) if (topic.owners[p] === this.index) owned++
+    }
+    return owned
   }
 
   /** Every partition this worker owns (for metrics scrapes). */

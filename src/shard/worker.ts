@@ -30,7 +30,7 @@ interface WorkerData {
 const data = workerData as WorkerData
 const port = parentPort
 if (port === null) throw new Error('worker.ts must run in a worker thread')
-const logger = new Logger(data.config.logLevel, `worker-${data.index}`)
+const logger = new Logger(data.config.logLevel, `worker-${data.index}`, { format: data.config.logFormat })
 // Before the Shard opens (and recovers) its partitions: their fsyncs count from the start.
 attachMetricsSlab(data.metrics)
 const { handlers, remoteServers } = buildHandlers()

@@ -38,9 +38,18 @@ test('advertised listener is parsed separately from the listen address', () => {
 
 test('bad values are rejected with a ConfigError naming the flag', () => {
   for (const argv of [['--workers', '0'], ['--workers='], ['--node-id', '0x1'], ['--segment-bytes', '1e9'], ['--listen', 'nohost'], ['--listen', 'h:70000'], ['--listen', 'h:'],
-    ['--log-level', 'loud'], ['--ring-bytes', '5000'], ['--bogus'], ['--data-dir']]) {
+    ['--log-level', 'loud'], ['--log-format', 'xml'], ['--ring-bytes', '5000'], ['--bogus'], ['--data-dir']]) {
     assert.throws(() => parseConfig(argv, {}), ConfigError, argv.join(' '))
   }
+})
+
+test('--log-format is text by default and takes json from the flag, SHOAL_LOG_FORMAT or shoal.log.format', () => {
+  assert.equal(parseConfig([], {}).logFormat, 'text')
+  assert.equal(parseConfig(['--log-format', 'json'], {}).logFormat, 'json')
+  assert.equal(parseConfig([], { SHOAL_LOG_FORMAT: 'json' }).logFormat, 'json')
+  assert.equal(parseConfig(['--config', 'f'], {}, () => 'shoal.log.format=json\n').logFormat, 'json')
+  assert.equal(parseConfig(['--log-format=text'], { SHOAL_LOG_FORMAT: 'json' }).logFormat, 'text')
+  assert.throws(() => parseConfig([], { SHOAL_LOG_FORMAT: 'JSON' }), /SHOAL_LOG_FORMAT: unknown format "JSON"/)
 })
 
 test('connection limits default to Kafka-like values and take flags and SHOAL_* variables', () => {
