@@ -139,7 +139,17 @@ export function reclaimWhenQuiet (intervalMs: number, reclaim: () => void): () =
   let last: EventLoopUtilization = performance.eventLoopUtilization()
   let lastRss = process.memoryUsage.rss()
   let worked = false
+  /** The tick after a reclaim only takes new baselines: the reclaim's own work may run into it (see below). */
+  let settling = false
   const timer = setInterval(() => {
+    if (settling) {
+      // A reclaim may finish after it returns (a worker's second collection, half a second later): counted as
+      // work, it would make every quiet tick reclaim again, a full collection per tick on an idle broker.
+      settling = false
+      last = performance.eventLoopUtilization()
+      lastRss = process.memoryUsage.rss()
+      return
+    }
     const now = performance.eventLoopUtilization()
     const utilisation = performance.eventLoopUtilization(now, last).utilization
     last = now
@@ -148,6 +158,7 @@ export function reclaimWhenQuiet (intervalMs: number, reclaim: () => void): () =
     lastRss = rss
     if (!worked || utilisation >= kQuietUtilisation) return
     worked = false
+    settling = true
     reclaim()
     // The reclaim's own work is not work since the reclaim.
     last = performance.eventLoopUtilization()

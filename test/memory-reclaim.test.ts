@@ -44,6 +44,26 @@ test('a thread reclaims on the first quiet tick after work, once per quiet stret
   }
 })
 
+test('a reclaim whose work runs on after it returns (a second collection) does not start another one', async () => {
+  let reclaims = 0
+  const timers: NodeJS.Timeout[] = []
+  // Like a worker's reclaim: more work (its second collection) half a tick later.
+  const stop = reclaimWhenQuiet(200, () => { reclaims++; timers.push(setTimeout(() => busy(60), 100)) })
+  try {
+    const start = Date.now()
+    await waitFor(() => Date.now() - start > 650, 2000, 'three quiet ticks')
+    const before = reclaims
+    busy(300)
+    await waitFor(() => reclaims === before + 1, 5000, 'a reclaim after the burst')
+    const after = Date.now()
+    await waitFor(() => Date.now() - after > 1050, 2000, 'five more quiet ticks')
+    assert.equal(reclaims, before + 1, 'the reclaim\'s own later work is not a burst')
+  } finally {
+    stop()
+    for (const timer of timers) clearTimeout(timer)
+  }
+})
+
 test('the main thread coalesces the workers\' reports into one trim', async () => {
   const summaries: ProcessReclaimSummary[] = []
   const reclaim = new ProcessReclaim((summary) => summaries.push(summary))
