@@ -9,6 +9,7 @@ import { formatDiskProbe, probeDisk, type DiskProbeSummary } from './lib/disk-pr
 import { gitInfo, machineInfo } from './lib/machine.ts'
 import { Progress } from './lib/progress.ts'
 import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
+import { renderRestartTable, restartGigabytes, restartScenarios, runRestarts, selectRestartScenarios, type RestartResult } from './lib/restart.ts'
 import { runLoads, type Tools } from './lib/runner.ts'
 import { defaultScenarios, fullScenarios, recordsFor, selectScenarios, transactionScenarios } from './lib/scenarios.ts'
 import { formatMiB, renderTable } from './lib/stats.ts'
@@ -24,7 +25,8 @@ function scenariosOf (options: BenchOptions) {
 
 async function runLoad (options: BenchOptions): Promise<number> {
   const scenarios = scenariosOf(options)
-  if (scenarios.length === 0) {
+  const restarts = selectRestartScenarios(options.scenarios, options.matrix)
+  if (scenarios.length === 0 && restarts.length === 0) {
     process.stderr.write(`no scenario matches ${options.scenarios.join(', ')} (see --list${options.matrix === 'full' ? '' : ', or --full'})\n`)
     return 2
   }
@@ -38,8 +40,14 @@ async function runLoad (options: BenchOptions): Promise<number> {
   }
   const targets = [options.ceiling ? 'ceiling (mock)' : null, ...(options.shoal ? workers.map((count) => `shoal w=${count}`) : []),
     options.against === null ? null : `against ${options.against}`].filter((target) => target !== null)
-  process.stderr.write(`shoal bench: ${scenarios.length} scenarios x ${targets.length} targets (${targets.join(', ')}) x ` +
-    `${options.tools.length} tools (${options.tools.join(', ')}) x ${options.repeat} runs\n`)
+  if (scenarios.length > 0) {
+    process.stderr.write(`shoal bench: ${scenarios.length} scenarios x ${targets.length} targets (${targets.join(', ')}) x ` +
+      `${options.tools.length} tools (${options.tools.join(', ')}) x ${options.repeat} runs\n`)
+  }
+  if (restarts.length > 0) {
+    process.stderr.write(`shoal bench: restart scenarios ${restarts.map((scenario) => `${scenario.name} (${restartGigabytes(scenario, options)} GB)`).join(', ')} ` +
+      `x workers ${workers.join(', ')}, once each\n`)
+  }
   process.stderr.write(`machine: ${machine.cores} cores, ${machine.cpuModel ?? 'unknown CPU'}, ${formatMiB(machine.totalMemoryBytes)} MiB, ` +
     `Node ${machine.node}, load average ${machine.loadAverage?.join(' ') ?? '?'}; commit ${git.commit?.slice(0, 7) ?? '?'}${git.dirty === true ? ' (dirty)' : ''}\n`)
   for (const name of options.tools) {
@@ -49,14 +57,21 @@ async function runLoad (options: BenchOptions): Promise<number> {
   const diskProbe = options.diskProbe ? await runDiskProbe(options) : null
   const workDir = mkdtempSync(join(tmpdir(), 'shoal-bench-work-'))
   const progress = new Progress()
-  let result
+  const mainPath = join(kRepoRoot, 'src', 'main.ts')
+  let result: Awaited<ReturnType<typeof runLoads>> = { cases: [], targets: [] }
+  let restartResults: RestartResult[] = []
   try {
-    result = await runLoads({ options, scenarios, workers, tools, node: process.execPath, mainPath: join(kRepoRoot, 'src', 'main.ts'), workDir, progress })
+    if (scenarios.length > 0) result = await runLoads({ options, scenarios, workers, tools, node: process.execPath, mainPath, workDir, progress })
+    if (restarts.length > 0) {
+      restartResults = await runRestarts({ options, scenarios: restarts, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, progress })
+    }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
   }
   const diskLine = diskProbe === null ? '' : 'error' in diskProbe ? `disk probe failed: ${diskProbe.error}\n` : `${formatDiskProbe(diskProbe)}\n`
-  process.stdout.write('\n' + diskLine + renderLoadTable(result.cases, result.targets, tools, options.against !== null) + '\n')
+  process.stdout.write('\n' + diskLine)
+  if (scenarios.length > 0) process.stdout.write(renderLoadTable(result.cases, result.targets, tools, options.against !== null) + '\n')
+  if (restarts.length > 0) process.stdout.write((scenarios.length > 0 ? '\n' : '') + renderRestartTable(restartResults) + '\n')
   const date = new Date()
   const { mode: _mode, ...rest } = options
   const file: LoadResultFile = {
@@ -68,13 +83,14 @@ async function runLoad (options: BenchOptions): Promise<number> {
     options: { ...rest, workers },
     ratioMetric: kRatioMetric,
     targets: result.targets,
-    results: result.cases
+    results: result.cases,
+    restarts: restartResults
   }
   const out = options.out === null ? defaultResultPath(kRepoRoot, date, git.commit) : resolve(options.out)
   writeResultFile(out, file)
   process.stdout.write(`\nresult: ${out}\n`)
   const measured = result.cases.filter((item) => item.status === 'ok' || item.status === 'partial')
-  return measured.length > 0 ? 0 : 1
+  return measured.length > 0 || restartResults.some((item) => item.status === 'ok') ? 0 : 1
 }
 
 /**
@@ -99,7 +115,14 @@ function listScenarios (options: BenchOptions): void {
   const rows = scenariosOf(options).map((scenario) => [scenario.name, scenario.kind, `${scenario.recordSize}`,
     scenario.kind === 'consume' || scenario.kind === 'group' || scenario.kind === 'txn-consume' ? '-' : String(scenario.acks), scenario.compression,
     String(scenario.partitions), String(recordsFor(scenario, options.records))])
-  process.stdout.write(renderTable(['scenario', 'kind', 'record bytes', 'acks', 'compression', 'partitions', 'records'], rows, new Set([2, 5, 6])) + '\n')
+  if (rows.length > 0) {
+    process.stdout.write(renderTable(['scenario', 'kind', 'record bytes', 'acks', 'compression', 'partitions', 'records'], rows, new Set([2, 5, 6])) + '\n\n')
+  }
+  // Listed always, although they run only when named (or with --full): they write gigabytes.
+  const selected = new Set(selectRestartScenarios(options.scenarios, options.matrix).map((scenario) => scenario.name))
+  process.stdout.write(renderTable(['restart scenario', 'partitions', 'GB', 'selected'], restartScenarios().map((scenario) =>
+    [scenario.name, String(scenario.partitions), String(restartGigabytes(scenario, options)), selected.has(scenario.name) ? 'yes' : 'no (name it in --scenarios)']),
+  new Set([1, 2])) + '\n')
   if (scenariosOf(options).some((scenario) => scenario.kind === 'rate')) {
     process.stdout.write(`rate: records of the flat-out run (maximum rate M); the paced run then sends round(M/2 x ${options.rateSeconds}) (--rate-seconds)\n`)
   }

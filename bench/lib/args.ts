@@ -39,6 +39,8 @@ export interface BenchOptions {
   diskProbeSeconds: number
   /** Seconds a group consumer gets to be assigned partitions and finish. */
   groupTimeoutSec: number
+  /** restart-1000p: GB (10^9 bytes) of payload to fill its topic with before the restarts. */
+  restartGb: number
   /** Result file; null: bench/results/<date>-<commit>.json. */
   out: string | null
   /** Parent directory of the brokers' data directories; null: the OS temp dir. */
@@ -75,6 +77,7 @@ export function defaultOptions (): BenchOptions {
     diskProbe: true,
     diskProbeSeconds: 3,
     groupTimeoutSec: 20,
+    restartGb: 1,
     out: null,
     dataDir: null,
     brokerArgs: [],
@@ -110,6 +113,8 @@ and writes bench/results/<date>-<commit>.json.
   --disk-probe-seconds S time fdatasync of 64 KiB writes on the data disk for S seconds first (default 3)
   --no-disk-probe        skip that probe
   --group-timeout S      seconds a group consumer may wait for its assignment (default 20)
+  --restart-gb N         restart-1000p: GB of data to fill 1,000 partitions with before timing the restarts
+                         (default 1; restart-1000p-10GB always fills 10); restart-* run only when named or --full
   --data-dir DIR         where brokers keep their data (default: a temp dir, removed afterwards)
   --out FILE             result file
   --kafka-home DIR       Apache Kafka installation (default: $KAFKA_HOME, else the PATH)
@@ -127,6 +132,12 @@ function parsePositiveInteger (flag: string, value: string, min = 1): number {
   const number = Number(value)
   if (number < min) throw new ArgsError(`${flag} must be >= ${min}, got ${value}`)
   return number
+}
+
+/** A number above 0, decimals allowed (`0.5`, `10`). */
+function parsePositiveNumber (flag: string, value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value) || !(Number(value) > 0)) throw new ArgsError(`${flag} wants a number above 0, got '${value}'`)
+  return Number(value)
 }
 
 /** `1,2,4` -> [1, 2, 4]; ranges `1-4` -> [1, 2, 3, 4]; duplicates removed, order kept. */
@@ -163,7 +174,7 @@ export function parseHostPort (flag: string, value: string): string {
 const kBooleanFlags = new Set(['--micro', '--update-baseline', '--no-ceiling', '--no-shoal', '--no-disk-probe', '--list',
   '--help', '-h', '--full'])
 const kValueFlags = new Set(['--workers', '--records', '--duration', '--repeat', '--scenarios', '--tools', '--against',
-  '--linger-ms', '--latency-rate', '--rate-seconds', '--rate-linger-ms', '--disk-probe-seconds', '--group-timeout',
+  '--linger-ms', '--latency-rate', '--rate-seconds', '--rate-linger-ms', '--disk-probe-seconds', '--group-timeout', '--restart-gb',
   '--data-dir', '--out', '--kafka-home', '--rdkafka-perf', '--baseline', '--micro-time', '--micro-filter', '--matrix'])
 
 export function parseArgs (argv: readonly string[]): BenchOptions {
@@ -224,6 +235,7 @@ export function parseArgs (argv: readonly string[]): BenchOptions {
         case '--rate-linger-ms': options.rateLingerMs = parsePositiveInteger(flag, value, 0); break
         case '--disk-probe-seconds': options.diskProbeSeconds = parsePositiveInteger(flag, value); break
         case '--group-timeout': options.groupTimeoutSec = parsePositiveInteger(flag, value); break
+        case '--restart-gb': options.restartGb = parsePositiveNumber(flag, value); break
         case '--data-dir': options.dataDir = value; break
         case '--out': options.out = value; break
         case '--kafka-home': options.kafkaHome = value; break

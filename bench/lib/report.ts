@@ -6,6 +6,7 @@ import { formatDiskWatch, type DiskProbeSummary } from './disk-probe.ts'
 import { rdkafkaRateGapMicros } from './loads.ts'
 import type { GitInfo, MachineInfo } from './machine.ts'
 import type { CaseResult, TargetSummary, Tools } from './runner.ts'
+import type { RestartResult } from './restart.ts'
 import { formatFixed, formatInteger, formatMiB, formatRatio, renderTable } from './stats.ts'
 
 export const kResultSchema = 'shoal-bench/load/1'
@@ -25,6 +26,8 @@ export interface LoadResultFile {
   ratioMetric: string
   targets: TargetSummary[]
   results: CaseResult[]
+  /** The restart-* scenarios (bench/lib/restart.ts); empty when none ran. */
+  restarts: RestartResult[]
 }
 
 export const kRatioMetric = 'fraction of the reference, higher is better: messages/s for produce, consume and group; ' +

@@ -973,7 +973,7 @@ export class PartitionLog {
     if (lastRecovered) return
     if (report.clean && last.loadActive()) return
     report.segmentsRebuilt++
-    report.bytesTruncated += last.rebuild()
+    report.bytesTruncated += last.rebuildActive()
   }
 
   private readLogStartCheckpoint (): number {
