@@ -557,6 +557,15 @@ export class LogSegment {
     return this.offsetIndex!.floorPosition(relativeOffset)
   }
 
+  /** Empty indexes and timestamp bookkeeping, for a rebuild that tracks every batch again from the start. */
+  private clearIndexes (): void {
+    this.offsetIndex = new OffsetIndex()
+    this.timeIndex = new TimeIndex()
+    this.maxTimestamp = -1
+    this.offsetOfMaxTimestamp = -1
+    this.bytesSinceLastIndexEntry = 0
+  }
+
   /**
    * Rebuilds the segment's indexes in memory from its batch headers (framing only: the batches were checked when
    * appended or recovered; nothing is truncated, size and nextOffset stay), then writes them to their files.
@@ -565,11 +574,7 @@ export class LogSegment {
    */
   rebuildIndexes (): void {
     const { size, nextOffset } = this
-    this.offsetIndex = new OffsetIndex()
-    this.timeIndex = new TimeIndex()
-    this.maxTimestamp = -1
-    this.offsetOfMaxTimestamp = -1
-    this.bytesSinceLastIndexEntry = 0
+    this.clearIndexes()
     headerWindow.reset(this.openFd())
     const buffer = headerWindow.buffer
     // track() moves this.size along; the walk is bounded by the size the segment had.
@@ -696,11 +701,7 @@ export class LogSegment {
    * the log, replacing their files. Returns the number of log bytes truncated.
    */
   rebuild (): number {
-    this.offsetIndex = new OffsetIndex()
-    this.timeIndex = new TimeIndex()
-    this.maxTimestamp = -1
-    this.offsetOfMaxTimestamp = -1
-    this.bytesSinceLastIndexEntry = 0
+    this.clearIndexes()
     const truncated = this.recoverFrom(0, this.baseOffset)
     this.maybeAppendTimeIndex()
     this.writeIndexFiles()
@@ -721,15 +722,11 @@ export class LogSegment {
    * Returns the number of log bytes truncated.
    */
   rebuildActive (): number {
-    this.offsetIndex = new OffsetIndex()
-    this.timeIndex = new TimeIndex()
-    this.maxTimestamp = -1
-    this.offsetOfMaxTimestamp = -1
-    this.bytesSinceLastIndexEntry = 0
+    this.clearIndexes()
     const truncated = this.recoverFrom(0, this.baseOffset)
     this.maybeAppendTimeIndex()
-    const offsetIndex = this.offsetIndex
-    const timeIndex = this.timeIndex
+    const offsetIndex = this.offsetIndex!
+    const timeIndex = this.timeIndex!
     offsetIndex.persistedCount = keepAgreeingPrefix(this.indexPath, offsetIndex.encode(0, offsetIndex.count), kOffsetIndexEntrySize)
     timeIndex.persistedCount = keepAgreeingPrefix(this.timeIndexPath, timeIndex.encode(0, timeIndex.count), kTimeIndexEntrySize)
     return truncated
