@@ -23,7 +23,7 @@ import { kHeaderBytes, kReadField, kSenderWaitingField, kWriteField } from '../s
 import {
   errorCodeAt, kBucketBounds, kConnectionsAcceptedSlot, kConnectionsClosedSlot, kErrorSlot, kFsyncHistogramSlot, kHeartbeatSlot,
   kHistogramSlots, kLatencySlot, kLoopDelayFields, kLoopDelaySlot, kLoopUtilisationSlot, kMaxApiKeys, kMaxErrorCodes, kMaxVersions,
-  kRequestCountSlot, kRingFullSlot, sumHistograms, type HistogramSum
+  kRecoverySlot, kRequestCountSlot, kRingFullSlot, sumHistograms, type HistogramSum
 } from './layout.ts'
 import { Readiness } from './readiness.ts'
 import type { WorkerSnapshot } from './worker-metrics.ts'
@@ -347,6 +347,12 @@ export class BrokerMetrics {
       () => ringGauge((header) => Atomics.load(header, kSenderWaitingField / 4)))
     this.#family('shoal_ring_full_total', 'Times a worker found a ring full and queued its message (back-pressure waits), by writing worker', 'counter',
       () => perWorker((worker) => slabs[worker][kRingFullSlot]))
+    this.#family('shoal_recovery_partitions', 'Partitions a worker opens at its start (or restart), to recover them', 'gauge',
+      () => perWorker((worker) => slabs[worker][kRecoverySlot]))
+    this.#family('shoal_recovery_partitions_recovered', 'Partitions a worker has opened and recovered so far at its start', 'gauge',
+      () => perWorker((worker) => slabs[worker][kRecoverySlot + 1]))
+    this.#family('shoal_recovery_bytes', 'Log bytes of the partitions a worker has opened so far at its start', 'gauge',
+      () => perWorker((worker) => slabs[worker][kRecoverySlot + 2]))
     this.#family('shoal_ready', '1 when /readyz answers 200: recovery done, every worker serving, not shutting down', 'gauge', () => [{ value: this.readiness.ready ? 1 : 0 }])
   }
 }

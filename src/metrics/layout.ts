@@ -10,6 +10,8 @@
 //   [kConnectionsAcceptedSlot]  connections the worker adopted
 //   [kConnectionsClosedSlot]    connections that closed (either side)
 //   [kRingFullSlot]             times a ring write found its ring full and queued (back-pressure waits)
+//   [kRecoverySlot + 0..2]      start-up recovery: partitions to open, partitions opened, their bytes (written
+//                               while the worker opens them, when it cannot answer a scrape message)
 //   [kFsyncHistogramSlot...]    fsync rounds of partition logs: a histogram (see below)
 //   [kRequestCountSlot + apiKey * kMaxVersions + version]  requests answered, per API key and version
 //   [kLatencySlot + apiKey * kHistogramSlots ...]          request latency (frame read to answered) per API key
@@ -40,7 +42,9 @@ export const kLoopUtilisationSlot = kLoopDelaySlot + kLoopDelayFields.length
 export const kConnectionsAcceptedSlot = kLoopUtilisationSlot + 1
 export const kConnectionsClosedSlot = kConnectionsAcceptedSlot + 1
 export const kRingFullSlot = kConnectionsClosedSlot + 1
-export const kFsyncHistogramSlot = kRingFullSlot + 1
+export const kRecoverySlot = kRingFullSlot + 1
+export const kRecoveryFields = ['partitions', 'recovered', 'bytes'] as const
+export const kFsyncHistogramSlot = kRecoverySlot + kRecoveryFields.length
 export const kRequestCountSlot = kFsyncHistogramSlot + kHistogramSlots
 export const kLatencySlot = kRequestCountSlot + kMaxApiKeys * kMaxVersions
 export const kErrorSlot = kLatencySlot + kMaxApiKeys * kHistogramSlots

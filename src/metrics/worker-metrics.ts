@@ -9,7 +9,7 @@ import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'n
 import { counterSnapshot } from '../counters.ts'
 import {
   kConnectionsAcceptedSlot, kConnectionsClosedSlot, kFsyncHistogramSlot, kHeartbeatSlot, kLoopDelayFields, kLoopDelaySlot,
-  kLoopUtilisationSlot, kRingFullSlot, kSlabSlots, observe, recordErrorInto, recordRequestInto
+  kLoopUtilisationSlot, kRecoverySlot, kRingFullSlot, kSlabSlots, observe, recordErrorInto, recordRequestInto
 } from './layout.ts'
 import type { Shard } from '../shard/shard.ts'
 
@@ -33,6 +33,16 @@ export function recordError (apiKey: number, code: number): void {
 /** One fsync round of a partition log took `seconds`. */
 export function recordFsync (seconds: number): void {
   observe(slab, kFsyncHistogramSlot, seconds)
+}
+
+/**
+ * Start-up recovery of this worker: `total` partitions to open, `recovered` opened so far, holding `bytes`. The
+ * worker opens them synchronously and answers no scrape meanwhile; the main thread reads these slots directly.
+ */
+export function recordRecovery (total: number, recovered: number, bytes: number): void {
+  slab[kRecoverySlot] = total
+  slab[kRecoverySlot + 1] = recovered
+  slab[kRecoverySlot + 2] = bytes
 }
 
 export function recordConnectionAccepted (): void {

@@ -5,6 +5,7 @@
 // gives the totals and the time taken. No line per partition.
 import type { Logger } from '../logger.ts'
 import type { PartitionLog } from '../log/partition-log.ts'
+import { recordRecovery } from '../metrics/worker-metrics.ts'
 
 /**
  * Milliseconds between progress lines; SHOAL_RECOVERY_PROGRESS_INTERVAL_MS overrides it (internal, for tests:
@@ -52,6 +53,7 @@ export class RecoveryProgress {
     this.#total = total
     this.#startedAt = performance.now()
     this.#lastLineAt = this.#startedAt
+    recordRecovery(total, 0, 0)
   }
 
   /** A partition's log is open (recovered where it needed to be). */
@@ -62,6 +64,8 @@ export class RecoveryProgress {
     if (!report.clean) this.#unclean++
     this.#segmentsRebuilt += report.segmentsRebuilt
     this.#bytesTruncated += report.bytesTruncated
+    // The metrics slab (shoal_recovery_*), read by the main thread while this worker cannot answer a scrape.
+    recordRecovery(this.#total, this.#recovered, this.#bytes)
     const now = performance.now()
     if (now - this.#lastLineAt < kIntervalMs || this.#recovered === this.#total) return
     this.#lastLineAt = now

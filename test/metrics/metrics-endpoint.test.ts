@@ -14,6 +14,8 @@ const { Kafka, logLevel, Partitioners } = kafkajs
 const kTopic = 'metrics-orders'
 const kPartitions = 4
 const kRecords = 40
+/** Records produced while the group's member is paused: its lag. */
+const kLate = 12
 
 describe('metrics endpoint of a running broker', () => {
   let broker: TestBroker
@@ -86,6 +88,21 @@ describe('metrics endpoint of a running broker', () => {
     assert.equal(sampleSum(samples, 'kafka_consumergroup_lag', { consumergroup: 'metrics-group', topic: kTopic }), 0)
     assert.equal(sampleSum(samples, 'kafka_consumergroup_members', { consumergroup: 'metrics-group' }), 1)
 
+    // The lag moves: records produced while the member is paused show up as lag, and go once it reads them.
+    consumer.pause([{ topic: kTopic }])
+    const late = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await late.connect()
+    try {
+      await late.send({ topic: kTopic, acks: -1, messages: Array.from({ length: kLate }, (_, i) => ({ partition: i % kPartitions, value: `late-${i}` })) })
+    } finally {
+      await late.disconnect()
+    }
+    const lagged = await scrape()
+    assert.equal(sampleSum(lagged, 'kafka_consumergroup_lag', { consumergroup: 'metrics-group', topic: kTopic }), kLate)
+    consumer.resume([{ topic: kTopic }])
+    await waitFor(async () => sampleSum(await scrape(), 'kafka_consumergroup_lag', { consumergroup: 'metrics-group', topic: kTopic }) === 0,
+      20_000, 'the lag back to 0 once the late records are read and committed')
+
     const rose = (name: string, labels: Record<string, string | number> = {}): number => sampleSum(samples, name, labels) - sampleSum(before, name, labels)
     assert.ok(rose('kafka_network_requestmetrics_requests_total', { request: 'Produce' }) >= 1, 'Produce requests counted')
     assert.ok(rose('kafka_network_requestmetrics_requests_total', { request: 'Fetch' }) >= 1, 'Fetch requests counted')
@@ -119,13 +136,13 @@ describe('metrics endpoint of a running broker', () => {
     consumer = null
     const before = await scrape()
     const messagesIn = sampleSum(before, 'kafka_server_brokertopicmetrics_messagesin_total', { topic: kTopic })
-    assert.equal(messagesIn, kRecords)
+    assert.equal(messagesIn, kRecords + kLate)
     assert.ok(broker.process.kill('SIGUSR2'))
     const after = (await waitFor(async () => {
       const now = await scrape()
       // A scrape that began while worker 1 was down did not ask it: its partitions are back once one asks it.
       const restarted = sampleSum(now, 'shoal_worker_restarts_total') === 1 && sampleSum(now, 'shoal_ready') === 1
-      return restarted && sampleSum(now, 'kafka_log_log_logendoffset', { topic: kTopic }) === kRecords ? now : null
+      return restarted && sampleSum(now, 'kafka_log_log_logendoffset', { topic: kTopic }) === kRecords + kLate ? now : null
     }, 20_000, 'worker 1 restarted, serving, and reporting its recovered partitions'))!
     assert.equal((await fetch(`${base}/readyz`)).status, 200)
     assert.equal(sampleSum(after, 'kafka_server_brokertopicmetrics_messagesin_total', { topic: kTopic }), messagesIn)
