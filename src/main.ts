@@ -1,6 +1,8 @@
 // `npm start`: parse flags (and SHOAL_* variables), start the broker, stop cleanly on SIGINT/SIGTERM.
 // Prints `listening on HOST:PORT` on stdout once clients can connect (tests and scripts wait for that line).
 // With --metrics-listen it then prints `metrics on HOST:PORT` (the HTTP endpoints; port 0 is resolved).
+// First: it sets the native addons' allocator options, which they read when they load (src/native-allocators.ts).
+import './native-allocators.ts'
 import { ConfigError, parseConfig, usage } from './config/config.ts'
 import { Logger } from './logger.ts'
 import { startBroker } from './broker.ts'
