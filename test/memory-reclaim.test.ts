@@ -26,9 +26,13 @@ function busy (ms: number): void {
   while (performance.now() < end);
 }
 
-test('a thread reclaims on the first quiet tick after work, once per quiet stretch', async () => {
+/**
+ * Lets the process settle (three quiet ticks of 200 ms), makes one burst of work, waits for its reclaim, then
+ * `quietMs` more: answers how many reclaims the burst caused in all.
+ */
+async function reclaimsOfOneBurst (reclaimWhenQuietWith: (onReclaim: () => void) => () => void, quietMs: number): Promise<number> {
   let reclaims = 0
-  const stop = reclaimWhenQuiet(200, () => { reclaims++ })
+  const stop = reclaimWhenQuietWith(() => { reclaims++ })
   try {
     // Whatever this process did before settles first (the test runner's own work can count as work).
     const start = Date.now()
@@ -37,29 +41,25 @@ test('a thread reclaims on the first quiet tick after work, once per quiet stret
     busy(300)
     await waitFor(() => reclaims === before + 1, 5000, 'a reclaim after the burst')
     const after = Date.now()
-    await waitFor(() => Date.now() - after > 650, 2000, 'three more quiet ticks')
-    assert.equal(reclaims, before + 1, 'one reclaim per quiet stretch: quiet ticks after it did no work')
+    await waitFor(() => Date.now() - after > quietMs, 2000, 'more quiet ticks')
+    return reclaims - before
   } finally {
     stop()
   }
+}
+
+test('a thread reclaims on the first quiet tick after work, once per quiet stretch', async () => {
+  const reclaims = await reclaimsOfOneBurst((onReclaim) => reclaimWhenQuiet(200, onReclaim), 650)
+  assert.equal(reclaims, 1, 'one reclaim per quiet stretch: quiet ticks after it did no work')
 })
 
 test('a reclaim whose work runs on after it returns (a second collection) does not start another one', async () => {
-  let reclaims = 0
   const timers: NodeJS.Timeout[] = []
-  // Like a worker's reclaim: more work (its second collection) half a tick later.
-  const stop = reclaimWhenQuiet(200, () => { reclaims++; timers.push(setTimeout(() => busy(60), 100)) })
   try {
-    const start = Date.now()
-    await waitFor(() => Date.now() - start > 650, 2000, 'three quiet ticks')
-    const before = reclaims
-    busy(300)
-    await waitFor(() => reclaims === before + 1, 5000, 'a reclaim after the burst')
-    const after = Date.now()
-    await waitFor(() => Date.now() - after > 1050, 2000, 'five more quiet ticks')
-    assert.equal(reclaims, before + 1, 'the reclaim\'s own later work is not a burst')
+    // Like a worker's reclaim: more work (its second collection) half a tick later.
+    const reclaims = await reclaimsOfOneBurst((onReclaim) => reclaimWhenQuiet(200, () => { onReclaim(); timers.push(setTimeout(() => busy(60), 100)) }), 1050)
+    assert.equal(reclaims, 1, 'the reclaim\'s own later work is not a burst')
   } finally {
-    stop()
     for (const timer of timers) clearTimeout(timer)
   }
 })

@@ -1,10 +1,11 @@
 // Test helpers for the log: building record batches (magic v2, uncompressed) without depending on the
 // protocol's batch writer, decoding what a read returns, and temporary directories.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { crc32c } from '../../src/protocol/crc32c.ts'
+import { PartitionLog } from '../../src/log/partition-log.ts'
 import {
   kAttributesOffset, kBaseSequenceOffset, kBaseTimestampOffset, kBatchLengthOffset, kCrcOffset, kLastOffsetDeltaOffset,
   kLogOverhead, kMagicOffset, kMaxTimestampOffset, kPartitionLeaderEpochOffset, kProducerEpochOffset,
@@ -172,4 +173,27 @@ export function mountTmpfs (t: { after: (fn: () => void) => void }, sizeBytes: n
     rmSync(directory, { recursive: true, force: true })
   })
   return { path: directory }
+}
+
+/** Segments of about 1 KiB with an index entry every 128 bytes: a few batches roll one. */
+export const kSmallSegments = { segmentBytes: 1024, indexIntervalBytes: 128 }
+
+/**
+ * A log of `batches` standard batches in small segments (`timed`: base timestamps 10 ms apart), closed: its
+ * values in order and its next offset.
+ */
+export function fill (directory: string, batches: number, timed = false): { values: string[], nextOffset: number } {
+  const log = PartitionLog.open(directory, kSmallSegments)
+  for (let index = 0; index < batches; index++) {
+    log.append(buildBatch({ values: standardValues(index), baseTimestamp: 1_000_000 + (timed ? index * 10 : 0) }), -1)
+  }
+  const values = valuesOf(log.read(0, 1 << 20, true).records)
+  const nextOffset = log.nextOffset
+  log.close()
+  return { values, nextOffset }
+}
+
+/** The paths of `directory`'s files ending in `suffix`, sorted (segment files sort by base offset). */
+export function segmentFiles (directory: string, suffix: string): string[] {
+  return readdirSync(directory).filter(name => name.endsWith(suffix)).sort().map(name => join(directory, name))
 }

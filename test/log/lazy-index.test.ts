@@ -3,29 +3,12 @@
 // indexes rebuilt from the log, and the right batch served.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { counterValue } from '../../src/counters.ts'
 import { PartitionLog } from '../../src/log/partition-log.ts'
-import { buildBatch, decodeBatches, standardValues, temporaryDirectory, valuesOf } from './helpers.ts'
-
-const kSmallSegments = { segmentBytes: 1024, indexIntervalBytes: 128 }
+import { buildBatch, decodeBatches, fill, kSmallSegments, segmentFiles, standardValues, temporaryDirectory, valuesOf } from './helpers.ts'
 
 /** `batches` batches of three records; with `timed`, each batch 10 ms after the one before (else all alike). */
-function fill (directory: string, batches: number, timed = false): { values: string[], nextOffset: number } {
-  const log = PartitionLog.open(directory, kSmallSegments)
-  for (let index = 0; index < batches; index++) {
-    log.append(buildBatch({ values: standardValues(index), baseTimestamp: 1_000_000 + (timed ? index * 10 : 0) }), -1)
-  }
-  const values = valuesOf(log.read(0, 1 << 20, true).records)
-  const nextOffset = log.nextOffset
-  log.close()
-  return { values, nextOffset }
-}
-
-function segmentFiles (directory: string, suffix: string): string[] {
-  return readdirSync(directory).filter(name => name.endsWith(suffix)).sort().map(name => join(directory, name))
-}
 
 /**
  * Every batch read one at a time from its base offset, last first (so that no read continues where the one before

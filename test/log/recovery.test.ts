@@ -1,28 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { appendFileSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kCrcOffset } from '../../src/protocol/record-batch-layout.ts'
 import { kCleanShutdownFile, PartitionLog } from '../../src/log/partition-log.ts'
-import { buildBatch, decodeBatches, standardValues, temporaryDirectory, valuesOf } from './helpers.ts'
+import { buildBatch, decodeBatches, fill, kSmallSegments, segmentFiles, standardValues, temporaryDirectory, valuesOf } from './helpers.ts'
 import { expectedValues, kCrashLogConfig, kCrashProducerId } from './fixtures/append-until-killed.ts'
-
-const kSmallSegments = { segmentBytes: 1024, indexIntervalBytes: 128 }
-
-function fill (directory: string, batches: number): { values: string[], nextOffset: number } {
-  const log = PartitionLog.open(directory, kSmallSegments)
-  for (let index = 0; index < batches; index++) log.append(buildBatch({ values: standardValues(index) }), -1)
-  const values = valuesOf(log.read(0, 1 << 20, true).records)
-  const nextOffset = log.nextOffset
-  log.close()
-  return { values, nextOffset }
-}
-
-function segmentFiles (directory: string, suffix: string): string[] {
-  return readdirSync(directory).filter(name => name.endsWith(suffix)).sort().map(name => join(directory, name))
-}
 
 /** File positions of the batches in a .log file. */
 function batchPositions (path: string): number[] {
