@@ -25,6 +25,7 @@ import { getHeapStatistics } from 'node:v8'
 import { createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { Controller, type AdminOp } from './admin/controller.ts'
+import { installBrokerConfigs } from './config/broker-configs.ts'
 import { createRingBuffer, Doorbells, resetRingBuffer } from './shard/ring.ts'
 import type { BrokerConfig } from './config/config.ts'
 import type { ClusterMetadata } from './shard/shard-table.ts'
@@ -118,6 +119,9 @@ const kRestartWindowMs = 10_000
 
 export async function startBroker (config: BrokerConfig, logger: Logger): Promise<Broker> {
   const controller = new Controller(config.dataDir, config.defaultPartitions, logger, { maxPartitionsPerTopic: config.maxPartitionsPerTopic, maxBrokerPartitions: config.maxBrokerPartitions, maxTopics: config.maxTopics })
+  // Dynamic broker configs and logger levels reach this thread too (topic defaults in CreateTopics answers, the
+  // main thread's log level), before every worker gets the same version.
+  installBrokerConfigs(controller.metadata, config, logger, 'main')
   const count = config.workers
   // rings[from][to]: the ring `from` writes and `to` reads.
   const rings: Array<Array<SharedArrayBuffer | null>> = []
@@ -335,6 +339,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     }))
   }
   controller.setBroadcast((metadata: ClusterMetadata) => new Promise<void>((resolve) => {
+    installBrokerConfigs(metadata, config, logger, 'main')
     // Workers that are down get the current metadata when they start again.
     const pending = new Set<number>()
     for (let i = 0; i < handles.length; i++) if (handles[i].up) pending.add(i)

@@ -1,5 +1,5 @@
 // The controller: the one owner of cluster metadata (topics, their ids, partition counts and configs, the
-// cluster id, producer id allocation). It lives on the main thread, off the data path. Workers ask it for
+// cluster id, producer id allocation, dynamic broker configs and run-time logger levels). It lives on the main thread, off the data path. Workers ask it for
 // changes over postMessage (`AdminOp`); it validates, persists `<data-dir>/meta/cluster.json` (written to a
 // temporary file, fsynced, renamed, directory fsynced), sends the new metadata to every worker and answers the
 // asking worker only once every worker has acknowledged that version. So when a CreateTopics answer reaches a
@@ -11,7 +11,8 @@ import { writeFileDurable } from '../log/files.ts'
 import { join } from 'node:path'
 import { ErrorCode } from '../protocol/errors.ts'
 import { repeatedKeys } from '../protocol/repeated.ts'
-import { kTopicConfigDefaults, validateTopicConfig, validateTopicName } from '../config/topic-config.ts'
+import { kTopicConfigDefaults, topicConfigValue, validateTopicConfig, validateTopicName } from '../config/topic-config.ts'
+import { kNoDynamicBrokerConfigs, type DynamicBrokerConfigs } from '../config/broker-configs.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
 import { count } from '../counters.ts'
 import type { ClusterMetadata, TopicMetadata } from '../shard/shard-table.ts'
@@ -69,6 +70,8 @@ export interface CreateTopicRequest {
   readonly replicationFactor: number
   readonly configs: ReadonlyArray<{ readonly name: string, readonly value: string | null }>
   readonly hasAssignments: boolean
+  /** The manual replica assignment when hasAssignments (CreateTopics' `assignments`), checked by replicaAssignmentError. */
+  readonly assignments?: readonly ReplicaAssignment[]
   /** Broker-internal topics (`__consumer_offsets`); clients cannot create these. */
   readonly internal?: boolean
 }
@@ -90,12 +93,74 @@ export interface TopicResult {
   readonly errorMessage: string | null
 }
 
+/** One partition of a manual replica assignment: the brokers that hold it, its leader (the preferred one) first. */
+export interface ReplicaAssignment {
+  readonly partitionIndex: number
+  readonly brokerIds: readonly number[]
+}
+
+/** A CreatePartitions topic: its new partition count and, optionally, the replicas of each partition added. */
+export interface CreatePartitionsRequest {
+  readonly name: string
+  readonly count: number
+  readonly assignments?: ReadonlyArray<readonly number[]> | null
+}
+
+/**
+ * Kafka's validateManualPartitionAssignment (KRaft ReplicationControlManager) for one partition's replicas: none
+ * missing, every broker registered, none twice (checked in ascending id order, so the message names the lowest
+ * offender), as many replicas as `replicationFactor` when given. `brokers`: the registered brokers, on this
+ * single node only its own id. Returns the INVALID_REPLICA_ASSIGNMENT message, or null.
+ */
+export function replicaAssignmentError (brokerIds: readonly number[], brokers: readonly number[], replicationFactor: number | null): string | null {
+  if (brokerIds.length === 0) return 'The manual partition assignment includes an empty replica list.'
+  const sorted = [...brokerIds].sort((a, b) => a - b)
+  for (let index = 0; index < sorted.length; index++) {
+    const brokerId = sorted[index]
+    if (!brokers.includes(brokerId)) return `The manual partition assignment includes broker ${brokerId}, but no such broker is registered.`
+    if (index > 0 && sorted[index - 1] === brokerId) return `The manual partition assignment includes the broker ${brokerId} more than once.`
+  }
+  if (replicationFactor !== null && sorted.length !== replicationFactor) {
+    return `The manual partition assignment includes a partition with ${sorted.length} replica(s), but this is not consistent with previous partitions, which have ${replicationFactor} replica(s).`
+  }
+  return null
+}
+
+/**
+ * A CreateTopics manual assignment as Kafka's controller judges it (ReplicationControlManager.createTopic):
+ * numPartitions and replicationFactor must both be -1 (INVALID_REQUEST), each partition assigned once, each
+ * replica list valid and as long as the first, the partitions numbered 0..n-1 (INVALID_REPLICA_ASSIGNMENT).
+ */
+function topicAssignmentError (request: CreateTopicRequest, brokers: readonly number[]): { errorCode: number, message: string } | null {
+  if (request.replicationFactor !== -1) return { errorCode: ErrorCode.INVALID_REQUEST, message: 'A manual partition assignment was specified, but replication factor was not set to -1.' }
+  if (request.numPartitions !== -1) return { errorCode: ErrorCode.INVALID_REQUEST, message: 'A manual partition assignment was specified, but numPartitions was not set to -1.' }
+  const assignments = request.assignments ?? []
+  const seen = new Set<number>()
+  let replicationFactor: number | null = null
+  for (const assignment of assignments) {
+    if (seen.has(assignment.partitionIndex)) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, message: `Found multiple manual partition assignments for partition ${assignment.partitionIndex}` }
+    const error = replicaAssignmentError(assignment.brokerIds, brokers, replicationFactor)
+    if (error !== null) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, message: error }
+    replicationFactor = assignment.brokerIds.length
+    seen.add(assignment.partitionIndex)
+  }
+  for (let index = 0; index < seen.size; index++) {
+    if (!seen.has(index)) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, message: 'partitions should be a consecutive 0-based integer sequence' }
+  }
+  return null
+}
+
 export type AdminOp =
-  | { readonly op: 'createTopics', readonly topics: readonly CreateTopicRequest[], readonly validateOnly: boolean }
+  /** `brokers`: the registered broker ids manual assignments may name (this node's id); none when absent. */
+  | { readonly op: 'createTopics', readonly topics: readonly CreateTopicRequest[], readonly validateOnly: boolean, readonly brokers?: readonly number[] }
   | { readonly op: 'deleteTopics', readonly names: readonly string[], readonly ids: readonly string[] }
-  | { readonly op: 'createPartitions', readonly topics: ReadonlyArray<{ readonly name: string, readonly count: number }>, readonly validateOnly: boolean }
+  | { readonly op: 'createPartitions', readonly topics: readonly CreatePartitionsRequest[], readonly validateOnly: boolean, readonly brokers?: readonly number[] }
   | { readonly op: 'alterTopicConfigs', readonly topic: string, readonly set: Readonly<Record<string, string | null>>, readonly incremental: boolean, readonly validateOnly: boolean }
   | { readonly op: 'initProducerId' }
+  /** Dynamic broker configs (src/config/broker-configs.ts): `broker` is "" (every broker) or a node id. Values checked by the caller. */
+  | { readonly op: 'alterBrokerConfigs', readonly broker: string, readonly set: Readonly<Record<string, string | null>>, readonly incremental: boolean, readonly validateOnly: boolean }
+  /** Logger levels (BROKER_LOGGER), Kafka's names, null to remove a logger's own level. Values checked by the caller. */
+  | { readonly op: 'alterLoggers', readonly set: Readonly<Record<string, string | null>>, readonly validateOnly: boolean }
 
 export type Broadcast = (metadata: ClusterMetadata) => Promise<void>
 
@@ -119,6 +184,8 @@ export class Controller {
   readonly #limits: ControllerLimits
   #state: PersistedState
   #nextProducerId: number
+  /** BROKER_LOGGER levels set at run time (not persisted); see #alterLoggers. */
+  #loggers: Readonly<Record<string, string>>
   #broadcast: Broadcast
   /** Changes are applied one at a time, in arrival order. */
   #queue: Promise<unknown>
@@ -131,6 +198,7 @@ export class Controller {
     this.#limits = limits
     this.#broadcast = async () => {}
     this.#queue = Promise.resolve()
+    this.#loggers = {}
     mkdirSync(this.#dir, { recursive: true })
     let state: PersistedState
     try {
@@ -185,6 +253,9 @@ export class Controller {
 
   get metadata (): ClusterMetadata {
     const { version, clusterId, topics } = this.#state
+    const brokerConfigs = this.#state.brokerConfigs ?? kNoDynamicBrokerConfigs
+    const loggers = this.#loggers
+    if (brokerConfigs !== kNoDynamicBrokerConfigs || Object.keys(loggers).length > 0) return { version, clusterId, topics, brokerConfigs, loggers }
     return { version, clusterId, topics }
   }
 
@@ -201,11 +272,13 @@ export class Controller {
 
   async #execute (op: AdminOp): Promise<unknown> {
     switch (op.op) {
-      case 'createTopics': return this.#createTopics(op.topics, op.validateOnly)
+      case 'createTopics': return this.#createTopics(op.topics, op.validateOnly, op.brokers ?? [])
       case 'deleteTopics': return this.#deleteTopics(op.names, op.ids)
-      case 'createPartitions': return this.#createPartitions(op.topics, op.validateOnly)
+      case 'createPartitions': return this.#createPartitions(op.topics, op.validateOnly, op.brokers ?? [])
       case 'alterTopicConfigs': return this.#alterTopicConfigs(op.topic, op.set, op.incremental, op.validateOnly)
       case 'initProducerId': return this.#allocateProducerId()
+      case 'alterBrokerConfigs': return this.#alterBrokerConfigs(op.broker, op.set, op.incremental, op.validateOnly)
+      case 'alterLoggers': return this.#alterLoggers(op.set, op.validateOnly)
     }
   }
 
@@ -213,18 +286,21 @@ export class Controller {
     writeFileDurable(this.#file, JSON.stringify(state))
   }
 
-  async #commit (topics: readonly TopicMetadata[], producerIdBlockEnd = this.#state.producerIdBlockEnd): Promise<void> {
-    const state: PersistedState = { version: this.#state.version + 1, clusterId: this.#state.clusterId, topics, producerIdBlockEnd }
+  async #commit (topics: readonly TopicMetadata[], producerIdBlockEnd = this.#state.producerIdBlockEnd, brokerConfigs = this.#state.brokerConfigs): Promise<void> {
+    const state: PersistedState = { version: this.#state.version + 1, clusterId: this.#state.clusterId, topics, producerIdBlockEnd, ...(brokerConfigs === undefined ? {} : { brokerConfigs }) }
     this.#persist(state)
     this.#state = state
     await this.#broadcast(this.metadata)
   }
 
   #effectiveConfigs (overrides: Readonly<Record<string, string>>): Record<string, string> {
-    return { ...kTopicConfigDefaults, ...overrides }
+    // topicConfigValue: the broker-level defaults this thread installed (dynamic ones included; src/broker.ts).
+    const configs: Record<string, string> = {}
+    for (const name of Object.keys(kTopicConfigDefaults)) configs[name] = topicConfigValue(overrides, name)
+    return configs
   }
 
-  async #createTopics (requests: readonly CreateTopicRequest[], validateOnly: boolean): Promise<CreateTopicResult[]> {
+  async #createTopics (requests: readonly CreateTopicRequest[], validateOnly: boolean, brokers: readonly number[]): Promise<CreateTopicResult[]> {
     const results: CreateTopicResult[] = []
     const added: TopicMetadata[] = []
     const repeated = repeatedKeys(requests, (request) => typeof request.name === 'string' ? request.name : '')
@@ -246,8 +322,12 @@ export class Controller {
         fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`)
         continue
       }
-      if (request.hasAssignments) { fail(ErrorCode.INVALID_REQUEST, 'Manual replica assignment is not supported by a single-node broker'); continue }
-      const partitions = request.numPartitions === -1 ? this.#defaultPartitions : request.numPartitions
+      if (request.hasAssignments) {
+        const refused = topicAssignmentError(request, brokers)
+        if (refused !== null) { fail(refused.errorCode, refused.message); continue }
+      }
+      // A manual assignment's partitions are those it lists; every replica is this broker, the only one.
+      const partitions = request.hasAssignments ? (request.assignments ?? []).length : request.numPartitions === -1 ? this.#defaultPartitions : request.numPartitions
       if (!Number.isInteger(partitions) || partitions < 1 || partitions > kInt32Max) {
         fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, or -1 to use the default value, got ${request.numPartitions}.`)
         continue
@@ -317,12 +397,13 @@ export class Controller {
     return results
   }
 
-  async #createPartitions (requests: ReadonlyArray<{ name: string, count: number }>, validateOnly: boolean): Promise<TopicResult[]> {
+  async #createPartitions (requests: readonly CreatePartitionsRequest[], validateOnly: boolean, brokers: readonly number[]): Promise<TopicResult[]> {
     const results: TopicResult[] = []
     const grown = new Map<string, number>()
     const repeated = repeatedKeys(requests, (request) => request.name)
     let brokerPartitions = this.#brokerPartitions()
-    for (const { name, count: wanted } of requests) {
+    for (const request of requests) {
+      const { name, count: wanted } = request
       const topic = this.#state.topics.find((t) => t.name === name)
       const fail = (errorCode: number, errorMessage: string): void => {
         results.push({ name, topicId: topic?.id ?? zeroUuid(), errorCode, errorMessage })
@@ -342,6 +423,19 @@ export class Controller {
         fail(ErrorCode.INVALID_PARTITIONS, `The topic ${name} currently has ${topic.partitions} partition(s); ${wanted} would not be an increase.`)
       } else {
         const added = wanted - topic.partitions
+        // Kafka's createPartitions: one replica list per partition added, each valid and as long as the
+        // topic's replication factor (1). An empty list is taken as none given (see create-partitions.ts).
+        const assignments = request.assignments ?? []
+        if (assignments.length > 0 && assignments.length !== added) {
+          fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Attempted to add ${added} additional partition(s), but only ${assignments.length} assignment(s) were specified.`)
+          continue
+        }
+        let assignmentError: string | null = null
+        for (const brokerIds of assignments) {
+          assignmentError = replicaAssignmentError(brokerIds, brokers, 1)
+          if (assignmentError !== null) break
+        }
+        if (assignmentError !== null) { fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignmentError); continue }
         const breach = this.#limitBreach('CreatePartitions', name, wanted, added, brokerPartitions, this.#state.topics.length, false)
         if (breach !== null) { fail(ErrorCode.POLICY_VIOLATION, breach); continue }
         brokerPartitions += added
@@ -376,6 +470,45 @@ export class Controller {
     }
     if (!validateOnly) await this.#commit(this.#state.topics.map((t) => t.id === topic.id ? { ...t, configs } : t))
     return { name, topicId: topic.id, errorCode: ErrorCode.NONE, errorMessage: null }
+  }
+
+  /**
+   * Sets (null: removes) dynamic broker configs of `broker` ("" for every broker); AlterConfigs (not
+   * incremental) replaces that resource's whole set. Names and values were checked by the handler
+   * (src/handlers/alter-configs.ts). Persisted and broadcast like a topic change.
+   */
+  async #alterBrokerConfigs (broker: string, set: Readonly<Record<string, string | null>>, incremental: boolean, validateOnly: boolean): Promise<TopicResult> {
+    const current = this.#state.brokerConfigs ?? kNoDynamicBrokerConfigs
+    const before = broker === '' ? current.clusterDefault : (Object.hasOwn(current.perBroker, broker) ? current.perBroker[broker] : {})
+    const configs: Record<string, string> = incremental ? { ...before } : {}
+    for (const [key, value] of Object.entries(set)) {
+      if (value === null) delete configs[key]
+      else configs[key] = value
+    }
+    if (validateOnly) return { name: broker, topicId: zeroUuid(), errorCode: ErrorCode.NONE, errorMessage: null }
+    const perBroker = { ...current.perBroker }
+    if (broker !== '') {
+      if (Object.keys(configs).length === 0) delete perBroker[broker]
+      else perBroker[broker] = configs
+    }
+    const next: DynamicBrokerConfigs = { clusterDefault: broker === '' ? configs : current.clusterDefault, perBroker }
+    await this.#commit(this.#state.topics, this.#state.producerIdBlockEnd, next)
+    this.#logger.info(`dynamic broker configs of ${broker === '' ? 'the cluster default' : `broker ${broker}`} now: ${JSON.stringify(configs)}`)
+    return { name: broker, topicId: zeroUuid(), errorCode: ErrorCode.NONE, errorMessage: null }
+  }
+
+  /** Logger levels live only in memory (as Kafka's do), but travel with the metadata so that every thread applies them. */
+  async #alterLoggers (set: Readonly<Record<string, string | null>>, validateOnly: boolean): Promise<TopicResult> {
+    if (!validateOnly) {
+      const loggers: Record<string, string> = { ...this.#loggers }
+      for (const [key, value] of Object.entries(set)) {
+        if (value === null) delete loggers[key]
+        else loggers[key] = value
+      }
+      this.#loggers = loggers
+      await this.#commit(this.#state.topics)
+    }
+    return { name: null, topicId: zeroUuid(), errorCode: ErrorCode.NONE, errorMessage: null }
   }
 
   async #allocateProducerId (): Promise<{ producerId: number, producerEpoch: number }> {

@@ -51,6 +51,19 @@ export interface BrokerConfig {
   readonly segmentBytes: number
   /** Cap of each worker's LRU of open sealed segment files (active segments stay open besides). */
   readonly maxOpenSegmentFiles: number
+  /** Kafka's log.retention.check.interval.ms: how often each worker runs retention over its partitions. */
+  readonly logRetentionCheckIntervalMs: number
+  /** Kafka's log.cleaner.backoff.ms: how often each worker looks for compacted topics' logs to clean. */
+  readonly logCleanerBackoffMs: number
+  /** Kafka's log.cleaner.dedupe.buffer.size, per worker: bytes of the cleaner's key -> offset map (16 a key). */
+  readonly logCleanerDedupeBufferSize: number
+  /** Kafka's log.cleaner.io.max.bytes.per.second, per worker: cleaner reads plus writes a second (0 = unlimited). */
+  readonly logCleanerIoMaxBytesPerSecond: number
+  /**
+   * Kafka's `max.incremental.fetch.session.cache.slots`: KIP-227 fetch sessions kept by the broker, split over the
+   * workers (each keeps ceil(N / workers)); 0 = no sessions (every fetch is a full one).
+   */
+  readonly maxIncrementalFetchSessionCacheSlots: number
   /** Bytes of each worker-to-worker ring (a power of two). */
   readonly ringBytes: number
   readonly nodeId: number
@@ -136,6 +149,11 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--max-decompressed-batch-bytes', env: 'SHOAL_MAX_DECOMPRESSED_BATCH_BYTES', property: 'shoal.max.decompressed.batch.bytes', help: 'most bytes a compressed batch may inflate to; beyond it MESSAGE_TOO_LARGE (default 134217728)' },
   { flag: '--segment-bytes', env: 'SHOAL_SEGMENT_BYTES', property: 'log.segment.bytes', help: 'log segment size before rolling (default 1073741824)' },
   { flag: '--max-open-segment-files', env: 'SHOAL_MAX_OPEN_SEGMENT_FILES', property: 'shoal.max.open.segment.files', help: 'sealed segment files each worker keeps open, least recently read closed first (default 256)' },
+  { flag: '--log-retention-check-interval-ms', env: 'SHOAL_LOG_RETENTION_CHECK_INTERVAL_MS', property: 'log.retention.check.interval.ms', help: 'how often each worker deletes segments past their topic\'s retention.ms / retention.bytes and rolls segments past segment.ms, Kafka log.retention.check.interval.ms (default 300000)' },
+  { flag: '--log-cleaner-backoff-ms', env: 'SHOAL_LOG_CLEANER_BACKOFF_MS', property: 'log.cleaner.backoff.ms', help: 'how often each worker looks for logs of compacted topics to clean, Kafka log.cleaner.backoff.ms (default 15000)' },
+  { flag: '--log-cleaner-dedupe-buffer-size', env: 'SHOAL_LOG_CLEANER_DEDUPE_BUFFER_SIZE', property: 'log.cleaner.dedupe.buffer.size', help: 'bytes of each worker\'s log cleaner key map, 16 per key; a clean covers the keys that fit (default 33554432)' },
+  { flag: '--log-cleaner-io-max-bytes-per-second', env: 'SHOAL_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND', property: 'log.cleaner.io.max.bytes.per.second', help: 'bytes each worker\'s log cleaner reads plus writes a second; 0 = unlimited (default 0)' },
+  { flag: '--max-incremental-fetch-session-cache-slots', env: 'SHOAL_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS', property: 'max.incremental.fetch.session.cache.slots', help: 'KIP-227 fetch sessions the broker keeps, split over the workers; 0 = none (default 1000)' },
   { flag: '--ring-bytes', env: 'SHOAL_RING_BYTES', property: 'shoal.ring.bytes', help: 'bytes of each worker-to-worker ring buffer, a power of two (default 1048576)' },
   { flag: '--node-id', env: 'SHOAL_NODE_ID', property: 'node.id', aliases: ['broker.id'], help: 'broker id reported to clients (default 1)' },
   { flag: '--group-initial-rebalance-delay-ms', env: 'SHOAL_GROUP_INITIAL_REBALANCE_DELAY_MS', property: 'group.initial.rebalance.delay.ms', help: 'how long the first rebalance of an empty group waits for more members (default 3000)' },
@@ -164,7 +182,7 @@ const kFlagByProperty: ReadonlyMap<string, FlagSpec> = new Map(kFlags.flatMap((s
  * a TLS listener that never listens) would be worse than a broker that does not start.
  */
 const kUnimplementedKafkaProperties: ReadonlySet<string> = new Set([
-  'log.retention.ms', 'log.retention.minutes', 'log.retention.hours', 'log.retention.bytes', 'log.retention.check.interval.ms',
+  'log.retention.ms', 'log.retention.minutes', 'log.retention.hours', 'log.retention.bytes',
   'log.roll.ms', 'log.roll.hours', 'log.cleanup.policy', 'log.cleaner.enable', 'log.flush.interval.messages', 'log.flush.interval.ms',
   'log.index.size.max.bytes', 'log.message.timestamp.type', 'compression.type', 'delete.topic.enable',
   'num.network.threads', 'num.io.threads', 'num.recovery.threads.per.data.dir', 'num.replica.fetchers', 'background.threads',
@@ -366,6 +384,11 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     maxDecompressedBatchBytes: parseInteger(get('--max-decompressed-batch-bytes') ?? String(128 * 1024 * 1024), where('--max-decompressed-batch-bytes'), 1024),
     segmentBytes: parseInteger(get('--segment-bytes') ?? String(1024 * 1024 * 1024), where('--segment-bytes'), 1024),
     maxOpenSegmentFiles: parseInteger(get('--max-open-segment-files') ?? '256', where('--max-open-segment-files'), 1),
+    logRetentionCheckIntervalMs: parseInteger(get('--log-retention-check-interval-ms') ?? '300000', where('--log-retention-check-interval-ms'), 1),
+    logCleanerBackoffMs: parseInteger(get('--log-cleaner-backoff-ms') ?? '15000', where('--log-cleaner-backoff-ms'), 1),
+    logCleanerDedupeBufferSize: parseInteger(get('--log-cleaner-dedupe-buffer-size') ?? String(32 * 1024 * 1024), where('--log-cleaner-dedupe-buffer-size'), 1024),
+    logCleanerIoMaxBytesPerSecond: parseInteger(get('--log-cleaner-io-max-bytes-per-second') ?? '0', where('--log-cleaner-io-max-bytes-per-second'), 0),
+    maxIncrementalFetchSessionCacheSlots: parseInteger(get('--max-incremental-fetch-session-cache-slots') ?? '1000', where('--max-incremental-fetch-session-cache-slots'), 0),
     ringBytes,
     nodeId: parseInteger(get('--node-id') ?? '1', where('--node-id'), 0),
     groupInitialRebalanceDelayMs: parseInteger(get('--group-initial-rebalance-delay-ms') ?? '3000', where('--group-initial-rebalance-delay-ms'), 0),

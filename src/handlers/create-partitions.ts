@@ -1,6 +1,8 @@
-// CreatePartitions (key 37), v0-3: grows a topic; the new partitions go to their owners like any other.
+// CreatePartitions (key 37), v0-3: grows a topic; the new partitions go to their owners like any other. A manual
+// assignment (one replica list per partition added) may name this broker only, the one registered broker: the
+// controller checks it as Kafka's does (src/admin/controller.ts). A null or empty assignment list means none: Java
+// sends null, but a client that always writes the array sends it empty when the caller gave none.
 import { apiByKey } from '../protocol/apis.ts'
-import { ErrorCode } from '../protocol/errors.ts'
 import type { TopicResult } from '../admin/controller.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
@@ -8,23 +10,20 @@ import type { Handler } from './handler.ts'
 const api = apiByKey(37)!
 
 interface CreatePartitionsRequest {
-  topics: Array<{ name: string, count: number, assignments: unknown[] | null }>
+  topics: Array<{ name: string, count: number, assignments: Array<{ brokerIds: number[] }> | null }>
   validateOnly: boolean
 }
 
 async function handle (context: RequestContext, request: CreatePartitionsRequest): Promise<object> {
-  const manual = request.topics.filter((t) => t.assignments !== null && t.assignments.length > 0)
   const results = await context.shard.admin<TopicResult[]>({
     op: 'createPartitions',
-    topics: request.topics.filter((t) => !manual.includes(t)).map((t) => ({ name: t.name, count: t.count })),
-    validateOnly: request.validateOnly
+    topics: request.topics.map((t) => ({ name: t.name, count: t.count, assignments: t.assignments === null ? null : t.assignments.map((a) => a.brokerIds) })),
+    validateOnly: request.validateOnly,
+    brokers: [context.shard.config.nodeId]
   })
   return {
     throttleTimeMs: 0,
-    results: [
-      ...results.map((r) => ({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorMessage })),
-      ...manual.map((t) => ({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Manual replica assignment is not supported by a single-node broker' }))
-    ]
+    results: results.map((r) => ({ name: r.name, errorCode: r.errorCode, errorMessage: r.errorMessage }))
   }
 }
 

@@ -1,8 +1,10 @@
 // CreateTopics (key 19), v2-7. Validated and applied by the controller; v5+ answers carry the partition
-// count, replication factor and the effective configs, which the Java AdminClient reads back.
+// count, replication factor and the effective configs, which the Java AdminClient reads back. A manual replica
+// assignment may name this broker only (the one registered broker): the controller checks it as Kafka's does
+// (src/admin/controller.ts, topicAssignmentError) and creates one partition per assigned partition.
 import { apiByKey } from '../protocol/apis.ts'
-import { kTopicConfigDefaults } from '../config/topic-config.ts'
-import type { CreateTopicResult } from '../admin/controller.ts'
+import { ConfigSource, topicConfigChain } from '../config/broker-configs.ts'
+import type { CreateTopicResult, ReplicaAssignment } from '../admin/controller.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 
@@ -13,23 +15,35 @@ interface CreateTopicsRequest {
     name: string
     numPartitions: number
     replicationFactor: number
-    assignments: unknown[]
+    assignments: ReplicaAssignment[]
     configs: Array<{ name: string, value: string | null }>
   }>
   timeoutMs: number
   validateOnly: boolean
 }
 
-/** Kafka's ConfigSource: 1 topic override, 5 default. */
-const kDynamicTopicConfig = 1
-const kDefaultConfig = 5
-
 async function handle (context: RequestContext, request: CreateTopicsRequest): Promise<object> {
   const results = await context.shard.admin<CreateTopicResult[]>({
     op: 'createTopics',
-    topics: request.topics.map((t) => ({ name: t.name, numPartitions: t.numPartitions, replicationFactor: t.replicationFactor, configs: t.configs, hasAssignments: t.assignments.length > 0 })),
-    validateOnly: request.validateOnly
+    topics: request.topics.map((t) => ({
+      name: t.name,
+      numPartitions: t.numPartitions,
+      replicationFactor: t.replicationFactor,
+      configs: t.configs,
+      hasAssignments: t.assignments.length > 0,
+      assignments: t.assignments.map((a) => ({ partitionIndex: a.partitionIndex, brokerIds: a.brokerIds }))
+    })),
+    validateOnly: request.validateOnly,
+    brokers: [context.shard.config.nodeId]
   })
+  const { shard } = context
+  const overrides = new Map<string, Set<string>>()
+  for (const t of request.topics) overrides.set(t.name, new Set(t.configs.filter((config) => config.value !== null).map((config) => config.name)))
+  const overridden = (topic: string, name: string): boolean => overrides.get(topic)?.has(name) === true
+  // A value the request set is the topic's own; any other comes from the broker's chain (a dynamic default, a flag, Kafka's default).
+  const sourceOf = (topic: string, name: string): number => overridden(topic, name)
+    ? ConfigSource.DYNAMIC_TOPIC_CONFIG
+    : topicConfigChain(name, {}, shard.table.brokerConfigs, String(shard.config.nodeId), shard.config)[0].source
   return {
     throttleTimeMs: 0,
     topics: results.map((result) => ({
@@ -45,7 +59,7 @@ async function handle (context: RequestContext, request: CreateTopicsRequest): P
           name,
           value,
           readOnly: false,
-          configSource: kTopicConfigDefaults[name] === value ? kDefaultConfig : kDynamicTopicConfig,
+          configSource: sourceOf(result.name, name),
           isSensitive: false
         }))
     }))

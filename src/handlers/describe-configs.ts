@@ -1,10 +1,21 @@
-// DescribeConfigs (key 32), v0-4: a topic's effective configs (Kafka's defaults, overridden by the topic's own),
-// and the broker's own settings in Kafka's names (read-only). A broker setting given by the --config file, a flag
-// or a SHOAL_* variable is STATIC_BROKER_CONFIG (Kafka has no source for flags: they are static config too); one
-// left at its default, or fixed in Shoal, is DEFAULT_CONFIG with isDefault true. Resource types: 2 topic, 4 broker.
+// DescribeConfigs (key 32), v0-4. Resource types: 2 topic, 4 broker, 8 broker logger.
+//   Topic: every topic config with its effective value and source: the topic's override (DYNAMIC_TOPIC_CONFIG),
+//     else its broker synonym's chain (src/config/broker-configs.ts: per-broker dynamic, cluster-wide dynamic,
+//     static, default). With includeSynonyms (v1+) the whole chain, highest precedence first.
+//   Broker (resourceName = this node id): the broker's own settings in Kafka's names, read-only (a setting given
+//     by the --config file, a flag or a SHOAL_* variable is STATIC_BROKER_CONFIG: Kafka has no source for flags,
+//     they are static config too; one left at its default, or fixed in Shoal, is DEFAULT_CONFIG), and the
+//     broker-level topic defaults (log.retention.ms, ...), which AlterConfigs may change. resourceName "" (the
+//     cluster-wide default) describes only what was set dynamically for every broker, as Kafka does.
+//   Broker logger (resourceName = this node id): each logger's level (src/config/broker-configs.ts).
+// configType and documentation (v3+, documentation only with includeDocumentation) come from the same table.
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { kTopicConfigDefaults } from '../config/topic-config.ts'
+import {
+  ConfigSource, ConfigType, brokerConfigChain, brokerConfigDocumentation, brokerTopicDefaultNames, kDynamicBrokerConfigs,
+  loggerLevels, topicConfigChain, topicConfigDocumentation, topicConfigOf, topicConfigType, type ConfigSynonym
+} from '../config/broker-configs.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import type { Shard } from '../shard/shard.ts'
@@ -15,14 +26,12 @@ const api = apiByKey(32)!
 
 export const kTopicResource = 2
 export const kBrokerResource = 4
-/** Kafka's ConfigSource values. */
-const kDynamicTopicConfig = 1
-const kStaticBrokerConfig = 4
-const kDefaultConfig = 5
+export const kBrokerLoggerResource = 8
 
 interface DescribeConfigsRequest {
   resources: Array<{ resourceType: number, resourceName: string, configurationKeys: string[] | null }>
   includeSynonyms: boolean
+  includeDocumentation: boolean
 }
 
 /** A broker setting as described: its Kafka name, its value, and the kFlags property whose source it reports (null: fixed in Shoal). */
@@ -52,6 +61,11 @@ export function brokerConfigEntries (config: BrokerConfig, advertisedHost: strin
     entry('auto.create.topics.enable', config.autoCreateTopics),
     entry('message.max.bytes', config.messageMaxBytes),
     entry('log.segment.bytes', config.segmentBytes),
+    entry('log.retention.check.interval.ms', config.logRetentionCheckIntervalMs),
+    entry('log.cleaner.backoff.ms', config.logCleanerBackoffMs),
+    entry('log.cleaner.dedupe.buffer.size', config.logCleanerDedupeBufferSize),
+    entry('log.cleaner.io.max.bytes.per.second', config.logCleanerIoMaxBytesPerSecond),
+    entry('max.incremental.fetch.session.cache.slots', config.maxIncrementalFetchSessionCacheSlots),
     entry('socket.request.max.bytes', config.maxFrameBytes),
     entry('max.connections', config.maxConnections),
     entry('max.connections.per.ip', config.maxConnectionsPerIp),
@@ -76,47 +90,121 @@ export function brokerConfigEntries (config: BrokerConfig, advertisedHost: strin
 }
 
 function brokerSource (config: BrokerConfig, property: string | null): number {
-  return property === null || (config.sources[property] ?? 'default') === 'default' ? kDefaultConfig : kStaticBrokerConfig
+  return property === null || (config.sources[property] ?? 'default') === 'default' ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG
 }
 
-function entries (values: Record<string, string>, keys: string[] | null, sourceOf: (name: string) => number, readOnly: boolean, apiVersion: number, synonyms: boolean): object[] {
-  const names = keys === null ? Object.keys(values) : keys.filter((key) => typeof key === 'string' && Object.hasOwn(values, key))
-  return names.map((name) => {
-    const source = sourceOf(name)
+/** One described config: `chain` is its value's synonyms, highest precedence first (the first is the value). */
+interface Described {
+  readonly name: string
+  readonly chain: readonly ConfigSynonym[]
+  readonly readOnly: boolean
+  readonly configType: number
+  readonly documentation: string | null
+}
+
+/** The response entries for `described`, restricted to `keys` (null: all) in their order, as `apiVersion` carries them. */
+function entries (described: readonly Described[], keys: string[] | null, apiVersion: number, request: DescribeConfigsRequest): object[] {
+  const byName = new Map(described.map((d) => [d.name, d]))
+  const chosen = keys === null ? described : keys.flatMap((key) => typeof key === 'string' && byName.has(key) ? [byName.get(key) as Described] : [])
+  return chosen.map((d) => {
+    const { value, source } = d.chain[0]
     return {
-      name,
-      value: values[name],
-      readOnly,
-      isDefault: source === kDefaultConfig,
+      name: d.name,
+      value,
+      readOnly: d.readOnly,
+      isDefault: source === ConfigSource.DEFAULT_CONFIG,
       configSource: source,
       isSensitive: false,
-      synonyms: synonyms && apiVersion >= 1 ? [{ name, value: values[name], source }] : [],
-      configType: 0,
-      documentation: null
+      synonyms: request.includeSynonyms === true && apiVersion >= 1 ? d.chain.map((link) => ({ name: link.name, value: link.value, source: link.source })) : [],
+      configType: d.configType,
+      documentation: request.includeDocumentation === true ? d.documentation : null
     }
   })
 }
 
+/** A static broker setting's ConfigType, from its value (Shoal's settings are numbers, booleans and strings). */
+function staticType (value: string): number {
+  if (value === 'true' || value === 'false') return ConfigType.BOOLEAN
+  if (/^-?\d{1,10}$/.test(value)) return Math.abs(Number(value)) <= 2 ** 31 - 1 ? ConfigType.INT : ConfigType.LONG
+  if (/^-?\d+$/.test(value)) return ConfigType.LONG
+  return ConfigType.STRING
+}
+
+function describeTopic (shard: Shard, overrides: Readonly<Record<string, string>>): Described[] {
+  const dynamic = shard.table.brokerConfigs
+  const nodeId = String(shard.config.nodeId)
+  return Object.keys(kTopicConfigDefaults).map((name) => ({
+    name,
+    chain: topicConfigChain(name, overrides, dynamic, nodeId, shard.config),
+    readOnly: false,
+    configType: topicConfigType(name),
+    documentation: topicConfigDocumentation(name)
+  }))
+}
+
+function describeBroker (shard: Shard, resourceName: string): Described[] {
+  const dynamic = shard.table.brokerConfigs
+  const { config } = shard
+  const dynamicEntry = (name: string, chain: ConfigSynonym[]): Described => ({
+    name,
+    chain,
+    readOnly: !kDynamicBrokerConfigs.has(name),
+    configType: topicConfigType(topicConfigOf(name) ?? ''),
+    documentation: brokerConfigDocumentation(name)
+  })
+  if (resourceName === '') {
+    // The cluster-wide default resource: only what was set for every broker.
+    return Object.entries(dynamic.clusterDefault).map(([name, value]) => dynamicEntry(name, [{ name, value, source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG }]))
+  }
+  const described: Described[] = []
+  const seen = new Set<string>()
+  for (const e of brokerConfigEntries(config, shard.advertised.host, shard.advertised.port)) {
+    seen.add(e.name)
+    if (topicConfigOf(e.name) !== undefined) {
+      described.push(dynamicEntry(e.name, brokerConfigChain(e.name, dynamic, resourceName, config)))
+      continue
+    }
+    described.push({ name: e.name, chain: [{ name: e.name, value: e.value, source: brokerSource(config, e.property) }], readOnly: true, configType: staticType(e.value), documentation: null })
+  }
+  for (const name of brokerTopicDefaultNames()) {
+    if (!seen.has(name)) described.push(dynamicEntry(name, brokerConfigChain(name, dynamic, resourceName, config)))
+  }
+  return described
+}
+
+function describeLoggers (shard: Shard): Described[] {
+  const levels = loggerLevels(shard.table.loggers, shard.config)
+  return Object.entries(levels).map(([name, value]) => ({
+    name,
+    chain: [{ name, value, source: ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG }],
+    readOnly: false,
+    configType: ConfigType.STRING,
+    documentation: null
+  }))
+}
+
 function handle (context: RequestContext, request: DescribeConfigsRequest): object {
   const { shard, apiVersion } = context
+  const nodeId = String(shard.config.nodeId)
   const results = request.resources.map((resource) => {
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName, errorMessage: null }
+    const keys = resource.configurationKeys
     if (resource.resourceType === kTopicResource) {
       const topic = shard.table.topic(resource.resourceName)
       if (topic === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${clipName(resource.resourceName)} does not exist.`, configs: [] }
-      const values = { ...kTopicConfigDefaults, ...topic.configs }
-      const source = (name: string): number => name in topic.configs ? kDynamicTopicConfig : kDefaultConfig
-      return { ...base, errorCode: ErrorCode.NONE, configs: entries(values, resource.configurationKeys, source, false, apiVersion, request.includeSynonyms) }
+      return { ...base, errorCode: ErrorCode.NONE, configs: entries(describeTopic(shard, topic.configs), keys, apiVersion, request) }
     }
     if (resource.resourceType === kBrokerResource) {
-      if (resource.resourceName !== '' && resource.resourceName !== String(shard.config.nodeId)) {
+      if (resource.resourceName !== '' && resource.resourceName !== nodeId) {
         return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown broker ${clipName(resource.resourceName)}`, configs: [] }
       }
-      const described = brokerConfigEntries(shard.config, shard.advertised.host, shard.advertised.port)
-      const values = Object.fromEntries(described.map((e) => [e.name, e.value]))
-      const sources = new Map(described.map((e) => [e.name, brokerSource(shard.config, e.property)]))
-      const source = (name: string): number => sources.get(name) ?? kDefaultConfig
-      return { ...base, errorCode: ErrorCode.NONE, configs: entries(values, resource.configurationKeys, source, true, apiVersion, request.includeSynonyms) }
+      return { ...base, errorCode: ErrorCode.NONE, configs: entries(describeBroker(shard, resource.resourceName), keys, apiVersion, request) }
+    }
+    if (resource.resourceType === kBrokerLoggerResource) {
+      if (resource.resourceName !== nodeId) {
+        return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unexpected broker id, expected ${nodeId}, but received ${clipName(resource.resourceName)}`, configs: [] }
+      }
+      return { ...base, errorCode: ErrorCode.NONE, configs: entries(describeLoggers(shard), keys, apiVersion, request) }
     }
     return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Resource type ${resource.resourceType} is not supported`, configs: [] }
   })

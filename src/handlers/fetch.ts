@@ -1,13 +1,23 @@
 // Fetch (key 1), v4-16. Each owner reads whole batches straight from its segments (no decompression, no
 // re-encoding) and long-polls until it has `minBytes` or `maxWaitMs` passes. When a request spans owners, the
 // connection's worker wakes the other parts as soon as one part returns data, so a consumer is never held
-// for `maxWaitMs` by an idle partition on another worker. Fetch sessions (KIP-227) are not kept: every
-// response has session id 0, which clients treat as "full fetch each time".
+// for `maxWaitMs` by an idle partition on another worker.
+//
+// Fetch sessions (KIP-227, src/handlers/fetch-sessions.ts) are kept by the connection's worker: an incremental
+// request is expanded here into the session's partitions (in the session's order), split over owners like any
+// request (each part sent as a sessionless full fetch), and the merged response is filtered down to the
+// partitions the client must hear about. Owners never see session ids.
 //
 // Limits (KIP-74): `partitionMaxBytes` per partition and `maxBytes` for the whole response; the first batch of
-// the first partition with data is returned whole even when larger than both. A request split over owners gives
-// each part a share of `maxBytes` (splitMaxBytes), so the merged response stays within it; each part may still
-// return one first batch larger than its share.
+// the first partition with data is returned whole even when larger than both. One owner keeps this by itself
+// (readOnce). A request split over owners gives each part a share of `maxBytes` (splitMaxBytes), and each part
+// may still return one first batch larger than its share or its partitionMaxBytes; so the merged response is
+// checked (enforceLimits): when no partition returned more than its partitionMaxBytes and the total is within
+// maxBytes (the common case: one pass over the sizes, nothing changed), it goes as it is; otherwise it is cut
+// back, in request order, to what one owner would have returned: whole batches within each partition's limit
+// and what is left of maxBytes, the first partition with data keeping at least its first batch. A cut keeps
+// whole batches (a subarray, no copy; counted as fetch-partitions-cut-to-limits); a client fetches what was cut
+// again from the same offset.
 
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
@@ -17,10 +27,13 @@ import type { Handler } from './handler.ts'
 import type { AppendWaiter, LocalPartition, Shard } from '../shard/shard.ts'
 import { recordError, recordFetched } from '../metrics/worker-metrics.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
+import { count } from '../counters.ts'
+import { FetchSessionCache, nextSessionEpoch, type FetchSession } from './fetch-sessions.ts'
+import { currentLeaderEpochError } from '../log/leader-epochs.ts'
 
 const api = apiByKey(1)!
 
-interface FetchPartition { partition: number, fetchOffset: number, partitionMaxBytes: number, logStartOffset: number, currentLeaderEpoch: number }
+interface FetchPartition { partition: number, fetchOffset: number, partitionMaxBytes: number, logStartOffset: number, currentLeaderEpoch: number, lastFetchedEpoch?: number }
 interface FetchTopic { topic: string, topicId: string, partitions: FetchPartition[] }
 interface FetchRequest {
   maxWaitMs: number
@@ -30,7 +43,9 @@ interface FetchRequest {
   sessionId: number
   sessionEpoch: number
   topics: FetchTopic[]
+  forgottenTopicsData?: ForgottenTopic[]
 }
+interface ForgottenTopic { topic: string, topicId: string, partitions: number[] }
 interface PartitionData {
   partitionIndex: number
   errorCode: number
@@ -93,6 +108,12 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
       const local = entry === undefined ? undefined : shard.partition(entry, p.partition)
       if (local === undefined) {
         partitions.push(errorPartition(p.partition, entry === undefined ? unknownCode(apiVersion) : ErrorCode.NOT_LEADER_OR_FOLLOWER))
+        out.errored = true
+        continue
+      }
+      const epochError = currentLeaderEpochError(p.currentLeaderEpoch)
+      if (epochError !== ErrorCode.NONE) {
+        partitions.push(errorPartition(p.partition, epochError))
         out.errored = true
         continue
       }
@@ -230,17 +251,248 @@ export function splitMaxBytes (parts: Map<number, FetchRequest>, maxBytes: numbe
   }
 }
 
+/** Bytes of the whole record batches at the start of `records` that fit in `limit`. */
+function wholeBatchesWithin (records: Buffer, limit: number): number {
+  let end = 0
+  while (end + kLogOverhead <= records.length) {
+    const next = end + kLogOverhead + records.readInt32BE(end + kBatchLengthOffset)
+    if (next > limit || next > records.length) break
+    end = next
+  }
+  return end
+}
+
+/** Offset (8) and length (4) before each batch's body: the batch's size is kLogOverhead + its length field. */
+const kLogOverhead = 12
+const kBatchLengthOffset = 8
+
+function topicKeyOf (apiVersion: number): (topic: { topic: string, topicId: string }) => string {
+  return apiVersion >= 13 ? (t) => t.topicId : (t) => t.topic
+}
+
+/**
+ * KIP-74 over a request split into `partRequests` (see the header): cuts the parts' responses (same order,
+ * each listing its request's partitions in order) back in place to what one owner would have returned.
+ */
+export function enforceLimits (request: FetchRequest, partRequests: readonly FetchRequest[], partResponses: readonly FetchResponse[], apiVersion: number): void {
+  const maxBytes = request.maxBytes > 0 ? request.maxBytes : 0x7fffffff
+  let total = 0
+  let oversized = false
+  for (let i = 0; i < partRequests.length; i++) {
+    const topics = partRequests[i].topics
+    const responses = partResponses[i].responses
+    for (let t = 0; t < topics.length && t < responses.length; t++) {
+      const asked = topics[t].partitions
+      const got = responses[t].partitions
+      for (let p = 0; p < asked.length && p < got.length; p++) {
+        const size = got[p].records === null ? 0 : got[p].records.length
+        total += size
+        if (size > asked[p].partitionMaxBytes) oversized = true
+      }
+    }
+  }
+  if (!oversized && total <= maxBytes) return
+  // Rare: some part returned a batch beyond its limits. Walk the partitions in request order.
+  const keyOf = topicKeyOf(apiVersion)
+  const found = new Map<string, Map<number, PartitionData>>()
+  for (const response of partResponses) {
+    for (const topic of response.responses) {
+      let byPartition = found.get(keyOf(topic))
+      if (byPartition === undefined) found.set(keyOf(topic), byPartition = new Map())
+      for (const p of topic.partitions) byPartition.set(p.partitionIndex, p)
+    }
+  }
+  let budget = maxBytes
+  let first = true
+  for (const topic of request.topics) {
+    const byPartition = found.get(keyOf(topic))
+    if (byPartition === undefined) continue
+    for (const p of topic.partitions) {
+      const data = byPartition.get(p.partition)
+      if (data === undefined || data.records === null || data.records.length === 0) continue
+      let kept = wholeBatchesWithin(data.records, Math.min(Math.max(p.partitionMaxBytes, 0), budget))
+      if (kept === 0 && first && data.records.length >= kLogOverhead) kept = wholeBatchesWithin(data.records, kLogOverhead + data.records.readInt32BE(kBatchLengthOffset))
+      first = false
+      if (kept < data.records.length) {
+        count('fetch-partitions-cut-to-limits')
+        data.records = kept === 0 ? kNoRecords : data.records.subarray(0, kept)
+      }
+      budget = Math.max(0, budget - kept)
+    }
+  }
+}
+
+/** KIP-227 epochs of a full fetch: 0 asks for a new session, -1 (FINAL) for none. */
+const kInitialEpoch = 0
+const kFinalEpoch = -1
+
+/** Partitions one session may hold, and all of one worker's sessions together (about 200 bytes each). */
+const kMaxCachedPartitions = 100_000
+/** Kafka's min.incremental.fetch.session.eviction.ms: a session idle this long may be evicted by any new one. */
+const kSessionStaleMs = 120_000
+
+const sessionCaches = new WeakMap<Shard, FetchSessionCache>()
+
+function sessionCacheOf (shard: Shard): FetchSessionCache {
+  let cache = sessionCaches.get(shard)
+  if (cache === undefined) {
+    const config = shard.config
+    const workers = Math.max(1, config.workers)
+    cache = new FetchSessionCache({
+      slots: Math.ceil((config.maxIncrementalFetchSessionCacheSlots ?? 1000) / workers),
+      maxPartitionsPerSession: Math.min(config.maxBrokerPartitions ?? 5000, kMaxCachedPartitions),
+      maxCachedPartitions: kMaxCachedPartitions,
+      staleMs: kSessionStaleMs,
+      workerIndex: shard.index,
+      workers
+    })
+    sessionCaches.set(shard, cache)
+  }
+  return cache
+}
+
+function sessionError (errorCode: number): FetchResponse {
+  count('fetch-session-errors')
+  recordError(1, errorCode)
+  return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: [] }
+}
+
+/**
+ * Applies an incremental request to its session (added and changed partitions, then forgotten ones): the
+ * session, or the error code to answer with. A session left empty is removed (Kafka then answers sessionless).
+ */
+function applyIncremental (cache: FetchSessionCache, request: FetchRequest, apiVersion: number): FetchSession | number {
+  const session = cache.get(request.sessionId)
+  if (session === undefined) return ErrorCode.FETCH_SESSION_ID_NOT_FOUND
+  if (session.usesTopicIds !== (apiVersion >= 13)) return ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR
+  if (session.epoch !== request.sessionEpoch) return ErrorCode.INVALID_FETCH_SESSION_EPOCH
+  const keyOf = topicKeyOf(apiVersion)
+  const before = session.size
+  for (const topic of request.topics) {
+    const key = keyOf(topic)
+    for (const p of topic.partitions) session.upsert(key, topic.topic, topic.topicId, p)
+  }
+  for (const topic of request.forgottenTopicsData ?? []) {
+    const key = keyOf(topic)
+    for (const partition of topic.partitions) session.forget(key, partition)
+  }
+  if (!cache.resized(session, session.size - before)) {
+    cache.remove(session.id)
+    count('fetch-sessions-evicted')
+    return ErrorCode.FETCH_SESSION_ID_NOT_FOUND
+  }
+  session.epoch = nextSessionEpoch(session.epoch)
+  cache.touch(session)
+  return session
+}
+
+/**
+ * The session's partitions as request topics, in the session's order. A session partition is a FetchPartition
+ * (with more fields, which encoding a part ignores), so it goes into the request as it is: no copy per partition.
+ */
+function sessionTopics (session: FetchSession): FetchTopic[] {
+  const topics: FetchTopic[] = []
+  for (const partitions of session.topics.values()) {
+    let topic: FetchTopic | null = null
+    for (const p of partitions.values()) {
+      if (topic === null) topics.push(topic = { topic: p.topic, topicId: p.topicId, partitions: [] })
+      topic.partitions.push(p)
+    }
+  }
+  return topics
+}
+
+/**
+ * An incremental response: only the partitions with records, an error, or offsets other than those last sent
+ * (KIP-227); the session remembers what it sent, and partitions that returned records move to the end of its order.
+ */
+function incrementalResponses (session: FetchSession, responses: TopicResponse[], apiVersion: number): TopicResponse[] {
+  const keyOf = topicKeyOf(apiVersion)
+  const out: TopicResponse[] = []
+  for (const topic of responses) {
+    const key = keyOf(topic)
+    const kept: PartitionData[] = []
+    for (const p of topic.partitions) {
+      const cached = session.get(key, p.partitionIndex)
+      const hasRecords = p.records !== null && p.records.length > 0
+      if (cached !== undefined) {
+        if (!hasRecords && p.errorCode === ErrorCode.NONE && cached.highWatermark === p.highWatermark &&
+          cached.lastStableOffset === p.lastStableOffset && cached.leaderLogStartOffset === p.logStartOffset) continue
+        remember(cached, p)
+        if (hasRecords) session.rotate(key, cached)
+      }
+      kept.push(p)
+    }
+    if (kept.length === topic.partitions.length) out.push(topic)
+    else if (kept.length > 0) out.push({ topic: topic.topic, topicId: topic.topicId, partitions: kept })
+  }
+  return out
+}
+
+/** What the client was told of a partition. After an error nothing is known: the next answer always includes it. */
+function remember (cached: { highWatermark: number, lastStableOffset: number, leaderLogStartOffset: number }, p: PartitionData): void {
+  const ok = p.errorCode === ErrorCode.NONE
+  cached.highWatermark = ok ? p.highWatermark : -2
+  cached.lastStableOffset = ok ? p.lastStableOffset : -2
+  cached.leaderLogStartOffset = ok ? p.logStartOffset : -2
+}
+
+/** A full fetch with epoch 0 answered: a new session of its partitions, or none when the cache has no room. */
+function createSession (cache: FetchSessionCache, request: FetchRequest, responses: TopicResponse[], apiVersion: number): number {
+  let size = 0
+  for (const topic of request.topics) size += topic.partitions.length
+  const session = cache.create(size, apiVersion >= 13, () => count('fetch-sessions-evicted'))
+  if (session === null) return 0
+  const keyOf = topicKeyOf(apiVersion)
+  for (const topic of request.topics) {
+    const key = keyOf(topic)
+    for (const p of topic.partitions) session.upsert(key, topic.topic, topic.topicId, p)
+  }
+  for (const topic of responses) {
+    const key = keyOf(topic)
+    for (const p of topic.partitions) {
+      const cached = session.get(key, p.partitionIndex)
+      if (cached !== undefined) remember(cached, p)
+    }
+  }
+  cache.resized(session, session.size)
+  count('fetch-sessions-created')
+  return session.id
+}
+
 let localWakeCounter = 0
 
 async function handle (context: RequestContext, request: FetchRequest): Promise<FetchResponse> {
-  const { shard, apiVersion } = context
-  if (request.sessionId !== 0) {
-    return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] }
+  const { apiVersion } = context
+  const cache = sessionCacheOf(context.shard)
+  if (request.sessionEpoch === kInitialEpoch || request.sessionEpoch === kFinalEpoch) {
+    count('fetch-requests-full')
+    // A full fetch naming a session closes it.
+    if (request.sessionId !== 0 && cache.remove(request.sessionId)) count('fetch-sessions-closed')
+    const responses = await fetchTopics(context, request)
+    const sessionId = request.sessionEpoch === kInitialEpoch && request.topics.length > 0 ? createSession(cache, request, responses, apiVersion) : 0
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses }
   }
+  count('fetch-requests-incremental')
+  const session = applyIncremental(cache, request, apiVersion)
+  if (typeof session === 'number') return sessionError(session)
+  if (session.size === 0) {
+    cache.remove(session.id)
+    count('fetch-sessions-closed')
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] }
+  }
+  const responses = await fetchTopics(context, { ...request, topics: sessionTopics(session) })
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session.id, responses: incrementalResponses(session, responses, apiVersion) }
+}
+
+/** Reads every partition of the (full, sessionless) request: split by owner, long-polled, merged, within KIP-74. */
+async function fetchTopics (context: RequestContext, request: FetchRequest): Promise<TopicResponse[]> {
+  const { shard, apiVersion } = context
   const grouping = groupByOwner(shard, request.topics, (t) => topicEntry(shard, t, apiVersion), (t) => t.partitions, (p) => p.partition,
     (t, partitions) => ({ ...t, partitions }))
   const parts = new Map<number, FetchRequest>()
-  for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, topics })
+  // Owners serve sessionless parts: sessions are the connection's worker's alone.
+  for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, sessionId: 0, sessionEpoch: kFinalEpoch, topics, forgottenTopicsData: [] })
   splitMaxBytes(parts, request.maxBytes)
   const unknown: TopicResponse[] = grouping.unknown.map((t) => ({
     topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => errorPartition(p.partition, unknownCode(apiVersion)))
@@ -267,11 +519,16 @@ async function handle (context: RequestContext, request: FetchRequest): Promise<
         if (response.responses.some((t) => t.partitions.some((p) => p.records.length > 0 || p.errorCode !== ErrorCode.NONE))) wakeOthers()
       }, wakeOthers)
     }
+    const partResponses: FetchResponse[] = []
+    for (const call of calls) partResponses.push(await call.response)
+    enforceLimits(request, calls.map((call) => parts.get(call.owner)!), partResponses, apiVersion)
+    for (const response of partResponses) results.push(response.responses)
+  } else {
+    for (const call of calls) results.push((await call.response).responses)
   }
-  for (const call of calls) results.push((await call.response).responses)
   if (unknown.length > 0) results.push(unknown)
   const key = apiVersion >= 13 ? (t: TopicResponse) => t.topicId : (t: TopicResponse) => t.topic
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitions') }
+  return results.length === 0 ? [] : mergeTopics(results, key, 'partitions')
 }
 
 export const fetchHandler: Handler = { api, minVersion: 4, maxVersion: 16, handle }

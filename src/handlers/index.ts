@@ -35,6 +35,8 @@ import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-con
 import { consumerGroupHeartbeatHandler, consumerGroupHeartbeatServer } from './consumer-group-heartbeat.ts'
 import { consumerGroupDescribeHandler, consumerGroupDescribeServer } from './consumer-group-describe.ts'
 import { describeProducersHandler, describeProducersServer } from './describe-producers.ts'
+import { describeLogDirsHandler, describeLogDirsServer } from './describe-log-dirs.ts'
+import { offsetForLeaderEpochHandler, offsetForLeaderEpochServer } from './offset-for-leader-epoch.ts'
 
 export function buildHandlers (): { handlers: Map<number, Handler>, remoteServers: Map<number, RemoteServer> } {
   const handlers = new Map<number, Handler>()
@@ -50,6 +52,8 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     handlers.set(handler.api.key, handler)
   }
   handlers.set(txnOffsetCommitHandler.api.key, txnOffsetCommitHandler)
+  handlers.set(describeLogDirsHandler.api.key, describeLogDirsHandler)
+  handlers.set(offsetForLeaderEpochHandler.api.key, offsetForLeaderEpochHandler)
   // Owner-side servers of request parts sent over the rings, by op (= API key).
   const remoteServers = new Map<number, RemoteServer>([
     [produceHandler.api.key, produceServer],
@@ -57,6 +61,8 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
     [listOffsetsHandler.api.key, listOffsetsServer],
     [deleteRecordsHandler.api.key, deleteRecordsServer],
     [describeProducersHandler.api.key, describeProducersServer],
+    [describeLogDirsHandler.api.key, describeLogDirsServer],
+    [offsetForLeaderEpochHandler.api.key, offsetForLeaderEpochServer],
     // Transaction markers a coordinator on another worker writes into this worker's partitions.
     [27, writeTxnMarkersServer],
     // Group requests forwarded to their coordinator (coordinated.ts).

@@ -7,6 +7,7 @@ import type { RequestContext } from '../net/connection.ts'
 import { fanOutByTopicName, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
 import type { Shard } from '../shard/shard.ts'
+import { currentLeaderEpochError, kPartitionLeaderEpoch } from '../log/leader-epochs.ts'
 
 const api = apiByKey(2)!
 
@@ -37,6 +38,11 @@ async function serveLocal (shard: Shard, request: ListOffsetsRequest): Promise<L
         partitions.push(errorPartition(p.partitionIndex, entry === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER))
         continue
       }
+      const epochError = currentLeaderEpochError(p.currentLeaderEpoch)
+      if (epochError !== ErrorCode.NONE) {
+        partitions.push(errorPartition(p.partitionIndex, epochError))
+        continue
+      }
       const log = local.log
       let offset = -1
       let timestamp = -1
@@ -65,7 +71,7 @@ async function serveLocal (shard: Shard, request: ListOffsetsRequest): Promise<L
           }
         }
       }
-      partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, timestamp, offset, leaderEpoch: 0 })
+      partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, timestamp, offset, leaderEpoch: kPartitionLeaderEpoch })
     }
     topics.push({ name: topic.name, partitions })
   }

@@ -9,6 +9,7 @@ import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
 import type { Shard } from '../shard/shard.ts'
+import { kPartitionLeaderEpoch } from '../log/leader-epochs.ts'
 
 const api = apiByKey(3)!
 
@@ -28,7 +29,7 @@ function describeTopic (shard: Shard, topic: TopicEntry): object {
   const nodeId = shard.config.nodeId
   const partitions = []
   for (let p = 0; p < topic.partitions; p++) {
-    partitions.push({ errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId], isrNodes: [nodeId], offlineReplicas: [] })
+    partitions.push({ errorCode: ErrorCode.NONE, partitionIndex: p, leaderId: nodeId, leaderEpoch: kPartitionLeaderEpoch, replicaNodes: [nodeId], isrNodes: [nodeId], offlineReplicas: [] })
   }
   return { errorCode: ErrorCode.NONE, name: topic.name, topicId: topic.id, isInternal: topic.internal, partitions, topicAuthorizedOperations: kOperationsNotRequested }
 }

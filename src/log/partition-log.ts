@@ -4,8 +4,14 @@
 // Directory layout:
 //   <base>.log / <base>.index / <base>.timeindex   the segments, ordered by base offset
 //   <offset>.snapshot                              producer state as of <offset> (the 2 newest are kept)
-//   log-start-offset                               "<offset>\n": the log start offset, once DeleteRecords moved it
+//   log-start-offset                               "<offset>\n": the log start offset, once DeleteRecords or retention moved it
+//   leader-epoch-checkpoint                        leader epochs and their start offsets (leader-epochs.ts)
 //   .clean-shutdown                                present only between a clean close() and the next open()
+//   cleaner-offset-checkpoint                      "<offset>\n": the log cleaner cleaned everything below it
+//   <name>.cleaned / <name>.swap                   a log cleaner swap in progress; open() deletes the first and
+//                                                  completes the second (cleaner.ts)
+//   <name>.deleted                                 files of a segment retention deleted, removed after
+//                                                  file.delete.delay.ms (and by the next open(); see retention.ts)
 //
 // Threading: a partition is owned by one worker thread and its PartitionLog is used by that thread only, so
 // nothing is locked. Appends and reads are synchronous (page cache); only flush() waits for the disk, through
@@ -47,10 +53,12 @@ import { AbortedTransactionIndex, type AbortedTransaction } from './transaction-
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
 import { kSequenceOk, lastSequenceOf, ProducerStateTable } from './producer-state.ts'
 import {
-  kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, LogSegment, offsetFileName,
+  kDeletedSuffix, kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, LogSegment, offsetFileName,
   parseOffsetFileName, setMaxOpenSegmentFiles, trimOpenSegmentFiles
 } from './segment.ts'
 import { writeFileAtomic } from './files.ts'
+import { recoverInterruptedClean } from './cleaner.ts'
+import { LeaderEpochCache } from './leader-epochs.ts'
 import type { SegmentInfo } from './segment.ts'
 
 export type { SegmentInfo } from './segment.ts'
@@ -62,7 +70,10 @@ export interface LogConfig {
   segmentBytes: number
   /** Log bytes between offset index entries. */
   indexIntervalBytes: number
-  /** When set, a segment is also rolled when it got its first batch this long ago (checked on append). */
+  /**
+   * When set, a segment is also rolled when it got its first batch this long ago (checked on append, and by the
+   * maintenance pass through rollIfOlderThan).
+   */
   segmentMs?: number
   /** The fsync used by flush(); fs.fdatasync unless set (tests count calls through it). */
   fsyncImpl?: FsyncFunction
@@ -89,6 +100,8 @@ const kRetainedSnapshots = 2
 // Sealed segments whose indexes stay in memory after a lookup loaded them (per partition, most recent first out
 // last); the active segment's are always in memory.
 const kMaxLoadedSealedIndexes = 2
+// setTimeout's largest delay (2^31 - 1 ms); a longer file.delete.delay.ms waits for the next check or open().
+const kMaxTimerDelayMs = 0x7fffffff
 
 export interface LogReadResult {
   /** NONE or OFFSET_OUT_OF_RANGE (fetch offset below the log start offset or above the log end offset). */
@@ -151,6 +164,8 @@ export class PartitionLog {
   readonly producers = new ProducerStateTable()
   /** ABORT markers' transactions, for read_committed fetches (see transaction-index.ts). */
   readonly abortedTransactions: AbortedTransactionIndex
+  /** Leader epochs and where each starts (`leader-epoch-checkpoint`, see leader-epochs.ts); set by load(). */
+  leaderEpochs!: LeaderEpochCache
   readonly recovery: RecoveryReport = {
     clean: false, segmentsRebuilt: 0, bytesTruncated: 0, segmentsDeleted: 0, producerSnapshotOffset: -1, batchesReplayed: 0
   }
@@ -190,6 +205,8 @@ export class PartitionLog {
   private cachedReadPosition = 0
 
   private loadedSealed: LogSegment[] = []
+  /** Retention: `.deleted` files waiting for their file.delete.delay.ms, oldest first (see removeDeletedFiles). */
+  private deletedFiles: Array<{ readonly path: string, readonly dueAtMs: number }> = []
   private readonly sizeScratch = Buffer.allocUnsafe(kLogOverhead)
 
   private constructor (directory: string, config: LogConfig) {
@@ -231,6 +248,11 @@ export class PartitionLog {
     const next = this.nextOffset
     // As Kafka bounds it: never below the log start offset (a transaction open since before a DeleteRecords).
     return firstUnstable >= 0 && firstUnstable < next ? Math.max(firstUnstable, this.startOffset) : next
+  }
+
+  /** close() or delete() was called. */
+  get isClosed (): boolean {
+    return this.closed
   }
 
   /** Everything below it is fsynced. */
@@ -300,6 +322,7 @@ export class PartitionLog {
       maxTimestamp = readInt64(batch, kMaxTimestampOffset)
     }
     writeInt64(batch, 0, baseOffset)
+    this.leaderEpochs.stamp(batch, baseOffset)
     if (this.shouldRoll(active, batch.length, lastOffset)) {
       this.roll()
       active = this.active
@@ -347,8 +370,10 @@ export class PartitionLog {
       return
     }
     const baseSequence = buffer.readInt32BE(at + kBaseSequenceOffset)
+    // From lastOffsetDelta, not recordCount (equal as produced): a compacted batch keeps its lastOffsetDelta,
+    // and so its last sequence, with fewer records (Kafka's DefaultRecordBatch.lastSequence()).
     this.producers.update(producerId, producerEpoch, baseSequence,
-      lastSequenceOf(baseSequence, buffer.readInt32BE(at + kRecordCountOffset)), baseOffset, lastOffset, maxTimestamp,
+      lastSequenceOf(baseSequence, lastOffset - baseOffset + 1), baseOffset, lastOffset, maxTimestamp,
       (attributes & kTransactionalBit) !== 0)
   }
 
@@ -814,10 +839,149 @@ export class PartitionLog {
     this.producers.evictBefore(offset)
     this.producers.stateMayBeIncomplete = true
     this.abortedTransactions.deleteBefore(offset)
+    this.leaderEpochs.truncateFromStart(offset)
+  }
+
+  // ---- retention (src/log/retention.ts decides; these do) ----
+
+  /** The oldest segment when it is sealed, else null: retention never deletes the active segment. */
+  oldestSealedSegment (): SegmentInfo | null {
+    return this.segments.length > 1 ? this.segments[0].info() : null
+  }
+
+  /**
+   * Retention: deletes the oldest segment (which must be sealed) and moves the log start offset up to the next
+   * segment's base offset, persisting it first (a crash after the checkpoint: open() deletes the segment below
+   * the start; after the rename: it removes the `.deleted` files). The files are renamed `<name>.deleted` and
+   * removed once `fileDeleteDelayMs` has passed (a timer, or removeDeletedFiles; at once when it is 0). Producer
+   * state and aborted transactions below the new start go as with deleteRecordsBefore. Returns the bytes of the
+   * segment's data file. Throws KafkaError KAFKA_STORAGE_ERROR when the checkpoint or a rename fails.
+   */
+  deleteOldestSegment (fileDeleteDelayMs: number, nowMs = Date.now()): number {
+    this.ensureWritable()
+    if (this.segments.length < 2) throw new Error(`partition log ${this.directory}: the active segment is never deleted`)
+    const oldest = this.segments[0]
+    const newStart = Math.max(this.segments[1].baseOffset, this.startOffset)
+    try {
+      if (newStart > this.startOffset) writeFileAtomic(join(this.directory, kLogStartOffsetFile), `${newStart}\n`)
+    } catch (error) {
+      count('storage-errors')
+      throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `moving the log start of ${this.directory} failed: ${(error as Error).message}`)
+    }
+    this.startOffset = newStart
+    this.segments.shift()
+    let renamed: string[]
+    try {
+      renamed = oldest.renameForDeletion()
+    } catch (error) {
+      // Below the log start either way: removed now, or by the next open() when even that fails.
+      count('storage-errors')
+      try {
+        oldest.deleteFiles()
+      } catch {}
+      renamed = []
+    }
+    this.forgetSegment(oldest)
+    const dueAtMs = nowMs + Math.max(fileDeleteDelayMs, 0)
+    for (const path of renamed) this.deletedFiles.push({ path, dueAtMs })
+    if (fileDeleteDelayMs <= 0) this.removeDeletedFiles(nowMs)
+    else if (renamed.length > 0) setTimeout(removeDeletedFilesLater, Math.min(fileDeleteDelayMs, kMaxTimerDelayMs), this).unref()
+    this.producers.evictBefore(newStart)
+    this.producers.stateMayBeIncomplete = true
+    this.abortedTransactions.deleteBefore(newStart)
+    this.leaderEpochs.truncateFromStart(newStart)
+    return oldest.size
+  }
+
+  /** How many `.deleted` files wait for their delay (for tests and operators). */
+  get pendingDeletedFiles (): number {
+    return this.deletedFiles.length
+  }
+
+  /** Removes the `.deleted` files whose delay has passed by `nowMs`; returns how many. */
+  removeDeletedFiles (nowMs = Date.now()): number {
+    let removed = 0
+    while (removed < this.deletedFiles.length && this.deletedFiles[removed].dueAtMs <= nowMs) {
+      try {
+        unlinkSync(this.deletedFiles[removed].path)
+      } catch (error) {
+        // Gone already (the directory was deleted); another failure leaves it to the next open().
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') count('storage-errors')
+      }
+      removed++
+    }
+    if (removed > 0) {
+      this.deletedFiles.splice(0, removed)
+      this.directoryNeedsSync = true
+    }
+    return removed
+  }
+
+  /**
+   * segment.ms outside appends: rolls the active segment when it holds data and got its first batch at least
+   * `segmentMs` ago, so that retention can then delete it. Returns whether it rolled. Throws what roll() throws.
+   */
+  rollIfOlderThan (segmentMs: number, nowMs = Date.now()): boolean {
+    if (this.closed || this.failure !== null) return false
+    const active = this.active
+    if (active.isEmpty || active.createdAtMs < 0 || nowMs - active.createdAtMs < segmentMs) return false
+    this.roll()
+    return true
+  }
+
+  /** A topic's segment.bytes / segment.ms changed (AlterConfigs): later rolls follow the new values. */
+  updateSegmentConfig (segmentBytes: number, segmentMs: number | undefined): void {
+    resolveLogConfig({ segmentBytes, segmentMs })
+    this.config.segmentBytes = segmentBytes
+    this.config.segmentMs = segmentMs
+    const active = this.active
+    if (segmentMs !== undefined && active.createdAtMs < 0 && !active.isEmpty) active.createdAtMs = Date.now()
+  }
+
+  // ---- log compaction (src/log/cleaner.ts cleans; this swaps) ----
+
+  /**
+   * The log cleaner's swap: replaces the sealed segments whose base offsets are `replacedBases` (consecutive,
+   * oldest first) by the cleaned segment that `commitFiles` puts in their place under the first one's name
+   * (cleaner.ts: commitCleanedFiles), ending where the last of them ends. Returns false, changing nothing, when
+   * those segments are no longer all sealed segments of this log (retention or DeleteRecords removed one
+   * meanwhile) or the log is closed or failed; also when commitFiles returns false (a test's simulated crash,
+   * after which the log must be opened again). Throws what commitFiles throws.
+   */
+  replaceSealedSegments (replacedBases: readonly number[], commitFiles: () => boolean): boolean {
+    if (this.closed || this.failure !== null || replacedBases.length === 0) return false
+    const segments = this.segments
+    const first = segments.findIndex(segment => segment.baseOffset === replacedBases[0])
+    if (first < 0 || first + replacedBases.length > segments.length - 1) return false
+    for (let index = 0; index < replacedBases.length; index++) {
+      if (segments[first + index].baseOffset !== replacedBases[index]) return false
+    }
+    const end = segments[first + replacedBases.length].baseOffset
+    if (!commitFiles()) return false
+    for (const replaced of segments.splice(first, replacedBases.length)) {
+      replaced.deleted = true
+      this.forgetSegment(replaced)
+    }
+    this.cachedReadSegment = null
+    this.cachedReadOffset = -1
+    const cleaned = LogSegment.openExisting(this.directory, replacedBases[0], this.config.indexIntervalBytes)
+    if (!cleaned.checkSealed(end)) {
+      cleaned.rebuild()
+      cleaned.sealed = true
+      cleaned.unloadIndexes()
+      cleaned.closeFd()
+    }
+    segments.splice(first, 0, cleaned)
+    return true
   }
 
   private deleteSegment (segment: LogSegment): void {
     segment.deleteFiles()
+    this.forgetSegment(segment)
+  }
+
+  /** Drops a segment whose files are gone (or renamed) from the flush, index and read caches; closes its fd. */
+  private forgetSegment (segment: LogSegment): void {
     this.directoryNeedsSync = true
     removeFrom(this.segmentsToSync, segment)
     removeFrom(this.loadedSealed, segment)
@@ -901,10 +1065,12 @@ export class PartitionLog {
     const markerPath = join(directory, kCleanShutdownFile)
     report.clean = existsSync(markerPath)
     if (report.clean) unlinkSync(markerPath)
+    recoverInterruptedClean(directory) // a log cleaner swap a crash interrupted (cleaner.ts)
     const names = readdirSync(directory)
     const bases: number[] = []
     for (const name of names) {
       if (name.endsWith('.tmp')) unlinkSync(join(directory, name)) // an interrupted atomic write
+      if (name.endsWith(kDeletedSuffix)) unlinkSync(join(directory, name)) // retention's, whose delay was cut short
       const base = parseOffsetFileName(name, kLogSuffix)
       if (base >= 0) bases.push(base)
     }
@@ -933,6 +1099,7 @@ export class PartitionLog {
       report.segmentsDeleted++
     }
     this.loadProducerState()
+    this.leaderEpochs = LeaderEpochCache.load(directory, this.startOffset, nextOffset)
     this.producers.evictBefore(this.startOffset)
     this.producers.stateMayBeIncomplete = this.startOffset > 0
     if (report.clean) {
@@ -1029,6 +1196,15 @@ export class PartitionLog {
       this.segments[index].forEachHeader(position, visitor)
       position = 0
     }
+  }
+}
+
+/** The timer of deleteOldestSegment: runs off every call stack, so nothing may throw out of it. */
+function removeDeletedFilesLater (log: PartitionLog): void {
+  try {
+    log.removeDeletedFiles()
+  } catch {
+    count('storage-errors')
   }
 }
 

@@ -22,8 +22,8 @@
 // Used by one thread only. Appends write with fs.writeSync (may block on the page cache, never on the disk);
 // fsync is the PartitionLog's business (flush), never done here.
 import {
-  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync, truncateSync, unlinkSync,
-  writeFileSync, writeSync
+  closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync,
+  unlinkSync, writeFileSync, writeSync
 } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from './files.ts'
@@ -38,6 +38,8 @@ import { readInt64, writeInt64 } from '../protocol/int64.ts'
 export const kLogSuffix = '.log'
 export const kIndexSuffix = '.index'
 export const kTimeIndexSuffix = '.timeindex'
+/** Appended to a segment file's name when retention deletes it; removed after file.delete.delay.ms. */
+export const kDeletedSuffix = '.deleted'
 export const kOffsetIndexEntrySize = 8
 export const kTimeIndexEntrySize = 12
 /** The smallest valid batchLength: a batch header with no records. */
@@ -648,8 +650,9 @@ export class LogSegment {
   /**
    * Validates the batches from `position` (a batch boundary where `expectedOffset` starts) to the end of the file,
    * tracking each valid one as an append would. A batch is valid when its batchLength is at least 49 and fits in
-   * the file, its magic is 2, its CRC-32C matches, its baseOffset is `expectedOffset` (offsets are contiguous)
-   * and its offsets fit the segment. The file is truncated at the first invalid batch (a torn or corrupted tail).
+   * the file, its magic is 2, its CRC-32C matches, its baseOffset is at least `expectedOffset` (offsets increase;
+   * the log cleaner leaves gaps) and its offsets fit the segment. The file is truncated at the first invalid batch
+   * (a torn or corrupted tail).
    * Returns the number of bytes truncated.
    */
   private recoverFrom (position: number, expectedOffset: number): number {
@@ -685,7 +688,8 @@ export class LogSegment {
       if (batch.readUInt32BE(kCrcOffset) !== crc32c(batch.subarray(kAttributesOffset))) break
       const baseOffset = readInt64(batch, 0)
       const lastOffsetDelta = batch.readInt32BE(kLastOffsetDeltaOffset)
-      if (baseOffset !== expectedOffset || lastOffsetDelta < 0) break
+      // Offsets increase; gaps are the log cleaner's (cleaner.ts: compaction never renumbers).
+      if (baseOffset < expectedOffset || lastOffsetDelta < 0) break
       const lastOffset = baseOffset + lastOffsetDelta
       if (lastOffset - this.baseOffset > kMaxRelativeOffset || position + size > kMaxSegmentBytes) break
       this.track(position, baseOffset, lastOffset, readInt64(batch, kMaxTimestampOffset), size)
@@ -832,7 +836,7 @@ export class LogSegment {
 
   /**
    * After a failed fsync: reads back the batches from `position` (a batch boundary) to the end, checks each
-   * (framing, magic, CRC-32C, contiguous offsets from `expectedOffset`) and writes it again at the same place,
+   * (framing, magic, CRC-32C, offsets increasing from `expectedOffset`) and writes it again at the same place,
    * through an fd of its own ('r+': a positional write on the 'a+' fd would append). Writing dirties the pages
    * again, so that the next fsync really writes them (Linux marks pages whose writeback failed clean);
    * `expectedOffset` -1 takes the first batch's base offset as it is. Returns
@@ -849,7 +853,7 @@ export class LogSegment {
         if (size < kBatchHeaderSize || position + size > this.size) return false
         const batch = Buffer.allocUnsafe(size)
         if (readFully(fd, batch, 0, size, position) < size) return false
-        if (batch[kMagicOffset] !== kMagicV2 || (expectedOffset >= 0 && readInt64(batch, 0) !== expectedOffset) ||
+        if (batch[kMagicOffset] !== kMagicV2 || (expectedOffset >= 0 && readInt64(batch, 0) < expectedOffset) ||
           batch.readUInt32BE(kCrcOffset) !== crc32c(batch.subarray(kAttributesOffset))) return false
         let written = 0
         while (written < size) written += writeSync(fd, batch, written, size - written, position + written)
@@ -902,6 +906,28 @@ export class LogSegment {
     unlinkIfExists(this.logPath)
     unlinkIfExists(this.indexPath)
     unlinkIfExists(this.timeIndexPath)
+  }
+
+  /**
+   * Retention's first step of deleting the segment (Kafka's asynchronous delete): renames its files to
+   * `<name>.deleted` (missing ones skipped) and returns the new paths, for the caller to remove once
+   * file.delete.delay.ms has passed. A `.deleted` file found when a log opens is removed then. The fd stays
+   * valid across the rename (see PartitionLog's deferred closing).
+   */
+  renameForDeletion (): string[] {
+    this.deleted = true
+    const renamed: string[] = []
+    for (const path of [this.logPath, this.indexPath, this.timeIndexPath]) {
+      const target = path + kDeletedSuffix
+      try {
+        renameSync(path, target)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+        throw error
+      }
+      renamed.push(target)
+    }
+    return renamed
   }
 }
 

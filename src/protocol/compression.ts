@@ -29,10 +29,12 @@ import { ErrorCode, KafkaError } from './errors.ts'
 const require = createRequire(import.meta.url)
 
 const snappy = require('@napi-rs/snappy') as {
+  compress (input: Buffer): Promise<Buffer>
   compressSync (input: Buffer): Buffer
   uncompressSync (compressed: Buffer): Buffer
 }
 const lz4 = require('lz4-napi') as {
+  compressFrame (data: Buffer, options?: { contentChecksum?: boolean, blockChecksums?: boolean } | null): Promise<Buffer>
   compressFrameSync (data: Buffer, options?: { contentChecksum?: boolean, blockChecksums?: boolean } | null): Buffer
   decompressFrameSync (data: Buffer): Buffer
 }
@@ -81,6 +83,46 @@ export function compress (codec: number, data: Buffer): Buffer {
     case Compression.zstd: return zstdSimple.compress(data)
     default: throw unsupported(codec)
   }
+}
+
+/**
+ * Compresses `data` for `codec` off this thread (libuv's thread pool, or the addon's async work), as the
+ * broker does when a topic's compression.type differs from a batch's codec. `data` must stay unchanged until
+ * the promise settles (the pool reads it meanwhile). `level`: compression.gzip.level (-1 = zlib's default) or
+ * compression.zstd.level; lz4-napi (lz4_flex) has one level only, so compression.lz4.level is accepted but
+ * cannot change its output; snappy has no levels. Codec 0 resolves to `data` itself. Output is what compress
+ * writes (xerial snappy chunks, one lz4 frame, one zstd frame with its content size), so every client reads it.
+ */
+export function compressAsync (codec: number, data: Buffer, level: number): Promise<Buffer> {
+  switch (codec) {
+    case Compression.none: return Promise.resolve(data)
+    case Compression.gzip: return zlibAsync(zlib.gzip, data, { level })
+    case Compression.snappy: return compressXerialSnappyAsync(data)
+    case Compression.lz4: return lz4.compressFrame(data)
+    case Compression.zstd:
+      return zlibAsync(zlib.zstdCompress, data, {
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: level, [zlib.constants.ZSTD_c_contentSizeFlag]: 1 },
+        pledgedSrcSize: data.length
+      })
+    default: return Promise.reject(unsupported(codec))
+  }
+}
+
+type ZlibAsync<Options> = (data: Buffer, options: Options, callback: (error: Error | null, result: Buffer) => void) => void
+
+function zlibAsync<Options> (method: ZlibAsync<Options>, data: Buffer, options: Options): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    method(data, options, (error, result) => { if (error !== null) reject(error); else resolve(result) })
+  })
+}
+
+/** compressXerialSnappy, its 32 KiB chunks compressed concurrently on the addon's async work. */
+async function compressXerialSnappyAsync (data: Buffer): Promise<Buffer> {
+  const pending: Array<Promise<Buffer>> = []
+  for (let start = 0; start < data.length; start += kXerialChunkSize) {
+    pending.push(snappy.compress(data.subarray(start, Math.min(data.length, start + kXerialChunkSize))))
+  }
+  return frameXerialSnappy(await Promise.all(pending))
 }
 
 /**
@@ -212,12 +254,16 @@ function decompressSnappy (data: Buffer, maxOutput: number): Buffer {
 /** Xerial-framed snappy, as Java's SnappyOutputStream writes it: header, then one chunk per 32 KiB of input. */
 function compressXerialSnappy (data: Buffer): Buffer {
   const blocks: Buffer[] = []
-  let size = kXerialHeaderSize
   for (let start = 0; start < data.length; start += kXerialChunkSize) {
-    const block = snappy.compressSync(data.subarray(start, Math.min(data.length, start + kXerialChunkSize)))
-    blocks.push(block)
-    size += 4 + block.length
+    blocks.push(snappy.compressSync(data.subarray(start, Math.min(data.length, start + kXerialChunkSize))))
   }
+  return frameXerialSnappy(blocks)
+}
+
+/** The xerial header, then each compressed block as [int32 BE length][block]. */
+function frameXerialSnappy (blocks: readonly Buffer[]): Buffer {
+  let size = kXerialHeaderSize
+  for (const block of blocks) size += 4 + block.length
   const output = Buffer.allocUnsafe(size)
   kXerialMagic.copy(output, 0)
   output.writeInt32BE(kXerialVersion, 8)

@@ -169,6 +169,7 @@ const recordCursor = createVarintCursor()
  * Uncompressed batches are walked in place; compressed ones are inflated once (bounded) and walked.
  */
 export function validateProducedRecords (records: Buffer, limits: ProduceLimits, into: BatchInfo): number {
+  lastInflatedSection = null
   const length = records.length
   if (length <= kMagicOffset) return ErrorCode.CORRUPT_MESSAGE
   if (records[kMagicOffset] !== kMagicV2) return ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT
@@ -193,7 +194,85 @@ export function validateProducedRecords (records: Buffer, limits: ProduceLimits,
     if (error.code === ErrorCode.MESSAGE_TOO_LARGE) count('produce-batches-over-max-decompressed-bytes')
     return error.code
   }
-  return walkRecords(inflated, 0, inflated.length, into.recordCount)
+  const code = walkRecords(inflated, 0, inflated.length, into.recordCount)
+  if (code === ErrorCode.NONE) lastInflatedSection = inflated
+  return code
+}
+
+// The records section the last successful validateProducedRecords of a compressed batch inflated (a fresh
+// buffer, owned by the caller once taken), so that key/timestamp checks and recompression need not inflate
+// it again.
+let lastInflatedSection: Buffer | null = null
+
+/**
+ * The inflated records section of the batch validateProducedRecords just accepted, or null when that batch was
+ * uncompressed (its records are the batch's own bytes from offset 61). Clears it: the caller owns the buffer,
+ * and this thread holds no inflated section past the partition it was inflated for.
+ */
+export function takeInflatedSection (): Buffer | null {
+  const section = lastInflatedSection
+  lastInflatedSection = null
+  return section
+}
+
+/** One refused record, as Produce v8+ reports it (BatchIndexAndErrorMessage), with its Kafka error code. */
+export interface RecordRefusal {
+  batchIndex: number
+  batchIndexErrorMessage: string
+  errorCode: number
+}
+
+/** What collectRecordRefusals checks; timestamps only when `checkTimestamps` (a CreateTime topic with bounds). */
+export interface RecordChecks {
+  /** cleanup.policy contains compact: every record needs a key. */
+  requireKeys: boolean
+  checkTimestamps: boolean
+  /** now - message.timestamp.before.max.ms: an earlier CreateTime is refused. */
+  earliestTimestamp: number
+  /** now + message.timestamp.after.max.ms: a later CreateTime is refused. */
+  latestTimestamp: number
+  /** For the messages: "topic-partition", as Kafka names a TopicPartition. */
+  partitionName: string
+}
+
+/**
+ * Kafka's LogValidator.validateRecord for a batch validateProducedRecords accepted: a record without a key when
+ * `requireKeys` (INVALID_RECORD), else a timestamp (baseTimestamp + delta, -1 meaning none) outside
+ * [earliestTimestamp, latestTimestamp] (INVALID_TIMESTAMP); at most one refusal per record. `section` holds the
+ * records at [start, end). Returns the refusals in record order, or null when every record passes (allocating
+ * nothing then).
+ */
+export function collectRecordRefusals (section: Buffer, start: number, end: number, info: BatchInfo, checks: RecordChecks): RecordRefusal[] | null {
+  const cursor = recordCursor
+  let refusals: RecordRefusal[] | null = null
+  let position = start
+  for (let index = 0; index < info.recordCount; index++) {
+    cursor.position = position
+    cursor.end = end
+    const recordLength = readVarint(section, cursor)
+    const recordEnd = cursor.position + recordLength
+    cursor.end = recordEnd
+    cursor.position++ // attributes
+    const timestampDelta = readVarlong(section, cursor)
+    const offsetDelta = readVarint(section, cursor)
+    const keyLength = readVarint(section, cursor)
+    let refusal: RecordRefusal | null = null
+    if (checks.requireKeys && keyLength < 0) {
+      refusal = { batchIndex: index, errorCode: ErrorCode.INVALID_RECORD, batchIndexErrorMessage: `Compacted topic cannot accept message without key in topic partition ${checks.partitionName}` }
+    } else if (checks.checkTimestamps) {
+      const timestamp = info.baseTimestamp + timestampDelta
+      if (timestamp !== -1 && (timestamp < checks.earliestTimestamp || timestamp > checks.latestTimestamp)) {
+        refusal = {
+          batchIndex: index,
+          errorCode: ErrorCode.INVALID_TIMESTAMP,
+          batchIndexErrorMessage: `Timestamp ${timestamp} of message with offset ${info.baseOffset + offsetDelta} is out of range. The timestamp should be within [${checks.earliestTimestamp}, ${checks.latestTimestamp}]`
+        }
+      }
+    }
+    if (refusal !== null) (refusals ??= []).push(refusal)
+    position = recordEnd
+  }
+  return refusals
 }
 
 /**

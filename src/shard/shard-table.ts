@@ -6,6 +6,8 @@
 // stored, so a restart with another --workers count just re-spreads the partitions; the seed spreads topics so
 // that single-partition topics do not all land on worker 0.
 
+import { kNoDynamicBrokerConfigs, type DynamicBrokerConfigs } from '../config/broker-configs.ts'
+
 export interface TopicMetadata {
   readonly name: string
   /** 32 lowercase hex characters. */
@@ -22,6 +24,10 @@ export interface ClusterMetadata {
   readonly version: number
   readonly clusterId: string
   readonly topics: readonly TopicMetadata[]
+  /** Dynamic broker configs (AlterConfigs on BROKER; src/config/broker-configs.ts), persisted with the topics. */
+  readonly brokerConfigs?: DynamicBrokerConfigs
+  /** Log levels set at run time (BROKER_LOGGER), by logger name; not persisted, as in Kafka. */
+  readonly loggers?: Readonly<Record<string, string>>
 }
 
 export class TopicEntry {
@@ -49,6 +55,9 @@ export class ShardTable {
   readonly version: number
   readonly clusterId: string
   readonly workers: number
+  /** The metadata's dynamic broker configs and logger levels (DescribeConfigs reads them here). */
+  readonly brokerConfigs: DynamicBrokerConfigs
+  readonly loggers: Readonly<Record<string, string>> | undefined
   readonly #byName: Map<string, TopicEntry>
   readonly #byId: Map<string, TopicEntry>
 
@@ -56,6 +65,8 @@ export class ShardTable {
     this.version = metadata.version
     this.clusterId = metadata.clusterId
     this.workers = workers
+    this.brokerConfigs = metadata.brokerConfigs ?? kNoDynamicBrokerConfigs
+    this.loggers = metadata.loggers
     this.#byName = new Map()
     this.#byId = new Map()
     for (const topic of metadata.topics) {

@@ -44,6 +44,10 @@ import { ErrorCode } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
 import { createPartitionStats } from '../metrics/worker-metrics.ts'
 import { RecoveryProgress } from './recovery-progress.ts'
+import { LogMaintenance, RetentionTask } from './log-maintenance.ts'
+import { CompactionTask, LogCleaner } from '../log/cleaner.ts'
+import { installBrokerConfigs } from '../config/broker-configs.ts'
+import { topicConfigValue } from '../config/topic-config.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
@@ -152,6 +156,13 @@ export class Shard {
   /** Coordinator of the transactional ids whose `__transaction_state` partitions this worker owns. */
   readonly transactions: TransactionCoordinator
   readonly #transactionHost: ShardTransactionHost
+  /** Retention over this worker's partitions, every log.retention.check.interval.ms. */
+  readonly maintenance: LogMaintenance
+  /**
+   * Compaction of this worker's compacted topics, every log.cleaner.backoff.ms: a scheduler of its own, since
+   * the cleaner's cadence and the retention check's differ by orders of magnitude (15 s and 5 min by default).
+   */
+  readonly compaction: LogMaintenance
   #nextToken: number
   #stopping: boolean
   /** Set by drain(): called once the last connection has closed. */
@@ -209,6 +220,25 @@ export class Shard {
     })
     this.#transactionHost.coordinator = this.transactions
     this.applyMetadata(options.metadata)
+    this.maintenance = new LogMaintenance({
+      partitions: this,
+      logger: this.logger,
+      intervalMs: options.config.logRetentionCheckIntervalMs,
+      tasks: [new RetentionTask(this.logger)]
+    })
+    this.maintenance.start()
+    const cleaner = new LogCleaner({
+      dedupeBufferBytes: options.config.logCleanerDedupeBufferSize,
+      ioMaxBytesPerSecond: options.config.logCleanerIoMaxBytesPerSecond === 0 ? Infinity : options.config.logCleanerIoMaxBytesPerSecond,
+      logger: this.logger
+    })
+    this.compaction = new LogMaintenance({
+      partitions: this,
+      logger: this.logger,
+      intervalMs: options.config.logCleanerBackoffMs,
+      tasks: [new CompactionTask(cleaner)]
+    })
+    this.compaction.start()
   }
 
   // ---- partitions ----------------------------------------------------------------------------------------
@@ -224,6 +254,8 @@ export class Shard {
    */
   applyMetadata (metadata: ClusterMetadata): void {
     if (metadata.version <= this.table.version) return
+    // Dynamic broker configs first: the logs opened below and every topicConfigValue reader see the new defaults.
+    installBrokerConfigs(metadata, this.config, this.logger, 'worker')
     const table = new ShardTable(metadata, this.workers)
     const opened: LocalPartition[] = []
     // The first version (this worker starting, or restarting after a crash) opens every partition it owns from
@@ -259,15 +291,18 @@ export class Shard {
         }
         const existing = partitions[p]
         if (existing !== undefined) {
-          // Same log; the topic entry (configs, partition count) may have changed.
+          // Same log; the topic entry (configs, partition count) may have changed, and with it the rolling.
           partitions[p] = new LocalPartition(topic, p, existing.log, existing.stats)
+          existing.log.updateSegmentConfig(Number(topicConfigValue(topic.configs, 'segment.bytes')), Number(topicConfigValue(topic.configs, 'segment.ms')))
           for (const waiter of existing.waiters) partitions[p]?.waiters.add(waiter)
           continue
         }
         const dir = partitionDir(this.config.dataDir, topic.name, p)
         mkdirSync(dir, { recursive: true })
-        const segmentBytes = Number(topic.configs['segment.bytes'] ?? this.config.segmentBytes)
-        partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
+        // The topic's override, else log.segment.bytes (dynamic, else --segment-bytes, else Kafka's default).
+        const segmentBytes = Number(topicConfigValue(topic.configs, 'segment.bytes'))
+        const segmentMs = Number(topicConfigValue(topic.configs, 'segment.ms'))
+        partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, segmentMs, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
         if (topic.name === kOffsetsTopic || topic.name === kTransactionStateTopic) opened.push(partitions[p] as LocalPartition)
         progress?.opened((partitions[p] as LocalPartition).log)
       }
@@ -567,6 +602,8 @@ export class Shard {
 
   stop (): void {
     this.#stopping = true
+    this.maintenance.stop()
+    this.compaction.stop()
     this.groups.shutdown()
     this.#transactionHost.shutdown()
     for (const connection of this.#connections) connection.socket.destroy()

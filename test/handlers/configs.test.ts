@@ -8,6 +8,7 @@ import { startBroker } from '../helpers/broker.ts'
 const { Kafka, logLevel, ConfigResourceTypes } = kafkajs
 import { KafkaClient, createTopic, produce } from '../helpers/kafka-client.ts'
 import { ErrorCode } from '../../src/protocol/errors.ts'
+import { buildRecordBatch } from '../../src/protocol/record-batch.ts'
 
 test('topic configs are described, altered, incrementally altered, and enforced', async (t) => {
   const broker = await startBroker({ workers: 2 })
@@ -49,7 +50,8 @@ test('topic configs are described, altered, incrementally altered, and enforced'
     ['cleanup.policy', 'delete,compact', 1],
     ['retention.ms', '1000', 1]
   ])
-  assert.equal((await produce(client, 'configured', 0, ['x'.repeat(2000)])).errorCode, ErrorCode.NONE)
+  // Keyed: a compacted topic refuses records without a key (INVALID_RECORD, test/handlers/produce-configs.test.ts).
+  assert.equal((await produce(client, 'configured', 0, buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('x'.repeat(2000)) }]))).errorCode, ErrorCode.NONE)
 
   const brokerConfigs = await client.request(32, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: null }], includeSynonyms: false, includeDocumentation: false })
   const brokerEntries = new Map(brokerConfigs.results[0].configs.map((c: any) => [c.name, c]))

@@ -1,0 +1,1069 @@
+// Log compaction (cleanup.policy=compact and compact,delete): Kafka's log cleaner for one worker's partition
+// logs, in resumable slices run on the thread that owns the logs, so that a clean never holds the thread for
+// more than a slice's budget (a few ms) and needs no lock: the segments it reads are sealed (immutable), and the
+// swap of cleaned segments for old ones happens between two slices, on the owner, in PartitionLog.
+//
+// One clean of a log (a "job"), as Kafka's cleaner does it:
+//   plan    The cleanable section: the sealed segments below the first uncleanable offset, the least of the
+//           active segment's base, the last stable offset (no open transaction is cleaned) and the base of the
+//           first segment newer than min.compaction.lag.ms. Its dirty part follows the cleaner's checkpoint
+//           (`cleaner-offset-checkpoint` in the partition directory: "<offset>\n"). The log is cleaned when the
+//           dirty bytes are at least min.cleanable.dirty.ratio of the cleanable bytes, when its first dirty batch
+//           is older than max.compaction.lag.ms, or when a delete horizon it set earlier has passed.
+//   map     A key -> latest offset map (offset-map.ts, bounded by the dedupe buffer) over the dirty part's
+//           keyed records, skipping control batches and aborted transactions' batches. When the map fills up,
+//           the clean covers the dirty part up to the record that did not fit (`endOffset`).
+//   clean   Every sealed segment from the log start to endOffset is rewritten, in groups of consecutive
+//           segments whose sizes add up to at most segment.bytes, into one `<base>.log.cleaned` (and its
+//           `.index.cleaned` and `.timeindex.cleaned`) named by the group's first segment. A record is kept when
+//           it has a key, no later offset of its key is in the map, and it is not a tombstone (null value) whose
+//           delete horizon has passed; aborted transactions' records are dropped; control batches (markers) are
+//           kept. A batch keeping every record is copied as it is; one keeping some is rebuilt with the same base
+//           offset, producer fields, base sequence and lastOffsetDelta (so that the last sequence of an idempotent
+//           batch survives: Kafka's overrideLastOffset), compressed with its own codec; one keeping none is
+//           dropped, except as an empty batch header (no records, uncompressed, as Kafka's RETAIN_EMPTY) when it is
+//           its producer's last batch (producer state must survive a replay) or the group's last batch.
+//           Keeping the group's last batch is Shoal's choice: every cleaned segment then ends exactly where the
+//           segments it replaces ended, so segment ends stay contiguous and recovery's checks hold as before.
+//           Offsets are never renumbered: cleaning leaves gaps.
+//   sync    The cleaned files are fsynced (the log's fdatasync is asynchronous: no slice waits for the disk).
+//   swap    PartitionLog.replaceSealedSegments(): the group's segments must still be there (retention may have
+//           deleted one meanwhile: then the job is dropped), then commitCleanedFiles() below, then the new
+//           segment replaces the old ones in memory.
+//   finish  The checkpoint is set to endOffset; a log line with bytes read and written and the duration.
+//
+// Tombstones (KIP-534): a batch rewritten with tombstones kept gets a delete horizon (attributes bit 6, the
+// horizon in baseTimestamp, the records' timestamp deltas recomputed against it) of now + delete.retention.ms;
+// a later clean after the horizon drops them. The earliest horizon set is remembered (in memory), so that the
+// log is cleaned again once it passes even when nothing new is dirty.
+//
+// Crash safety of the swap (a kill -9 at any point leaves the old segments or the new one, never a mix):
+//   1. rename <base>.index.cleaned and .timeindex.cleaned to .swap, then <base>.log.cleaned to .log.swap:
+//      the commit point. fsync the directory.
+//   2. delete the files of the group's other segments.
+//   3. rename the index .swap files over <base>.index/.timeindex, then <base>.log.swap over <base>.log.
+//      fsync the directory.
+// Recovery (recoverInterruptedClean, at PartitionLog.open before the segments are listed) deletes every
+// `.cleaned` file and `.swap` index files without a `.log.swap` (before the commit point), and for each
+// `<base>.log.swap` (after it) deletes the segments whose base offsets lie in [base, end of the swap file)
+// and renames the swap files into place; an index file renamed already was the new one, one missing is rebuilt
+// by the log's recovery.
+//
+// Rate limit: bytes read plus written per second across the cleaner (Kafka's log.cleaner.io.max.bytes.per.
+// second); a slice over the rate returns at once with kCleanThrottled.
+//
+// Internal topics (__consumer_offsets, __transaction_state) are compacted by their coordinators' checkpoints,
+// not here. Not done: removal of transaction markers (Kafka drops a marker whose transaction kept no data once
+// its delete horizon passed); markers are always kept, which is safe for replays and read_committed fetches.
+import { closeSync, fdatasync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { count } from '../counters.ts'
+import { topicConfigValue } from '../config/topic-config.ts'
+import { compress, decompress } from '../protocol/compression.ts'
+import { crc32c } from '../protocol/crc32c.ts'
+import { readInt64, writeInt64 } from '../protocol/int64.ts'
+import {
+  kAttributesOffset, kBaseTimestampOffset, kBatchHeaderSize, kBatchLengthOffset, kCompressionMask, kControlBit, kCrcOffset,
+  kDeleteHorizonBit, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerIdOffset, kRecordCountOffset,
+  kRecordsOffset, kTimestampTypeBit, kTransactionalBit
+} from '../protocol/record-batch-layout.ts'
+import { createVarintCursor, readVarint, readVarlong, varlongSize, writeVarint, writeVarlong } from '../protocol/varint.ts'
+import { writeFileAtomic } from './files.ts'
+import { OffsetMap } from './offset-map.ts'
+import {
+  kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, OffsetIndex, offsetFileName,
+  parseOffsetFileName, readFully, TimeIndex
+} from './segment.ts'
+import type { AbortedTransaction } from './transaction-index.ts'
+import type { PartitionLog, SegmentInfo } from './partition-log.ts'
+
+export const kCleanerOffsetCheckpointFile = 'cleaner-offset-checkpoint'
+export const kCleanedSuffix = '.cleaned'
+export const kSwapSuffix = '.swap'
+
+/** Kafka's log.cleaner.dedupe.buffer.size default is 128 MiB for all cleaner threads; Shoal's is per worker. */
+export const kDefaultDedupeBufferBytes = 32 * 1024 * 1024
+
+const kInternalTopics: ReadonlySet<string> = new Set(['__consumer_offsets', '__transaction_state'])
+const kReadChunkBytes = 1024 * 1024
+const kWriteChunkBytes = 1024 * 1024
+
+/** What one cleanSlice() call found or did. */
+export const kCleanIdle = 0
+export const kCleanWorking = 1
+export const kCleanThrottled = 2
+export const kCleanWaitingForDisk = 3
+export const kCleanDone = 4
+export const kCleanAborted = 5
+export const kCleanBusy = 6
+
+export interface CleanProgress {
+  /**
+   * kCleanIdle (nothing to clean: call again after the backoff), kCleanWorking (call again soon),
+   * kCleanThrottled (over the rate limit: call again soon), kCleanWaitingForDisk (an fsync runs: call again
+   * soon), kCleanDone (a clean just finished), kCleanAborted (a clean was dropped: see the log line), kCleanBusy
+   * (the cleaner is cleaning another log: one at a time).
+   */
+  state: number
+  /** Of the current (or just finished) job. */
+  bytesRead: number
+  bytesWritten: number
+}
+
+export interface CleanerLogger {
+  info (message: string, fields?: Record<string, string | number | boolean | null>): void
+  warn (message: string, fields?: Record<string, string | number | boolean | null>): void
+}
+
+export interface LogCleanerOptions {
+  /** Bytes of the key -> offset map (--log-cleaner-dedupe-buffer-size). */
+  dedupeBufferBytes?: number
+  /** Bytes read plus written per second (--log-cleaner-io-max-bytes-per-second); Infinity: unlimited. */
+  ioMaxBytesPerSecond?: number
+  logger?: CleanerLogger
+  /** The rate limiter's clock in ms (default performance.now); tests move it instead of waiting. */
+  clock?: () => number
+  /**
+   * Tests only: the swap stops after this many of its file operations (renames, deletions), as a crash there
+   * would; the job is then dropped and the log must be opened again to see the outcome.
+   */
+  stopSwapAfterSteps?: number
+}
+
+/** A compacted topic's settings, as the cleaner reads them (topicConfigValue). */
+export interface CompactionSettings {
+  deleteRetentionMs: number
+  minCompactionLagMs: number
+  maxCompactionLagMs: number
+  minCleanableDirtyRatio: number
+}
+
+/** The topic's compaction settings, or null when it is not compacted by the cleaner (not compact, or internal). */
+export function compactionSettings (topic: string, configs: Readonly<Record<string, string>>): CompactionSettings | null {
+  if (kInternalTopics.has(topic)) return null
+  if (!topicConfigValue(configs, 'cleanup.policy').split(',').includes('compact')) return null
+  return {
+    deleteRetentionMs: Number(topicConfigValue(configs, 'delete.retention.ms')),
+    minCompactionLagMs: Number(topicConfigValue(configs, 'min.compaction.lag.ms')),
+    maxCompactionLagMs: Number(topicConfigValue(configs, 'max.compaction.lag.ms')),
+    minCleanableDirtyRatio: Number(topicConfigValue(configs, 'min.cleanable.dirty.ratio'))
+  }
+}
+
+/** The cleaner's checkpoint of `directory`: every offset below it has been cleaned; 0 when none. */
+export function readCleanerCheckpoint (directory: string): number {
+  try {
+    const text = readFileSync(join(directory, kCleanerOffsetCheckpointFile), 'latin1')
+    return /^\d+\n$/.test(text) ? Number(text.trimEnd()) : 0
+  } catch {
+    return 0
+  }
+}
+
+// ---- the swap's files and their recovery ------------------------------------------------------------------
+
+function renameIfExists (from: string, to: string): boolean {
+  try {
+    renameSync(from, to)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+}
+
+function unlinkIfExists (path: string): void {
+  try {
+    unlinkSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+}
+
+function syncDirectory (directory: string): void {
+  const fd = openSync(directory, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+const kSegmentSuffixes = [kIndexSuffix, kTimeIndexSuffix, kLogSuffix] as const
+
+/**
+ * Puts the cleaned segment `<base>.*.cleaned` in place of the segments `replacedBases` (oldest first,
+ * replacedBases[0] === base): steps 1-3 of the swap (see the header). Returns false when `stopAfterSteps`
+ * stopped it early (tests); throws when a file operation fails.
+ */
+export function commitCleanedFiles (directory: string, base: number, replacedBases: readonly number[], stopAfterSteps = Infinity): boolean {
+  let steps = 0
+  const step = (): boolean => ++steps >= stopAfterSteps
+  for (const suffix of kSegmentSuffixes) {
+    const name = offsetFileName(base, suffix)
+    renameSync(join(directory, name + kCleanedSuffix), join(directory, name + kSwapSuffix))
+    if (step()) return false
+  }
+  syncDirectory(directory)
+  for (const replaced of replacedBases) {
+    if (replaced === base) continue
+    for (const suffix of kSegmentSuffixes) {
+      unlinkIfExists(join(directory, offsetFileName(replaced, suffix)))
+      if (step()) return false
+    }
+  }
+  for (const suffix of kSegmentSuffixes) {
+    const name = offsetFileName(base, suffix)
+    renameSync(join(directory, name + kSwapSuffix), join(directory, name))
+    if (step()) return false
+  }
+  syncDirectory(directory)
+  return true
+}
+
+/** One past the last offset of the batches in the file at `path` (framing only: it was fsynced whole); -1 if none. */
+function endOffsetOfFile (path: string): number {
+  const fd = openSync(path, 'r')
+  try {
+    const size = fstatSync(fd).size
+    const header = Buffer.allocUnsafe(kBatchHeaderSize)
+    let end = -1
+    for (let position = 0; position + kBatchHeaderSize <= size;) {
+      if (readFully(fd, header, 0, kBatchHeaderSize, position) < kBatchHeaderSize) break
+      const batchLength = header.readInt32BE(kBatchLengthOffset)
+      if (batchLength < kBatchHeaderSize - kLogOverhead) break
+      end = readInt64(header, 0) + header.readInt32BE(kLastOffsetDeltaOffset) + 1
+      position += kLogOverhead + batchLength
+    }
+    return end
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Finishes or undoes a swap a crash interrupted (see the header), before the log lists its segments. Returns
+ * the number of swaps completed.
+ */
+export function recoverInterruptedClean (directory: string): number {
+  const names = readdirSync(directory)
+  const logSwaps: number[] = []
+  let changed = false
+  for (const name of names) {
+    if (name.endsWith(kCleanedSuffix)) {
+      unlinkSync(join(directory, name))
+      changed = true
+      continue
+    }
+    const base = parseOffsetFileName(name, kLogSuffix + kSwapSuffix)
+    if (base >= 0) logSwaps.push(base)
+  }
+  const swapSet = new Set(logSwaps)
+  for (const name of names) {
+    // Index swaps whose log is not a .swap yet: renamed before the commit point. The old index stays.
+    const base = Math.max(parseOffsetFileName(name, kIndexSuffix + kSwapSuffix), parseOffsetFileName(name, kTimeIndexSuffix + kSwapSuffix))
+    if (base >= 0 && !swapSet.has(base)) {
+      unlinkSync(join(directory, name))
+      changed = true
+    }
+  }
+  for (const base of logSwaps) {
+    const end = endOffsetOfFile(join(directory, offsetFileName(base, kLogSuffix) + kSwapSuffix))
+    for (const name of names) {
+      const segmentBase = parseOffsetFileName(name, kLogSuffix)
+      if (segmentBase > base && segmentBase < end) {
+        for (const suffix of kSegmentSuffixes) unlinkIfExists(join(directory, offsetFileName(segmentBase, suffix)))
+      }
+    }
+    // An index whose .swap is gone was renamed over the old one before the crash: it is the new one already.
+    for (const suffix of kSegmentSuffixes) {
+      const name = offsetFileName(base, suffix)
+      renameIfExists(join(directory, name + kSwapSuffix), join(directory, name))
+    }
+    count('log-cleaner-swaps-recovered')
+    changed = true
+  }
+  if (changed) syncDirectory(directory)
+  return logSwaps.length
+}
+
+// ---- reading and writing segments ---------------------------------------------------------------------------
+
+/** Reads the batches of one sealed segment file in order, through a chunk buffer shared by the cleaner. */
+class SegmentReader {
+  fd = -1
+  size = 0
+  position = 0
+  private chunkStart = 0
+  private chunkLength = 0
+  private readonly chunk: Buffer
+
+  constructor (chunk: Buffer) {
+    this.chunk = chunk
+  }
+
+  open (path: string): void {
+    this.close()
+    this.fd = openSync(path, 'r')
+    this.size = fstatSync(this.fd).size
+    this.position = 0
+    this.chunkStart = 0
+    this.chunkLength = 0
+  }
+
+  /** The next whole batch (a view, valid until the next call), or null at the end of the file. */
+  next (): Buffer | null {
+    const position = this.position
+    if (this.size - position < kBatchHeaderSize) return null
+    if (position < this.chunkStart || position + kLogOverhead > this.chunkStart + this.chunkLength) this.fill(position)
+    const batchSize = kLogOverhead + this.chunk.readInt32BE(position - this.chunkStart + kBatchLengthOffset)
+    if (batchSize < kBatchHeaderSize || position + batchSize > this.size) return null
+    let batch: Buffer
+    if (position + batchSize <= this.chunkStart + this.chunkLength) {
+      batch = this.chunk.subarray(position - this.chunkStart, position - this.chunkStart + batchSize)
+    } else if (batchSize <= this.chunk.length) {
+      this.fill(position)
+      batch = this.chunk.subarray(0, batchSize)
+    } else {
+      batch = Buffer.allocUnsafe(batchSize)
+      readFully(this.fd, batch, 0, batchSize, position)
+    }
+    this.position = position + batchSize
+    return batch
+  }
+
+  private fill (position: number): void {
+    this.chunkLength = readFully(this.fd, this.chunk, 0, Math.min(this.chunk.length, this.size - position), position)
+    this.chunkStart = position
+  }
+
+  close (): void {
+    if (this.fd >= 0) closeSync(this.fd)
+    this.fd = -1
+  }
+}
+
+/** The cleaned segment being written: `<base>.log.cleaned` and its indexes, built as LogSegment builds them. */
+class CleanedSegmentWriter {
+  readonly base: number
+  readonly logPath: string
+  fd: number
+  size = 0
+  lastOffset = -1
+  private readonly indexIntervalBytes: number
+  private readonly offsetIndex = new OffsetIndex()
+  private readonly timeIndex = new TimeIndex()
+  private bytesSinceLastIndexEntry = 0
+  private maxTimestamp = -1
+  private offsetOfMaxTimestamp = -1
+  private readonly pending: Buffer
+  private pendingLength = 0
+
+  constructor (directory: string, base: number, indexIntervalBytes: number, pending: Buffer) {
+    this.base = base
+    this.logPath = join(directory, offsetFileName(base, kLogSuffix) + kCleanedSuffix)
+    this.indexIntervalBytes = indexIntervalBytes
+    this.pending = pending
+    this.fd = openSync(this.logPath, 'w')
+  }
+
+  /** Appends a whole batch (its bytes are copied before this returns). */
+  append (batch: Buffer): void {
+    const baseOffset = readInt64(batch, 0)
+    const maxTimestamp = readInt64(batch, kMaxTimestampOffset)
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp
+      this.offsetOfMaxTimestamp = baseOffset
+    }
+    if (this.bytesSinceLastIndexEntry > this.indexIntervalBytes) {
+      this.offsetIndex.append(baseOffset - this.base, this.size)
+      this.maybeAppendTimeIndex()
+      this.bytesSinceLastIndexEntry = 0
+    }
+    this.bytesSinceLastIndexEntry += batch.length
+    this.size += batch.length
+    this.lastOffset = baseOffset + batch.readInt32BE(kLastOffsetDeltaOffset)
+    if (this.pendingLength + batch.length > this.pending.length) this.writePending()
+    if (batch.length > this.pending.length) writeAll(this.fd, batch)
+    else this.pendingLength += batch.copy(this.pending, this.pendingLength)
+  }
+
+  private writePending (): void {
+    if (this.pendingLength > 0) writeAll(this.fd, this.pending.subarray(0, this.pendingLength))
+    this.pendingLength = 0
+  }
+
+  private maybeAppendTimeIndex (): void {
+    if (this.maxTimestamp > this.timeIndex.lastTimestamp) {
+      this.timeIndex.append(this.maxTimestamp, this.offsetOfMaxTimestamp - this.base)
+    }
+  }
+
+  /** Writes what is pending and both index files (`.index.cleaned`, `.timeindex.cleaned`, each fsynced). */
+  finish (directory: string): void {
+    this.writePending()
+    this.maybeAppendTimeIndex()
+    writeSynced(join(directory, offsetFileName(this.base, kIndexSuffix) + kCleanedSuffix), this.offsetIndex.encode(0, this.offsetIndex.count))
+    writeSynced(join(directory, offsetFileName(this.base, kTimeIndexSuffix) + kCleanedSuffix), this.timeIndex.encode(0, this.timeIndex.count))
+  }
+
+  close (): void {
+    if (this.fd >= 0) closeSync(this.fd)
+    this.fd = -1
+  }
+}
+
+function writeAll (fd: number, data: Buffer): void {
+  let written = 0
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written)
+}
+
+function writeSynced (path: string, data: Buffer): void {
+  const fd = openSync(path, 'w')
+  try {
+    writeAll(fd, data)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+// ---- records --------------------------------------------------------------------------------------------
+
+// The record walk of the cleaner: one record at a time into these module-scope fields (no allocation per
+// record). Layout of a record: record-batch.ts's header comment.
+const cursor = createVarintCursor()
+let recordStart = 0
+let recordEnd = 0
+let recordTimestampDelta = 0
+/** Where the offsetDelta field starts: everything from there on is copied as it is when a record is rebuilt. */
+let recordOffsetDeltaAt = 0
+let recordOffsetDelta = 0
+let recordKeyStart = 0
+let recordKeyLength = 0
+let recordValueLength = 0
+
+/** Reads the record at `position` of data[.., end) into the fields above; returns its end. Throws VarintError. */
+function readRecord (data: Buffer, position: number, end: number): number {
+  cursor.position = position
+  cursor.end = end
+  const length = readVarint(data, cursor)
+  recordStart = position
+  recordEnd = cursor.position + length
+  if (length < 1 || recordEnd > end) throw new RangeError('record overruns its batch')
+  cursor.end = recordEnd
+  cursor.position++ // attributes
+  recordTimestampDelta = readVarlong(data, cursor)
+  recordOffsetDeltaAt = cursor.position
+  recordOffsetDelta = readVarint(data, cursor)
+  recordKeyLength = readVarint(data, cursor)
+  recordKeyStart = cursor.position
+  if (recordKeyLength > 0) cursor.position += recordKeyLength
+  recordValueLength = readVarint(data, cursor)
+  if (recordKeyStart + Math.max(recordKeyLength, 0) > recordEnd) throw new RangeError('key overruns its record')
+  return recordEnd
+}
+
+/** A batch's records section: itself (uncompressed) or inflated. Sets sectionStart/sectionEnd. */
+let sectionStart = 0
+let sectionEnd = 0
+function recordsSection (batch: Buffer): Buffer {
+  const codec = batch.readUInt16BE(kAttributesOffset) & kCompressionMask
+  if (codec === 0) {
+    sectionStart = kRecordsOffset
+    sectionEnd = batch.length
+    return batch
+  }
+  const inflated = decompress(codec, batch.subarray(kRecordsOffset))
+  sectionStart = 0
+  sectionEnd = inflated.length
+  return inflated
+}
+
+// ---- the cleaner ----------------------------------------------------------------------------------------
+
+const kPhaseMap = 0
+const kPhaseClean = 1
+const kPhaseSync = 2
+const kPhaseSwap = 3
+
+interface LogCleanState {
+  /** Earliest delete horizon set by a clean of this log (ms since the epoch), Infinity when none. */
+  nextDeleteHorizonMs: number
+  /** Not cleaned again before this (after an error). */
+  retryAfterMs: number
+}
+
+class CleanJob {
+  readonly log: PartitionLog
+  readonly settings: CompactionSettings
+  readonly nowMs: number
+  readonly startedAt = performance.now()
+  phase = kPhaseMap
+  readonly segments: SegmentInfo[]
+  /** Offsets [firstDirty, mapEnd) are mapped; the clean then covers the segments below endOffset. */
+  readonly firstDirty: number
+  readonly mapEnd: number
+  endOffset: number
+  /** Index in `segments` of the segment being read (map phase, then clean phase). */
+  segmentIndex = 0
+  readerOpen = false
+  readonly abortedByProducer = new Map<number, AbortedTransaction[]>()
+  /** Clean phase: the groups (index ranges into `segments`), the current one, and its writer. */
+  groups: Array<[number, number]> = []
+  groupIndex = 0
+  writer: CleanedSegmentWriter | null = null
+  /** Header of the last batch read when it was dropped whole (kept as an empty batch if it ends the group). */
+  readonly droppedHeader = Buffer.allocUnsafe(kBatchHeaderSize)
+  lastBatchDropped = false
+  syncDone = false
+  syncError: Error | null = null
+  bytesRead = 0
+  bytesWritten = 0
+  recordsRemoved = 0
+  nextDeleteHorizonMs = Infinity
+
+  constructor (log: PartitionLog, settings: CompactionSettings, nowMs: number, segments: SegmentInfo[], firstDirty: number, mapEnd: number) {
+    this.log = log
+    this.settings = settings
+    this.nowMs = nowMs
+    this.segments = segments
+    this.firstDirty = firstDirty
+    this.mapEnd = mapEnd
+    this.endOffset = mapEnd
+    for (const entry of log.abortedTransactions.entries()) {
+      let list = this.abortedByProducer.get(entry.producerId)
+      if (list === undefined) this.abortedByProducer.set(entry.producerId, list = [])
+      list.push(entry)
+    }
+  }
+
+  isAborted (producerId: number, offset: number): boolean {
+    const list = this.abortedByProducer.get(producerId)
+    if (list === undefined) return false
+    for (let index = 0; index < list.length; index++) {
+      if (list[index].firstOffset <= offset && offset < list[index].lastOffset) return true
+    }
+    return false
+  }
+}
+
+export class LogCleaner {
+  readonly #map: OffsetMap
+  readonly #ioMaxBytesPerSecond: number
+  readonly #logger: CleanerLogger | null
+  readonly #stopSwapAfterSteps: number
+  readonly #clock: () => number
+  readonly #reader = new SegmentReader(Buffer.allocUnsafeSlow(kReadChunkBytes))
+  readonly #writeChunk = Buffer.allocUnsafeSlow(kWriteChunkBytes)
+  readonly #states = new WeakMap<PartitionLog, LogCleanState>()
+  #job: CleanJob | null = null
+  // Rate limit window: bytes of I/O since #windowStart (performance.now()).
+  #windowStart = -1
+  #windowBytes = 0
+
+  constructor (options: LogCleanerOptions = {}) {
+    this.#map = new OffsetMap(options.dedupeBufferBytes ?? kDefaultDedupeBufferBytes)
+    this.#ioMaxBytesPerSecond = options.ioMaxBytesPerSecond ?? Infinity
+    this.#logger = options.logger ?? null
+    this.#stopSwapAfterSteps = options.stopSwapAfterSteps ?? Infinity
+    this.#clock = options.clock ?? performanceNow
+  }
+
+  /** The log being cleaned now, if any. */
+  get cleaning (): PartitionLog | null {
+    return this.#job?.log ?? null
+  }
+
+  /**
+   * Works on cleaning `log` of partition of `topic` for about `budgetMs` (a job runs across calls; one log at a
+   * time): starts a clean when the log needs one, else returns kCleanIdle. Never throws: a failed clean is
+   * dropped (its `.cleaned` files removed), logged, counted in `log-cleaner-errors`, and the log is left alone
+   * for a minute.
+   */
+  cleanSlice (log: PartitionLog, topic: string, topicConfigs: Readonly<Record<string, string>>, nowMs: number, budgetMs: number): CleanProgress {
+    let job = this.#job
+    if (job !== null && job.log !== log) {
+      // A log closed or deleted mid-clean is never stepped again: its job must not block the others.
+      if (!job.log.isClosed) return { state: kCleanBusy, bytesRead: 0, bytesWritten: 0 }
+      this.#drop()
+      job = null
+    }
+    try {
+      if (job === null) {
+        const settings = compactionSettings(topic, topicConfigs)
+        if (settings === null) return { state: kCleanIdle, bytesRead: 0, bytesWritten: 0 }
+        const planned = this.#plan(log, settings, nowMs)
+        if (planned === null) return { state: kCleanIdle, bytesRead: 0, bytesWritten: 0 }
+        this.#job = planned
+        this.#map.clear()
+      }
+      return this.#work(this.#job!, budgetMs)
+    } catch (error) {
+      const failed = this.#job
+      count('log-cleaner-errors')
+      this.#logger?.warn(`log cleaner: cleaning ${log.directory} failed, retrying in a minute: ${(error as Error).message}`)
+      this.#state(log).retryAfterMs = nowMs + 60_000
+      this.#drop()
+      return { state: kCleanAborted, bytesRead: failed?.bytesRead ?? 0, bytesWritten: failed?.bytesWritten ?? 0 }
+    }
+  }
+
+  /** Drops the job of `log` (closed or deleted), if it is the one running. */
+  forget (log: PartitionLog): void {
+    if (this.#job?.log === log) this.#drop()
+  }
+
+  #state (log: PartitionLog): LogCleanState {
+    let state = this.#states.get(log)
+    if (state === undefined) this.#states.set(log, state = { nextDeleteHorizonMs: Infinity, retryAfterMs: 0 })
+    return state
+  }
+
+  #drop (): void {
+    const job = this.#job
+    this.#job = null
+    this.#reader.close()
+    if (job?.writer != null) {
+      const writer = job.writer
+      job.writer = null
+      writer.close()
+      for (const suffix of kSegmentSuffixes) {
+        try {
+          unlinkIfExists(join(job.log.directory, offsetFileName(writer.base, suffix) + kCleanedSuffix))
+        } catch {}
+      }
+    }
+  }
+
+  /** The job for `log` when it needs a clean now, else null. */
+  #plan (log: PartitionLog, settings: CompactionSettings, nowMs: number): CleanJob | null {
+    const state = this.#state(log)
+    if (nowMs < state.retryAfterMs) return null
+    const sealed = log.sealedSegments()
+    if (sealed.length === 0) return null
+    const start = log.logStartOffset
+    let firstUncleanable = Math.min(sealed[sealed.length - 1].nextOffset, log.lastStableOffset)
+    const cleanable: SegmentInfo[] = []
+    for (const segment of sealed) {
+      if (segment.nextOffset <= start) continue
+      if (settings.minCompactionLagMs > 0 && segment.maxTimestamp > nowMs - settings.minCompactionLagMs) {
+        firstUncleanable = Math.min(firstUncleanable, segment.baseOffset)
+      }
+      if (segment.nextOffset > firstUncleanable) break
+      cleanable.push(segment)
+    }
+    if (cleanable.length === 0) return null
+    const end = cleanable[cleanable.length - 1].nextOffset
+    let checkpoint = readCleanerCheckpoint(log.directory)
+    if (checkpoint > log.nextOffset) checkpoint = 0 // a log recreated under an old checkpoint
+    const firstDirty = Math.max(checkpoint, start)
+    let cleanBytes = 0
+    let dirtyBytes = 0
+    let firstDirtySegment: SegmentInfo | null = null
+    for (const segment of cleanable) {
+      if (segment.nextOffset <= firstDirty) cleanBytes += segment.size
+      else {
+        dirtyBytes += segment.size
+        firstDirtySegment ??= segment
+      }
+    }
+    const horizonDue = nowMs >= state.nextDeleteHorizonMs
+    if (dirtyBytes === 0 && !horizonDue) return null
+    const ratio = dirtyBytes / (cleanBytes + dirtyBytes)
+    if (ratio < settings.minCleanableDirtyRatio && !horizonDue &&
+      !(firstDirtySegment !== null && firstBatchTimestamp(firstDirtySegment.logPath) < nowMs - settings.maxCompactionLagMs)) return null
+    state.nextDeleteHorizonMs = Infinity
+    return new CleanJob(log, settings, nowMs, cleanable, firstDirty, dirtyBytes === 0 ? firstDirty : end)
+  }
+
+  /** Over the rate limit now? */
+  #throttled (): boolean {
+    if (this.#ioMaxBytesPerSecond === Infinity) return false
+    const now = this.#clock()
+    if (this.#windowStart < 0 || now - this.#windowStart > 10_000) {
+      // A fresh window every 10 s, so that an idle spell does not bank a burst.
+      this.#windowStart = now
+      this.#windowBytes = 0
+      return false
+    }
+    return this.#windowBytes > this.#ioMaxBytesPerSecond * (now - this.#windowStart) / 1000
+  }
+
+  #work (job: CleanJob, budgetMs: number): CleanProgress {
+    const deadline = performance.now() + budgetMs
+    for (;;) {
+      if (this.#throttled()) return { state: kCleanThrottled, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+      switch (job.phase) {
+        case kPhaseMap:
+          this.#mapSome(job, deadline)
+          break
+        case kPhaseClean:
+          this.#cleanSome(job, deadline)
+          break
+        case kPhaseSync:
+          if (job.syncError !== null) throw job.syncError
+          if (!job.syncDone) return { state: kCleanWaitingForDisk, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+          job.phase = kPhaseSwap
+          break
+        case kPhaseSwap: {
+          const done = this.#swap(job)
+          if (done !== null) return done
+          break
+        }
+      }
+      if (this.#job !== job) return { state: kCleanAborted, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+      if (performance.now() >= deadline) return { state: kCleanWorking, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+    }
+  }
+
+  #account (job: CleanJob, read: number, written: number): void {
+    job.bytesRead += read
+    job.bytesWritten += written
+    this.#windowBytes += read + written
+    if (read > 0) count('log-cleaner-bytes-read', read)
+    if (written > 0) count('log-cleaner-bytes-written', written)
+  }
+
+  /** Map phase: adds the dirty section's keys to the map until the deadline, the section's end or a full map. */
+  #mapSome (job: CleanJob, deadline: number): void {
+    const reader = this.#reader
+    const map = this.#map
+    while (performance.now() < deadline) {
+      if (!job.readerOpen) {
+        while (job.segmentIndex < job.segments.length && job.segments[job.segmentIndex].nextOffset <= job.firstDirty) job.segmentIndex++
+        if (job.segmentIndex >= job.segments.length || job.segments[job.segmentIndex].baseOffset >= job.mapEnd) {
+          this.#startCleanPhase(job)
+          return
+        }
+        reader.open(job.segments[job.segmentIndex].logPath)
+        job.readerOpen = true
+      }
+      const batch = reader.next()
+      if (batch === null) {
+        reader.close()
+        job.readerOpen = false
+        job.segmentIndex++
+        continue
+      }
+      this.#account(job, batch.length, 0)
+      const baseOffset = readInt64(batch, 0)
+      const lastOffset = baseOffset + batch.readInt32BE(kLastOffsetDeltaOffset)
+      if (lastOffset < job.firstDirty) continue
+      if (baseOffset >= job.mapEnd) {
+        this.#startCleanPhase(job)
+        return
+      }
+      const attributes = batch.readUInt16BE(kAttributesOffset)
+      if ((attributes & kControlBit) !== 0) continue
+      if ((attributes & kTransactionalBit) !== 0 && job.isAborted(readInt64(batch, kProducerIdOffset), baseOffset)) continue
+      const data = recordsSection(batch)
+      const end = sectionEnd
+      const recordCount = batch.readInt32BE(kRecordCountOffset)
+      for (let position = sectionStart, index = 0; index < recordCount && position < end; index++) {
+        position = readRecord(data, position, end)
+        const offset = baseOffset + recordOffsetDelta
+        if (offset < job.firstDirty || recordKeyLength < 0) continue
+        if (!map.put(data, recordKeyStart, recordKeyStart + recordKeyLength, offset)) {
+          // Full: the clean covers the dirty section up to here; the rest stays dirty for the next one.
+          if (offset <= job.firstDirty) throw new Error(`the dedupe buffer (${map.slots} slots) holds no record of a batch at ${baseOffset}`)
+          job.endOffset = offset
+          count('log-cleaner-offset-map-full')
+          this.#startCleanPhase(job)
+          return
+        }
+      }
+    }
+  }
+
+  #startCleanPhase (job: CleanJob): void {
+    this.#reader.close()
+    job.readerOpen = false
+    // Groups of consecutive segments below endOffset, at most segment.bytes of input each (and an offset span an
+    // index can address). Half of kMaxSegmentBytes at most: a rebuilt batch may grow a little.
+    const maxBytes = Math.min(job.log.config.segmentBytes, Math.floor(kMaxSegmentBytes / 2))
+    const segments = job.segments
+    const groups: Array<[number, number]> = []
+    for (let index = 0; index < segments.length && segments[index].baseOffset < job.endOffset;) {
+      const first = index
+      let bytes = segments[index].size
+      index++
+      while (index < segments.length && segments[index].baseOffset < job.endOffset &&
+        bytes + segments[index].size <= maxBytes &&
+        segments[index].nextOffset - segments[first].baseOffset <= kMaxRelativeOffset) {
+        bytes += segments[index].size
+        index++
+      }
+      groups.push([first, index])
+    }
+    job.groups = groups
+    job.groupIndex = 0
+    job.segmentIndex = groups.length > 0 ? groups[0][0] : 0
+    job.phase = kPhaseClean
+    if (groups.length === 0) this.#finish(job)
+  }
+
+  /** Clean phase: filters the current group's batches into its cleaned segment until the deadline or its end. */
+  #cleanSome (job: CleanJob, deadline: number): void {
+    const reader = this.#reader
+    const [, groupEnd] = job.groups[job.groupIndex]
+    const log = job.log
+    while (performance.now() < deadline) {
+      if (job.writer === null) {
+        job.writer = new CleanedSegmentWriter(log.directory, job.segments[job.segmentIndex].baseOffset, log.config.indexIntervalBytes, this.#writeChunk)
+        job.lastBatchDropped = false
+      }
+      if (!job.readerOpen) {
+        if (job.segmentIndex >= groupEnd) {
+          this.#finishGroup(job)
+          return
+        }
+        reader.open(job.segments[job.segmentIndex].logPath)
+        job.readerOpen = true
+      }
+      const batch = reader.next()
+      if (batch === null) {
+        reader.close()
+        job.readerOpen = false
+        job.segmentIndex++
+        continue
+      }
+      const written = this.#filterBatch(job, batch, job.writer)
+      this.#account(job, batch.length, written)
+    }
+  }
+
+  /** Writes what `batch` keeps to `writer`; returns the bytes written. */
+  #filterBatch (job: CleanJob, batch: Buffer, writer: CleanedSegmentWriter): number {
+    const baseOffset = readInt64(batch, 0)
+    const lastOffset = baseOffset + batch.readInt32BE(kLastOffsetDeltaOffset)
+    const attributes = batch.readUInt16BE(kAttributesOffset)
+    const producerId = readInt64(batch, kProducerIdOffset)
+    const recordCount = batch.readInt32BE(kRecordCountOffset)
+    job.lastBatchDropped = false
+    if ((attributes & kControlBit) !== 0) {
+      writer.append(batch)
+      return batch.length
+    }
+    const producersLast = producerId >= 0 && job.log.producers.get(producerId)?.lastOffset === lastOffset
+    if ((attributes & kTransactionalBit) !== 0 && job.isAborted(producerId, baseOffset)) {
+      job.recordsRemoved += recordCount
+      count('log-cleaner-records-removed', recordCount)
+      return this.#dropBatch(job, batch, writer, producersLast)
+    }
+    const map = this.#map
+    const horizonSet = (attributes & kDeleteHorizonBit) !== 0
+    const baseTimestamp = readInt64(batch, kBaseTimestampOffset)
+    const horizonPassed = horizonSet && job.nowMs >= baseTimestamp
+    const data = recordsSection(batch)
+    const start = sectionStart
+    const end = sectionEnd
+    // First pass: which records stay. Kept ones are marked in `kept` (reused, grown when needed).
+    let keptCount = 0
+    let tombstonesKept = false
+    if (keptScratch.length < recordCount) keptScratch = new Uint8Array(Math.max(recordCount, keptScratch.length * 2))
+    const kept = keptScratch
+    for (let position = start, index = 0; index < recordCount && position < end; index++) {
+      position = readRecord(data, position, end)
+      const offset = baseOffset + recordOffsetDelta
+      let keep = recordKeyLength >= 0
+      if (keep) {
+        const latest = map.get(data, recordKeyStart, recordKeyStart + recordKeyLength)
+        if (latest > offset) keep = false
+        else if (recordValueLength < 0) {
+          if (horizonPassed) keep = false
+          else tombstonesKept = true
+        }
+      }
+      kept[index] = keep ? 1 : 0
+      if (keep) keptCount++
+    }
+    const removed = recordCount - keptCount
+    if (removed > 0) {
+      job.recordsRemoved += removed
+      count('log-cleaner-records-removed', removed)
+    }
+    if (keptCount === 0) return this.#dropBatch(job, batch, writer, producersLast)
+    const newHorizon = tombstonesKept && !horizonSet
+    if (removed === 0 && !newHorizon) {
+      writer.append(batch)
+      return batch.length
+    }
+    // Rebuild: the kept records, same offsets; with a new delete horizon the timestamp deltas are recomputed.
+    const newBaseTimestamp = newHorizon ? job.nowMs + job.settings.deleteRetentionMs : baseTimestamp
+    if (newHorizon && newBaseTimestamp < job.nextDeleteHorizonMs) job.nextDeleteHorizonMs = newBaseTimestamp
+    const logAppendTime = (attributes & kTimestampTypeBit) !== 0
+    let maxTimestamp = logAppendTime ? readInt64(batch, kMaxTimestampOffset) : -1
+    const section = Buffer.allocUnsafe(end - start + keptCount * 12)
+    let out = 0
+    for (let position = start, index = 0; index < recordCount && position < end; index++) {
+      position = readRecord(data, position, end)
+      if (kept[index] === 0) continue
+      const timestamp = baseTimestamp + recordTimestampDelta
+      if (!logAppendTime && timestamp > maxTimestamp) maxTimestamp = timestamp
+      if (!newHorizon) {
+        out += data.copy(section, out, recordStart, recordEnd)
+        continue
+      }
+      const delta = timestamp - newBaseTimestamp
+      const bodyLength = 1 + varlongSize(delta) + (recordEnd - recordOffsetDeltaAt)
+      out = writeVarint(section, out, bodyLength)
+      section[out++] = 0 // attributes
+      out = writeVarlong(section, out, delta)
+      out += data.copy(section, out, recordOffsetDeltaAt, recordEnd)
+    }
+    if (maxTimestamp < 0) maxTimestamp = readInt64(batch, kMaxTimestampOffset)
+    const codec = attributes & kCompressionMask
+    const payload = compress(codec, section.subarray(0, out))
+    const rebuilt = Buffer.allocUnsafe(kRecordsOffset + payload.length)
+    batch.copy(rebuilt, 0, 0, kRecordsOffset)
+    rebuilt.writeInt32BE(rebuilt.length - kLogOverhead, kBatchLengthOffset)
+    rebuilt.writeUInt16BE(newHorizon ? attributes | kDeleteHorizonBit : attributes, kAttributesOffset)
+    writeInt64(rebuilt, kBaseTimestampOffset, newBaseTimestamp)
+    writeInt64(rebuilt, kMaxTimestampOffset, maxTimestamp)
+    rebuilt.writeInt32BE(keptCount, kRecordCountOffset)
+    payload.copy(rebuilt, kRecordsOffset)
+    rebuilt.writeUInt32BE(crc32c(rebuilt.subarray(kAttributesOffset)), kCrcOffset)
+    writer.append(rebuilt)
+    return rebuilt.length
+  }
+
+  /**
+   * A batch that keeps no record: an empty header now when it is its producer's last batch, else remembered
+   * (the group's last batch is kept as an empty header too, see #finishGroup).
+   */
+  #dropBatch (job: CleanJob, batch: Buffer, writer: CleanedSegmentWriter, producersLast: boolean): number {
+    batch.copy(job.droppedHeader, 0, 0, kBatchHeaderSize)
+    if (producersLast) {
+      writer.append(emptyBatchHeader(job.droppedHeader))
+      return kBatchHeaderSize
+    }
+    job.lastBatchDropped = true
+    return 0
+  }
+
+  #finishGroup (job: CleanJob): void {
+    const writer = job.writer!
+    if (job.lastBatchDropped) {
+      writer.append(emptyBatchHeader(job.droppedHeader))
+      this.#account(job, 0, kBatchHeaderSize)
+      job.lastBatchDropped = false
+    }
+    writer.finish(job.log.directory)
+    job.syncDone = false
+    job.syncError = null
+    job.phase = kPhaseSync
+    fdatasync(writer.fd, (error) => {
+      if (error !== null) job.syncError = error
+      job.syncDone = true
+    })
+  }
+
+  /** Swap phase: the current group's cleaned segment replaces its segments; then the next group, or finish. */
+  #swap (job: CleanJob): CleanProgress | null {
+    const writer = job.writer!
+    writer.close()
+    const [first, end] = job.groups[job.groupIndex]
+    const bases: number[] = []
+    for (let index = first; index < end; index++) bases.push(job.segments[index].baseOffset)
+    const directory = job.log.directory
+    let stopped = false
+    const swapped = job.log.replaceSealedSegments(bases, () => {
+      if (commitCleanedFiles(directory, writer.base, bases, this.#stopSwapAfterSteps)) return true
+      stopped = true
+      return false
+    })
+    if (stopped) {
+      // A test's simulated crash: leave the files as they are.
+      job.writer = null
+      this.#drop()
+      return { state: kCleanAborted, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+    }
+    if (!swapped) {
+      count('log-cleaner-swaps-abandoned')
+      this.#logger?.info(`log cleaner: ${directory} changed while it was cleaned (segments deleted); cleaning again later`)
+      this.#drop()
+      return { state: kCleanAborted, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+    }
+    job.writer = null
+    job.groupIndex++
+    if (job.groupIndex < job.groups.length) {
+      job.segmentIndex = job.groups[job.groupIndex][0]
+      job.phase = kPhaseClean
+      return null
+    }
+    this.#finish(job)
+    return { state: kCleanDone, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+  }
+
+  #finish (job: CleanJob): void {
+    const log = job.log
+    writeFileAtomic(join(log.directory, kCleanerOffsetCheckpointFile), `${job.endOffset}\n`)
+    const state = this.#state(log)
+    state.nextDeleteHorizonMs = Math.min(state.nextDeleteHorizonMs, job.nextDeleteHorizonMs)
+    count('log-cleaner-cleans')
+    const durationMs = performance.now() - job.startedAt
+    this.#logger?.info(`log cleaner: cleaned ${log.directory} up to offset ${job.endOffset}: read ${job.bytesRead} bytes, wrote ${job.bytesWritten}, removed ${job.recordsRemoved} records in ${durationMs.toFixed(0)} ms`, {
+      directory: log.directory, endOffset: job.endOffset, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten,
+      recordsRemoved: job.recordsRemoved, durationMs: Math.round(durationMs)
+    })
+    this.#job = null
+    this.#reader.close()
+  }
+}
+
+let keptScratch = new Uint8Array(1024)
+
+function performanceNow (): number {
+  return performance.now()
+}
+
+/** An empty batch (no records, uncompressed, as Kafka's writeEmptyHeader) with `header`'s offsets and producer. */
+function emptyBatchHeader (header: Buffer): Buffer {
+  const empty = Buffer.allocUnsafe(kBatchHeaderSize)
+  header.copy(empty, 0, 0, kBatchHeaderSize)
+  empty.writeInt32BE(kBatchHeaderSize - kLogOverhead, kBatchLengthOffset)
+  empty.writeUInt16BE(empty.readUInt16BE(kAttributesOffset) & ~kCompressionMask, kAttributesOffset)
+  empty.writeInt32BE(0, kRecordCountOffset)
+  empty.writeUInt32BE(crc32c(empty.subarray(kAttributesOffset)), kCrcOffset)
+  return empty
+}
+
+/** The max timestamp of the first batch of a segment file (Kafka's first batch timestamp), -1 when none. */
+function firstBatchTimestamp (path: string): number {
+  const fd = openSync(path, 'r')
+  try {
+    const header = Buffer.allocUnsafe(kBatchHeaderSize)
+    return readFully(fd, header, 0, kBatchHeaderSize, 0) === kBatchHeaderSize ? readInt64(header, kMaxTimestampOffset) : -1
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** What CompactionTask needs of a worker's partition (src/shard/shard.ts's LocalPartition has it). */
+export interface CleanablePartition {
+  readonly topic: { readonly name: string, readonly configs: Readonly<Record<string, string>> }
+  readonly log: PartitionLog
+}
+
+/**
+ * Compaction as a task of the worker's log maintenance (src/shard/log-maintenance.ts: PartitionMaintenanceTask,
+ * matched structurally since log/ does not import shard/): each step runs one cleanSlice of `sliceBudgetMs` on
+ * the partition and asks to be called again while the clean is working. A throttled clean, or one waiting for
+ * its fsync, resumes on the next pass (every log.cleaner.backoff.ms).
+ */
+export class CompactionTask {
+  readonly name = 'compaction'
+  readonly cleaner: LogCleaner
+  readonly #sliceBudgetMs: number
+
+  constructor (cleaner: LogCleaner, sliceBudgetMs = 2) {
+    this.cleaner = cleaner
+    this.#sliceBudgetMs = sliceBudgetMs
+  }
+
+  step (partition: CleanablePartition, nowMs: number): boolean {
+    const topic = partition.topic
+    return this.cleaner.cleanSlice(partition.log, topic.name, topic.configs, nowMs, this.#sliceBudgetMs).state === kCleanWorking
+  }
+}
