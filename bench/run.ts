@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { ArgsError, kUsage, parseArgs, type BenchOptions } from './lib/args.ts'
 import { formatDiskProbe, probeDisk, type DiskProbeSummary } from './lib/disk-probe.ts'
 import { gitInfo, machineInfo } from './lib/machine.ts'
+import { kMaintenanceScenario, renderMaintenanceTable, runMaintenanceScenarios, selectMaintenance, type MaintenanceResult } from './lib/maintenance.ts'
 import { Progress } from './lib/progress.ts'
 import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
 import { renderRestartTable, restartGigabytes, restartScenarios, runRestarts, selectRestartScenarios, type RestartResult } from './lib/restart.ts'
@@ -26,7 +27,8 @@ function scenariosOf (options: BenchOptions) {
 async function runLoad (options: BenchOptions): Promise<number> {
   const scenarios = scenariosOf(options)
   const restarts = selectRestartScenarios(options.scenarios, options.matrix)
-  if (scenarios.length === 0 && restarts.length === 0) {
+  const maintenance = options.shoal && selectMaintenance(options.scenarios, options.matrix)
+  if (scenarios.length === 0 && restarts.length === 0 && !maintenance) {
     process.stderr.write(`no scenario matches ${options.scenarios.join(', ')} (see --list${options.matrix === 'full' ? '' : ', or --full'})\n`)
     return 2
   }
@@ -48,6 +50,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
     process.stderr.write(`shoal bench: restart scenarios ${restarts.map((scenario) => `${scenario.name} (${restartGigabytes(scenario, options)} GB)`).join(', ')} ` +
       `x workers ${workers.join(', ')}, once each\n`)
   }
+  if (maintenance) process.stderr.write(`shoal bench: ${kMaintenanceScenario} x workers ${workers.join(', ')}, ${options.repeat} rounds each\n`)
   process.stderr.write(`machine: ${machine.cores} cores, ${machine.cpuModel ?? 'unknown CPU'}, ${formatMiB(machine.totalMemoryBytes)} MiB, ` +
     `Node ${machine.node}, load average ${machine.loadAverage?.join(' ') ?? '?'}; commit ${git.commit?.slice(0, 7) ?? '?'}${git.dirty === true ? ' (dirty)' : ''}\n`)
   for (const name of options.tools) {
@@ -60,10 +63,14 @@ async function runLoad (options: BenchOptions): Promise<number> {
   const mainPath = join(kRepoRoot, 'src', 'main.ts')
   let result: Awaited<ReturnType<typeof runLoads>> = { cases: [], targets: [] }
   let restartResults: RestartResult[] = []
+  let maintenanceResults: MaintenanceResult[] = []
   try {
     if (scenarios.length > 0) result = await runLoads({ options, scenarios, workers, tools, node: process.execPath, mainPath, workDir, progress })
     if (restarts.length > 0) {
       restartResults = await runRestarts({ options, scenarios: restarts, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, progress })
+    }
+    if (maintenance) {
+      maintenanceResults = await runMaintenanceScenarios({ options, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, workDir, progress })
     }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
@@ -72,9 +79,11 @@ async function runLoad (options: BenchOptions): Promise<number> {
   process.stdout.write('\n' + diskLine)
   if (scenarios.length > 0) process.stdout.write(renderLoadTable(result.cases, result.targets, tools, options.against !== null) + '\n')
   if (restarts.length > 0) process.stdout.write((scenarios.length > 0 ? '\n' : '') + renderRestartTable(restartResults) + '\n')
+  if (maintenance) process.stdout.write((scenarios.length > 0 || restarts.length > 0 ? '\n' : '') + renderMaintenanceTable(maintenanceResults) + '\n')
   const date = new Date()
   const { mode: _mode, ...rest } = options
-  const file: LoadResultFile = {
+  // `maintenance`: bench/lib/maintenance.ts's rows (empty when it did not run).
+  const file: LoadResultFile & { maintenance: MaintenanceResult[] } = {
     schema: kResultSchema,
     date: date.toISOString(),
     git,
@@ -84,13 +93,15 @@ async function runLoad (options: BenchOptions): Promise<number> {
     ratioMetric: kRatioMetric,
     targets: result.targets,
     results: result.cases,
-    restarts: restartResults
+    restarts: restartResults,
+    maintenance: maintenanceResults
   }
   const out = options.out === null ? defaultResultPath(kRepoRoot, date, git.commit) : resolve(options.out)
   writeResultFile(out, file)
   process.stdout.write(`\nresult: ${out}\n`)
   const measured = result.cases.filter((item) => item.status === 'ok' || item.status === 'partial')
-  return measured.length > 0 || restartResults.some((item) => item.status === 'ok') ? 0 : 1
+  return measured.length > 0 || restartResults.some((item) => item.status === 'ok') ||
+    maintenanceResults.some((item) => item.status !== 'failed') ? 0 : 1
 }
 
 /**
@@ -123,6 +134,8 @@ function listScenarios (options: BenchOptions): void {
   process.stdout.write(renderTable(['restart scenario', 'partitions', 'GB', 'selected'], restartScenarios().map((scenario) =>
     [scenario.name, String(scenario.partitions), String(restartGigabytes(scenario, options)), selected.has(scenario.name) ? 'yes' : 'no (name it in --scenarios)']),
   new Set([1, 2])) + '\n')
+  process.stdout.write(`\n${kMaintenanceScenario}: produce p99 while another topic is compacted and retention runs, against none running; ` +
+    `${selectMaintenance(options.scenarios, options.matrix) ? 'selected' : 'not selected'} (named in --scenarios, or --full; --repeat rounds; --maintenance-mib ${options.maintenanceMib})\n`)
   if (scenariosOf(options).some((scenario) => scenario.kind === 'rate')) {
     process.stdout.write(`rate: records of the flat-out run (maximum rate M); the paced run then sends round(M/2 x ${options.rateSeconds}) (--rate-seconds)\n`)
   }

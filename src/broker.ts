@@ -25,9 +25,10 @@ import { getHeapStatistics } from 'node:v8'
 import { createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { Controller, type AdminOp } from './admin/controller.ts'
-import { installBrokerConfigs } from './config/broker-configs.ts'
+import { dynamicBrokerSetting, installBrokerConfigs } from './config/broker-configs.ts'
 import { createRingBuffer, Doorbells, resetRingBuffer } from './shard/ring.ts'
-import type { BrokerConfig } from './config/config.ts'
+import { ConfigError, type BrokerConfig } from './config/config.ts'
+import { isSaslListener } from './config/listeners.ts'
 import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
@@ -39,8 +40,11 @@ import { BrokerMetrics } from './metrics/broker-metrics.ts'
 import { startMetricsServer, type MetricsServer } from './metrics/server.ts'
 
 export interface Broker {
+  /** The first listener's address (the one `listening on` reports). */
   readonly host: string
   readonly port: number
+  /** Every listener with the port it listens on (port 0 resolved), in the order configured. */
+  readonly listeners: ReadonlyArray<{ readonly name: string, readonly securityProtocol: string, readonly host: string, readonly port: number }>
   readonly clusterId: string
   /**
    * Graceful shutdown: stops accepting connections, has every worker answer the requests in flight (long polls
@@ -136,14 +140,28 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   for (let index = 0; index < count; index++) slabs.push(createMetricsSlab())
   const readiness = new Readiness(count)
   let advertised = { host: config.advertisedHost ?? config.listenHost, port: config.advertisedPort ?? config.listenPort }
+  // Each listener's advertised address, by name (Metadata answers a client with the one it came in on).
+  const advertisedListeners: Record<string, { host: string, port: number }> = {}
+  for (const listener of config.listeners) advertisedListeners[listener.name] = { host: listener.advertisedHost ?? listener.host, port: listener.advertisedPort ?? listener.port }
+  // SCRAM users given at start are stored before any worker starts; a SASL listener nobody can log in to is a
+  // configuration error unless --sasl-allow-no-users says it is meant (users to be added by a PLAINTEXT admin).
+  const addedUsers = await controller.addInitialScramCredentials(config.initialScramCredentials)
+  if (addedUsers.length > 0) logger.info(`SCRAM users added: ${addedUsers.join(', ')}`)
+  const saslListeners = config.listeners.filter(isSaslListener)
+  if (saslListeners.length > 0 && !controller.hasScramCredentials && !config.saslAllowNoUsers) {
+    throw new ConfigError(`SASL listener ${saslListeners.map((listener) => listener.name).join(', ')} but no SCRAM user stored or given: add users with --scram-users or --scram-users-file, or start with --sasl-allow-no-users`)
+  }
   const handles: WorkerHandle[] = []
   // Connection limits (src/net/acceptor-limits.ts). A worker that dies takes its connections with it:
   // `limits.releaseWorker(index)` gives them back.
-  const limits = new AcceptorLimits({
-    maxConnections: config.maxConnections,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
+  // `limitOptions` stays this thread's to change: AcceptorLimits reads it at every admit, so a dynamic
+  // max.connections or max.connections.per.ip (AlterConfigs on BROKER) applies from the next connection.
+  const limitOptions = {
+    maxConnections: dynamicBrokerSetting('max.connections', controller.metadata.brokerConfigs, config),
+    maxConnectionsPerIp: dynamicBrokerSetting('max.connections.per.ip', controller.metadata.brokerConfigs, config),
     maxConnectionCreationRatePerIp: config.maxConnectionCreationRatePerIp
-  })
+  }
+  const limits = new AcceptorLimits(limitOptions)
   const acks = new Map<number, { pending: Set<number>, done: () => void }>()
   // Before any worker starts: the reclaim's full collections need `gc` (see memory-reclaim.ts).
   if (config.memoryReclaimIntervalMs > 0) {
@@ -183,6 +201,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
         doorbells,
         metadata: controller.metadata,
         advertised,
+        advertisedListeners,
         downPeers,
         metrics: slabs[index],
         // Tokens are int32: each generation starts 2^24 further on (see Shard's header).
@@ -340,6 +359,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   }
   controller.setBroadcast((metadata: ClusterMetadata) => new Promise<void>((resolve) => {
     installBrokerConfigs(metadata, config, logger, 'main')
+    limitOptions.maxConnections = dynamicBrokerSetting('max.connections', metadata.brokerConfigs, config)
+    limitOptions.maxConnectionsPerIp = dynamicBrokerSetting('max.connections.per.ip', metadata.brokerConfigs, config)
     // Workers that are down get the current metadata when they start again.
     const pending = new Set<number>()
     for (let i = 0; i < handles.length; i++) if (handles[i].up) pending.add(i)
@@ -376,7 +397,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   if (snapshotDir !== undefined && process.env.SHOAL_TEST_HOOKS !== '1') process.on('SIGUSR2', onSnapshotSignal)
 
   let next = 0
-  const server: Server = createServer({ pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
+  // One server per listener; a socket goes to its worker with the name of the listener it came in on.
+  const accept = (socket: Socket, listener: string): void => {
     // Least connections, starting the scan after the last choice so that ties rotate.
     let chosen = next
     for (let i = 1; i < count; i++) {
@@ -396,31 +418,42 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     next = (chosen + 1) % count
     handles[chosen].connections++
     try {
-      handles[chosen].worker.postMessage({ type: 'socket', socket }, [socket as any])
+      handles[chosen].worker.postMessage({ type: 'socket', socket, listener }, [socket as any])
     } catch (error) {
       logger.error(`cannot hand a connection to worker ${chosen}: ${(error as Error).message}`)
       handles[chosen].connections--
       limits.released(ip, chosen)
       socket.destroy()
     }
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.listenPort, config.listenHost, () => resolve())
-  })
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : config.listenPort
-  readiness.listening()
-  if (config.advertisedPort === null) {
-    advertised = { host: advertised.host, port }
-    for (const handle of handles) handle.worker.postMessage({ type: 'advertised', advertised })
   }
+  const servers: Server[] = []
+  const listening: Array<{ name: string, securityProtocol: string, host: string, port: number }> = []
+  for (const listener of config.listeners) {
+    const server = createServer({ pauseOnConnect: true, noDelay: true }, (socket: Socket) => accept(socket, listener.name))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(listener.port, listener.host, () => resolve())
+    })
+    servers.push(server)
+    const address = server.address()
+    const listenPort = typeof address === 'object' && address !== null ? address.port : listener.port
+    listening.push({ name: listener.name, securityProtocol: listener.securityProtocol, host: listener.host, port: listenPort })
+    if (listener.advertisedPort === null) advertisedListeners[listener.name] = { host: advertisedListeners[listener.name].host, port: listenPort }
+  }
+  const port = listening[0].port
+  readiness.listening()
+  if (config.advertisedPort === null) advertised = { host: advertised.host, port }
+  if (config.listeners.some((listener) => listener.advertisedPort === null)) {
+    for (const handle of handles) handle.worker.postMessage({ type: 'advertised', advertised, advertisedListeners })
+  }
+  if (config.listeners.length > 1) logger.info(`listeners: ${listening.map((listener) => `${listener.name} (${listener.securityProtocol}) on ${listener.host}:${listener.port}`).join(', ')}`)
   logger.info(`cluster ${controller.metadata.clusterId}: ${count} worker(s), data in ${config.dataDir}`)
 
   return {
     host: config.listenHost,
     port,
     clusterId: controller.metadata.clusterId,
+    listeners: listening,
     metrics: metricsServer === null ? null : { host: metricsServer.host, port: metricsServer.port },
     pending: (waitMs = 250) => describeShutdown(handles, shutdownStates, waitMs),
     async close () {
@@ -429,7 +462,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       reclaim.close()
       process.off('SIGUSR2', onTestSignal)
       process.off('SIGUSR2', onSnapshotSignal)
-      server.close()
+      for (const server of servers) server.close()
       for (const handle of handles) if (handle.restartTimer !== null) clearTimeout(handle.restartTimer)
       const live = handles.filter((handle) => handle.up)
       // Step 1: every worker drains. None stops before all have: a drained worker still serves the others' parts.

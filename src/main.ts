@@ -41,7 +41,18 @@ process.on('SIGINT', onSignalDuringStart).on('SIGTERM', onSignalDuringStart)
 const fileLimit = raiseOpenFileLimit()
 if (fileLimit.ok) logger.info(fileLimit.message)
 else logger.warn(fileLimit.message)
-const broker = await startBroker(config, logger)
+let broker
+try {
+  broker = await startBroker(config, logger)
+} catch (error) {
+  // A setting only the stored state can refute (a SASL listener with no users stored or given) is a config
+  // error too: the same one line and exit 2 as a bad flag, not a stack trace.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`shoal: ${error.message}\n`)
+    process.exit(2)
+  }
+  throw error
+}
 process.off('SIGINT', onSignalDuringStart).off('SIGTERM', onSignalDuringStart)
 process.stdout.write(`listening on ${broker.host}:${broker.port}\n`)
 if (broker.metrics !== null) process.stdout.write(`metrics on ${broker.metrics.host}:${broker.metrics.port}\n`)

@@ -41,6 +41,8 @@ export interface BenchOptions {
   groupTimeoutSec: number
   /** restart-1000p: GB (10^9 bytes) of payload to fill its topic with before the restarts. */
   restartGb: number
+  /** maintenance: MiB of keyed records per partition of its compacted topic (the clean's size). */
+  maintenanceMib: number
   /** Result file; null: bench/results/<date>-<commit>.json. */
   out: string | null
   /** Parent directory of the brokers' data directories; null: the OS temp dir. */
@@ -78,6 +80,7 @@ export function defaultOptions (): BenchOptions {
     diskProbeSeconds: 3,
     groupTimeoutSec: 20,
     restartGb: 1,
+    maintenanceMib: 24,
     out: null,
     dataDir: null,
     brokerArgs: [],
@@ -115,6 +118,7 @@ and writes bench/results/<date>-<commit>.json.
   --group-timeout S      seconds a group consumer may wait for its assignment (default 20)
   --restart-gb N         restart-1000p: GB of data to fill 1,000 partitions with before timing the restarts
                          (default 1; restart-1000p-10GB always fills 10); restart-* run only when named or --full
+  --maintenance-mib N    maintenance: MiB of keyed records per partition of the topic it compacts (default 24)
   --data-dir DIR         where brokers keep their data (default: a temp dir, removed afterwards)
   --out FILE             result file
   --kafka-home DIR       Apache Kafka installation (default: $KAFKA_HOME, else the PATH)
@@ -174,7 +178,7 @@ export function parseHostPort (flag: string, value: string): string {
 const kBooleanFlags = new Set(['--micro', '--update-baseline', '--no-ceiling', '--no-shoal', '--no-disk-probe', '--list',
   '--help', '-h', '--full'])
 const kValueFlags = new Set(['--workers', '--records', '--duration', '--repeat', '--scenarios', '--tools', '--against',
-  '--linger-ms', '--latency-rate', '--rate-seconds', '--rate-linger-ms', '--disk-probe-seconds', '--group-timeout', '--restart-gb',
+  '--linger-ms', '--latency-rate', '--rate-seconds', '--rate-linger-ms', '--disk-probe-seconds', '--group-timeout', '--restart-gb', '--maintenance-mib',
   '--data-dir', '--out', '--kafka-home', '--rdkafka-perf', '--baseline', '--micro-time', '--micro-filter', '--matrix'])
 
 export function parseArgs (argv: readonly string[]): BenchOptions {
@@ -236,6 +240,7 @@ export function parseArgs (argv: readonly string[]): BenchOptions {
         case '--disk-probe-seconds': options.diskProbeSeconds = parsePositiveInteger(flag, value); break
         case '--group-timeout': options.groupTimeoutSec = parsePositiveInteger(flag, value); break
         case '--restart-gb': options.restartGb = parsePositiveNumber(flag, value); break
+        case '--maintenance-mib': options.maintenanceMib = parsePositiveInteger(flag, value); break
         case '--data-dir': options.dataDir = value; break
         case '--out': options.out = value; break
         case '--kafka-home': options.kafkaHome = value; break

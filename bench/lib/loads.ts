@@ -131,7 +131,7 @@ function commandLine (command: string, args: readonly string[]): string {
 }
 
 /** The last lines of a failed process's output that say something. */
-function failureText (run: RunResult): string {
+export function failureText (run: RunResult): string {
   if (run.error !== null) return run.error.message
   const lines = `${run.stderr}\n${run.stdout}`.split('\n')
     .filter((line) => line.trim() !== '' && !/CONFWARN/.test(line) && !/^\|/.test(line))
@@ -140,7 +140,7 @@ function failureText (run: RunResult): string {
   return last === '' ? exit : `${exit}: ${last}`
 }
 
-function latencyMetrics (file: string, into: RunMetrics): void {
+export function latencyMetrics (file: string, into: RunMetrics): void {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -158,7 +158,7 @@ function latencyMetrics (file: string, into: RunMetrics): void {
   into.latMaxMs = summary.max
 }
 
-function metricsOf (result: RdkafkaResult): RunMetrics {
+export function metricsOf (result: RdkafkaResult): RunMetrics {
   const metrics = emptyMetrics()
   metrics.msgsPerSec = result.msgsPerSec
   metrics.bytesPerSec = result.bytesPerSec
@@ -167,7 +167,7 @@ function metricsOf (result: RdkafkaResult): RunMetrics {
   return metrics
 }
 
-function judge (expected: number, got: number, run: RunResult, what: string): { status: RunStatus, reason: string | null } {
+export function judge (expected: number, got: number, run: RunResult, what: string): { status: RunStatus, reason: string | null } {
   if (got >= expected && !run.killed) return { status: 'ok', reason: null }
   if (got <= 0) return { status: 'failed', reason: `no messages ${what}: ${failureText(run)}` }
   return { status: 'partial', reason: `${got} of ${expected} messages ${what}: ${failureText(run)}` }
@@ -208,7 +208,7 @@ async function measureWatchingDisk (ctx: LoadContext, load: () => Promise<RunRes
 
 // ------------------------------------------------------------------------------------------------ rdkafka
 
-class RdkafkaRunner {
+export class RdkafkaRunner {
   readonly tool: RdkafkaTool
   readonly ctx: LoadContext
   readonly commands: string[] = []

@@ -16,8 +16,11 @@ import { kNoDynamicBrokerConfigs, type DynamicBrokerConfigs } from '../config/br
 import { kOffsetsTopic } from '../group/offset-store.ts'
 import { count } from '../counters.ts'
 import type { ClusterMetadata, TopicMetadata } from '../shard/shard-table.ts'
+import { alterScramCredentials, hasAnyCredential, kNoScramCredentials, type ScramAlterationResult, type ScramDeletion, type ScramUpsertion, type StoredScramCredentials } from '../auth/credentials.ts'
+import { alterClientQuotas, kNoClientQuotas, type AlterEntry, type AlterResult } from '../quota/client-quotas.ts'
 import type { Logger } from '../logger.ts'
 import { clipName } from '../group/clip.ts'
+import { filterMatches, sameBinding, type AclBinding, type AclBindingFilter } from '../auth/acl.ts'
 
 /** Producer ids are reserved on disk in blocks, so that a crash never hands out an id twice. */
 const kProducerIdBlock = 1000
@@ -161,6 +164,14 @@ export type AdminOp =
   | { readonly op: 'alterBrokerConfigs', readonly broker: string, readonly set: Readonly<Record<string, string | null>>, readonly incremental: boolean, readonly validateOnly: boolean }
   /** Logger levels (BROKER_LOGGER), Kafka's names, null to remove a logger's own level. Values checked by the caller. */
   | { readonly op: 'alterLoggers', readonly set: Readonly<Record<string, string | null>>, readonly validateOnly: boolean }
+  /** AlterUserScramCredentials, upsertions already derived to keys by the worker (src/auth/credentials.ts judges them). */
+  | { readonly op: 'alterScramCredentials', readonly deletions: readonly ScramDeletion[], readonly upsertions: readonly ScramUpsertion[] }
+  /** AlterClientQuotas' entries, checked and applied here (src/quota/client-quotas.ts); answers one AlterResult each. */
+  | { readonly op: 'alterClientQuotas', readonly entries: readonly AlterEntry[], readonly validateOnly: boolean }
+  /** ACLs to add (checked by the caller, src/handlers/create-acls.ts); one already stored is kept once. */
+  | { readonly op: 'createAcls', readonly acls: readonly AclBinding[] }
+  /** Deletes the ACLs each filter matches (filters checked by the caller); answers them per filter, each ACL once. */
+  | { readonly op: 'deleteAcls', readonly filters: readonly AclBindingFilter[] }
 
 export type Broadcast = (metadata: ClusterMetadata) => Promise<void>
 
@@ -255,8 +266,12 @@ export class Controller {
     const { version, clusterId, topics } = this.#state
     const brokerConfigs = this.#state.brokerConfigs ?? kNoDynamicBrokerConfigs
     const loggers = this.#loggers
-    if (brokerConfigs !== kNoDynamicBrokerConfigs || Object.keys(loggers).length > 0) return { version, clusterId, topics, brokerConfigs, loggers }
-    return { version, clusterId, topics }
+    const acls = this.#state.acls
+    const clientQuotas = this.#state.clientQuotas ?? kNoClientQuotas
+    const scramCredentials = this.#state.scramCredentials ?? kNoScramCredentials
+    const withAcls = { ...(acls === undefined || acls.length === 0 ? {} : { acls }), ...(clientQuotas.length === 0 ? {} : { clientQuotas }), ...(scramCredentials === kNoScramCredentials ? {} : { scramCredentials }) }
+    if (brokerConfigs !== kNoDynamicBrokerConfigs || Object.keys(loggers).length > 0) return { version, clusterId, topics, brokerConfigs, loggers, ...withAcls }
+    return { version, clusterId, topics, ...withAcls }
   }
 
   setBroadcast (broadcast: Broadcast): void {
@@ -279,6 +294,10 @@ export class Controller {
       case 'initProducerId': return this.#allocateProducerId()
       case 'alterBrokerConfigs': return this.#alterBrokerConfigs(op.broker, op.set, op.incremental, op.validateOnly)
       case 'alterLoggers': return this.#alterLoggers(op.set, op.validateOnly)
+      case 'alterScramCredentials': return this.#alterScramCredentials(op.deletions, op.upsertions)
+      case 'alterClientQuotas': return this.#alterClientQuotas(op.entries, op.validateOnly)
+      case 'createAcls': return this.#createAcls(op.acls)
+      case 'deleteAcls': return this.#deleteAcls(op.filters)
     }
   }
 
@@ -287,7 +306,8 @@ export class Controller {
   }
 
   async #commit (topics: readonly TopicMetadata[], producerIdBlockEnd = this.#state.producerIdBlockEnd, brokerConfigs = this.#state.brokerConfigs): Promise<void> {
-    const state: PersistedState = { version: this.#state.version + 1, clusterId: this.#state.clusterId, topics, producerIdBlockEnd, ...(brokerConfigs === undefined ? {} : { brokerConfigs }) }
+    // The rest of the state (ACLs among it) is carried over as it is.
+    const state: PersistedState = { ...this.#state, version: this.#state.version + 1, clusterId: this.#state.clusterId, topics, producerIdBlockEnd, ...(brokerConfigs === undefined ? {} : { brokerConfigs }) }
     this.#persist(state)
     this.#state = state
     await this.#broadcast(this.metadata)
@@ -509,6 +529,86 @@ export class Controller {
       await this.#commit(this.#state.topics)
     }
     return { name: null, topicId: zeroUuid(), errorCode: ErrorCode.NONE, errorMessage: null }
+  }
+
+  async #createAcls (acls: readonly AclBinding[]): Promise<void> {
+    const stored = this.#state.acls ?? []
+    const added: AclBinding[] = []
+    for (const acl of acls) {
+      if (!stored.some((other) => sameBinding(other, acl)) && !added.some((other) => sameBinding(other, acl))) added.push(acl)
+    }
+    if (added.length === 0) return
+    this.#state = { ...this.#state, acls: [...stored, ...added] }
+    await this.#commit(this.#state.topics)
+    this.#logger.info(`created ${added.length} ACL(s)`)
+  }
+
+  async #deleteAcls (filters: readonly AclBindingFilter[]): Promise<AclBinding[][]> {
+    let remaining = this.#state.acls ?? []
+    const results: AclBinding[][] = []
+    for (const filter of filters) {
+      const matched = remaining.filter((acl) => filterMatches(filter, acl))
+      if (matched.length > 0) remaining = remaining.filter((acl) => !matched.includes(acl))
+      results.push(matched)
+    }
+    const deleted = (this.#state.acls ?? []).length - remaining.length
+    if (deleted > 0) {
+      this.#state = { ...this.#state, acls: remaining }
+      await this.#commit(this.#state.topics)
+      this.#logger.info(`deleted ${deleted} ACL(s)`)
+    }
+    return results
+  }
+
+  /** Client quotas: persisted with the topics and broadcast like them (workers resolve from ClusterMetadata.clientQuotas). */
+  async #alterClientQuotas (entries: readonly AlterEntry[], validateOnly: boolean): Promise<AlterResult[]> {
+    const altered = alterClientQuotas(this.#state.clientQuotas ?? kNoClientQuotas, entries, validateOnly)
+    if (altered.changed) {
+      this.#state = { ...this.#state, clientQuotas: altered.configs }
+      await this.#commit(this.#state.topics)
+      this.#logger.info(`client quotas now: ${JSON.stringify(altered.configs)}`)
+    }
+    return altered.results
+  }
+
+  /** SCRAM users: persisted with the topics and broadcast like them (any worker may authenticate a connection). */
+  async #alterScramCredentials (deletions: readonly ScramDeletion[], upsertions: readonly ScramUpsertion[]): Promise<ScramAlterationResult[]> {
+    const altered = alterScramCredentials(this.#state.scramCredentials ?? kNoScramCredentials, deletions, upsertions)
+    if (altered.changed) {
+      this.#state = { ...this.#state, scramCredentials: altered.store }
+      await this.#commit(this.#state.topics)
+      // Names and outcomes only: no salt or key is logged.
+      this.#logger.info(`SCRAM credentials altered: ${altered.results.map((result) => `${result.user} ${result.errorCode === 0 ? 'ok' : `error ${result.errorCode}`}`).join(', ')}`)
+    }
+    return altered.results
+  }
+
+  /**
+   * The users given at start (--scram-users, --scram-users-file): each user and mechanism not stored yet is
+   * added, so that a password changed later with AlterUserScramCredentials is not reset by a restart.
+   */
+  async addInitialScramCredentials (initial: StoredScramCredentials): Promise<string[]> {
+    const stored = this.#state.scramCredentials ?? kNoScramCredentials
+    const next: Record<string, Record<string, unknown>> = {}
+    for (const [user, mechanisms] of Object.entries(stored)) next[user] = { ...mechanisms }
+    const added: string[] = []
+    for (const [user, mechanisms] of Object.entries(initial)) {
+      for (const [mechanism, credential] of Object.entries(mechanisms)) {
+        if (next[user]?.[mechanism] !== undefined) continue
+        ;(next[user] ??= {})[mechanism] = credential
+        added.push(`${user} (${mechanism})`)
+      }
+    }
+    if (added.length > 0) {
+      this.#state = { ...this.#state, scramCredentials: next as StoredScramCredentials }
+      await this.#commit(this.#state.topics)
+    }
+    return added
+  }
+
+  /** Whether any SCRAM user is stored (a SASL listener with none would let nobody in). */
+  get hasScramCredentials (): boolean {
+    return hasAnyCredential(this.#state.scramCredentials ?? kNoScramCredentials)
   }
 
   async #allocateProducerId (): Promise<{ producerId: number, producerEpoch: number }> {

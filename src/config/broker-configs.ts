@@ -12,12 +12,22 @@
 // defaults (the first synonym of each topic config) are cluster-wide: settable for every broker or for one.
 // Their other synonyms (log.retention.hours, log.roll.hours, ...) and every other broker setting are read-only:
 // AlterConfigs answers INVALID_REQUEST "Cannot update these configs dynamically". log.message.format.version is
-// read-only too (Kafka 3 ignores it and 4 removed it).
+// read-only too (Kafka 3 ignores it and 4 removed it). Two settings of the broker's own are dynamic besides
+// (kDynamicSettings: max.connections, max.connections.per.ip), with the same chain.
 //
 // The dynamic configs live in ClusterMetadata (`brokerConfigs`: the controller persists them in
 // meta/cluster.json); every thread installs them when a metadata version arrives (installBrokerConfigs), which
 // replaces the per-thread table that topicConfigValue reads (src/config/topic-config.ts), so a topic default
 // changed here reaches every reader of an effective topic config.
+//
+// Static broker configs: every synonym in the table below, except those with a flag of their own
+// (log.segment.bytes, message.max.bytes), may be set in the --config file or with `--override NAME=VALUE`
+// (src/config/config.ts); parseStaticBrokerConfig validates each as Kafka does (the broker config's type and
+// range, then the topic config's rules on the value it gives), and the values sit in the chain as
+// STATIC_BROKER_CONFIG, after the dynamic ones. A topic config with several static synonyms takes the first set
+// (log.retention.ms, else log.retention.minutes, else log.retention.hours: Kafka's order); a synonym in another
+// unit (minutes, hours) keeps its own name and value in the chain and is converted to the topic config's
+// milliseconds where a value is read (chainValue). A negative retention in any unit means -1 (forever), as in Kafka.
 //
 // Loggers (BROKER_LOGGER, resource type 8): `root` (every thread), `shoal.main` (the acceptor and controller
 // thread) and `shoal.worker` (the partition workers). A logger with no level of its own follows root. Kafka's
@@ -103,8 +113,29 @@ const kTopicConfigOfBrokerConfig: ReadonlyMap<string, string> = new Map(
   Object.entries(kSynonyms).filter(([topic]) => isTopicConfig(topic)).map(([topic, names]) => [names[0], topic])
 )
 
+/**
+ * Broker settings of their own (not topic defaults) that Kafka marks cluster-wide and that Shoal applies at run
+ * time: name -> the flag's value and the least value the flag takes (the same range at start and at run time).
+ * The acceptor (main thread) reads the connection limits at each new connection (src/broker.ts applies them when
+ * a metadata version arrives); a lower limit refuses new connections and closes none, as in Kafka (KIP-308,
+ * KIP-402). The log cleaner's settings (log.cleaner.backoff.ms, log.cleaner.io.max.bytes.per.second) are
+ * cluster-wide in Kafka too but stay read-only here: the workers' cleaners take them once, at start.
+ */
+const kDynamicSettings: Readonly<Record<string, { readonly value: (config: BrokerConfig) => number, readonly min: number, readonly documentation: string }>> = {
+  'max.connections': { value: (config) => config.maxConnections, min: 1, documentation: 'Most connections open at once; beyond it the acceptor closes new ones at once (open ones stay when it is lowered).' },
+  'max.connections.per.ip': { value: (config) => config.maxConnectionsPerIp, min: 1, documentation: 'Most connections open at once from one IP; beyond it new ones are closed at once (open ones stay when it is lowered).' }
+}
+
+/** Whether `name` is one of kDynamicSettings (a broker setting, not a topic default, that can change at run time). */
+export function isDynamicBrokerSetting (name: string): boolean {
+  return Object.hasOwn(kDynamicSettings, name)
+}
+
 /** Broker configs AlterConfigs may change (cluster-wide update mode). */
-export const kDynamicBrokerConfigs: ReadonlySet<string> = new Set([...kTopicConfigOfBrokerConfig.keys()].filter((name) => !kReadOnlyPrimaries.has(name)))
+export const kDynamicBrokerConfigs: ReadonlySet<string> = new Set([
+  ...[...kTopicConfigOfBrokerConfig.keys()].filter((name) => !kReadOnlyPrimaries.has(name)),
+  ...Object.keys(kDynamicSettings)
+])
 
 /** Kafka broker configs that exist but cannot change at run time (besides those DescribeConfigs lists). */
 const kReadOnlySynonyms: ReadonlySet<string> = new Set([
@@ -140,6 +171,13 @@ export function isListBrokerConfig (name: string): boolean {
 
 /** An error message when `value` is not acceptable for dynamic broker config `name` (its topic config's rules), or null. */
 export function validateBrokerConfig (name: string, value: string | null): string | null {
+  if (isDynamicBrokerSetting(name)) {
+    if (value === null) return null
+    const invalid = `Invalid value ${value} for configuration ${name}`
+    if (!/^-?\d{1,10}$/.test(value) || Number(value) > 2 ** 31 - 1 || Number(value) < -(2 ** 31)) return `${invalid}: Not a number of type INT`
+    const { min } = kDynamicSettings[name]
+    return Number(value) < min ? `${invalid}: Value must be at least ${min}` : null
+  }
   const topic = kTopicConfigOfBrokerConfig.get(name)
   if (topic === undefined || !kDynamicBrokerConfigs.has(name)) return `Cannot update these configs dynamically: Set(${name})`
   if (value === null) return null
@@ -153,6 +191,101 @@ const kStaticValues: Readonly<Record<string, (config: BrokerConfig) => number>> 
   'message.max.bytes': (config) => config.messageMaxBytes
 }
 
+// ---- static broker configs --------------------------------------------------------------------------------
+
+/** Every broker synonym of a topic config Shoal knows (all of each one's names) -> that topic config. */
+const kTopicConfigOfSynonym: ReadonlyMap<string, string> = new Map(
+  Object.entries(kSynonyms).filter(([topic]) => isTopicConfig(topic)).flatMap(([topic, names]) => names.map((name) => [name, topic] as const))
+)
+
+/**
+ * Synonyms in another unit than their topic config's milliseconds: the factor to milliseconds and the least value
+ * Kafka's broker config accepts (null: none). All four are Kafka INTs (KafkaConfig / ServerLogConfigs).
+ */
+const kUnitSynonyms: Readonly<Record<string, { readonly toMs: bigint, readonly min: bigint | null }>> = {
+  'log.retention.minutes': { toMs: 60_000n, min: null },
+  'log.retention.hours': { toMs: 3_600_000n, min: null },
+  'log.roll.hours': { toMs: 3_600_000n, min: 1n },
+  'log.roll.jitter.hours': { toMs: 3_600_000n, min: 0n }
+}
+
+/** Kafka's retention synonyms, whose negative values all mean -1 (KafkaConfig.logRetentionTimeMillis). */
+const kRetentionSynonyms: ReadonlySet<string> = new Set(['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'])
+
+const kInt32Min = -(2n ** 31n)
+const kInt32Max = 2n ** 31n - 1n
+
+/** Whether `name` may be set statically through the table of synonyms (a config file line or --override). */
+export function isStaticBrokerConfig (name: string): boolean {
+  return kTopicConfigOfSynonym.has(name) && !Object.hasOwn(kStaticValues, name)
+}
+
+/** `value` of broker synonym `name` in its topic config's terms: minutes and hours to milliseconds, negative retention to -1. */
+function inTopicUnits (name: string, value: string): string {
+  const unit = Object.hasOwn(kUnitSynonyms, name) ? kUnitSynonyms[name] : undefined
+  if ((unit === undefined && !kRetentionSynonyms.has(name)) || !/^-?\d{1,19}$/.test(value)) return value
+  const ms = BigInt(value) * (unit?.toMs ?? 1n)
+  return String(kRetentionSynonyms.has(name) && ms < 0n ? -1n : ms)
+}
+
+/**
+ * The value chain `chain` gives config `name`: its first link's, in `name`'s units (a link under another name,
+ * log.retention.hours, is converted to milliseconds for retention.ms or log.retention.ms; a link under `name`
+ * itself is its value as set).
+ */
+export function chainValue (chain: readonly ConfigSynonym[], name: string): string {
+  return chain[0].name === name ? chain[0].value : inTopicUnits(chain[0].name, chain[0].value)
+}
+
+/**
+ * Parses static broker config `name` (isStaticBrokerConfig) as Kafka does: the value as stored (booleans
+ * lower-cased, list items trimmed), or an error message (`Invalid value V for configuration NAME: ...`).
+ * Kafka checks a broker config's own type and range, then builds the default topic config from it; so do we:
+ * an hours value must be an INT (and log.roll.hours at least 1), and what it gives in milliseconds must pass the
+ * topic config's rules (validateTopicConfig), as a value from AlterConfigs would.
+ */
+export function parseStaticBrokerConfig (name: string, given: string): { value: string } | { error: string } {
+  const topic = kTopicConfigOfSynonym.get(name)
+  if (topic === undefined) return { error: `Unknown broker config ${name}` }
+  const invalid = `Invalid value ${given} for configuration ${name}`
+  let value = given
+  const type = topicConfigType(topic)
+  if (type === ConfigType.BOOLEAN) value = given.toLowerCase()
+  else if (type === ConfigType.LIST) value = given.split(',').map((item) => item.trim()).join(',')
+  const unit = Object.hasOwn(kUnitSynonyms, name) ? kUnitSynonyms[name] : undefined
+  if (unit !== undefined) {
+    if (!/^-?\d{1,10}$/.test(value) || BigInt(value) < kInt32Min || BigInt(value) > kInt32Max) return { error: `${invalid}: Not a number of type INT` }
+    if (unit.min !== null && BigInt(value) < unit.min) return { error: `${invalid}: Value must be at least ${unit.min}` }
+  } else if (kRetentionSynonyms.has(name) && /^-\d{1,19}$/.test(value) && BigInt(value) >= -(2n ** 63n)) {
+    // log.retention.ms has no range of its own in Kafka: any negative LONG means forever.
+    return { value }
+  }
+  const converted = inTopicUnits(name, value)
+  const error = validateTopicConfig(topic, converted)
+  if (error === null) return { value }
+  // The topic config's message, about this broker config and the value as given.
+  const topicPrefix = `Invalid value ${converted} for configuration ${topic}`
+  return { error: error.startsWith(topicPrefix) ? invalid + error.slice(topicPrefix.length) : `${invalid}: ${error}` }
+}
+
+/** The static synonyms of topic config `topic` that `config` sets, in precedence order, as chain links. */
+function staticLinks (topic: string | undefined, config: BrokerConfig): ConfigSynonym[] {
+  if (topic === undefined || !Object.hasOwn(kSynonyms, topic)) return []
+  const given = config.staticBrokerConfigs
+  return kSynonyms[topic].filter((name) => Object.hasOwn(given, name)).map((name) => ({ name, value: given[name], source: ConfigSource.STATIC_BROKER_CONFIG }))
+}
+
+/** The static synonyms `config` sets that are not a topic config's broker-level default (log.retention.hours, ...). */
+export function staticSecondarySynonyms (config: BrokerConfig): Array<{ name: string, value: string }> {
+  return Object.entries(config.staticBrokerConfigs).filter(([name]) => !kTopicConfigOfBrokerConfig.has(name)).map(([name, value]) => ({ name, value }))
+}
+
+/** Kafka's ConfigType of broker synonym or dynamic setting `name`: its topic config's, but INT for the minutes, hours and settings. */
+export function brokerSynonymType (name: string): number {
+  if (Object.hasOwn(kUnitSynonyms, name) || isDynamicBrokerSetting(name)) return ConfigType.INT
+  return topicConfigType(kTopicConfigOfSynonym.get(name) ?? '')
+}
+
 /**
  * The chain of broker config `name` (a broker-level topic default) for broker `nodeId`, highest precedence first;
  * the last link is always DEFAULT_CONFIG.
@@ -162,9 +295,11 @@ export function brokerConfigChain (name: string, dynamic: DynamicBrokerConfigs, 
   const own = Object.hasOwn(dynamic.perBroker, nodeId) ? dynamic.perBroker[nodeId] : undefined
   if (own !== undefined && Object.hasOwn(own, name)) chain.push({ name, value: own[name], source: ConfigSource.DYNAMIC_BROKER_CONFIG })
   if (Object.hasOwn(dynamic.clusterDefault, name)) chain.push({ name, value: dynamic.clusterDefault[name], source: ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG })
-  const fromFlag = Object.hasOwn(kStaticValues, name) ? String(kStaticValues[name](config)) : undefined
+  const valueOf = Object.hasOwn(kStaticValues, name) ? kStaticValues[name] : Object.hasOwn(kDynamicSettings, name) ? kDynamicSettings[name].value : undefined
+  const fromFlag = valueOf === undefined ? undefined : String(valueOf(config))
   if (fromFlag !== undefined && (config.sources[name] ?? 'default') !== 'default') chain.push({ name, value: fromFlag, source: ConfigSource.STATIC_BROKER_CONFIG })
   const topic = kTopicConfigOfBrokerConfig.get(name)
+  chain.push(...staticLinks(topic, config))
   chain.push({ name, value: fromFlag ?? (topic === undefined ? '' : kTopicConfigDefaults[topic]), source: ConfigSource.DEFAULT_CONFIG })
   return chain
 }
@@ -180,6 +315,11 @@ export function topicConfigChain (name: string, overrides: Readonly<Record<strin
   if (synonym === undefined) chain.push({ name, value: kTopicConfigDefaults[name], source: ConfigSource.DEFAULT_CONFIG })
   else chain.push(...brokerConfigChain(synonym, dynamic, nodeId, config))
   return chain
+}
+
+/** The value broker setting `name` (isDynamicBrokerSetting) has now on broker `config.nodeId`: dynamic, else its flag's. */
+export function dynamicBrokerSetting (name: string, dynamic: DynamicBrokerConfigs | undefined, config: BrokerConfig): number {
+  return Number(brokerConfigChain(name, dynamic ?? kNoDynamicBrokerConfigs, String(config.nodeId), config)[0].value)
 }
 
 /** Every broker-level topic default (the broker config names), in the table's order. */
@@ -224,7 +364,7 @@ export function installBrokerConfigs (metadata: { readonly brokerConfigs?: Dynam
   const dynamic = metadata.brokerConfigs ?? kNoDynamicBrokerConfigs
   const nodeId = String(config.nodeId)
   const defaults: Record<string, string> = Object.create(null)
-  for (const [name, topic] of kTopicConfigOfBrokerConfig) defaults[topic] = brokerConfigChain(name, dynamic, nodeId, config)[0].value
+  for (const [name, topic] of kTopicConfigOfBrokerConfig) defaults[topic] = chainValue(brokerConfigChain(name, dynamic, nodeId, config), topic)
   setBrokerTopicDefaults(defaults)
   const level = loggerLevels(metadata.loggers, config)[thread === 'main' ? kMainLogger : kWorkerLogger]
   logger.setLevel(kShoalLevelOf[level] ?? config.logLevel)
@@ -283,8 +423,12 @@ export function topicConfigDocumentation (name: string): string | null {
 
 /** DescribeConfigs' documentation for broker config `name`. */
 export function brokerConfigDocumentation (name: string): string | null {
-  const topic = kTopicConfigOfBrokerConfig.get(name)
+  if (isDynamicBrokerSetting(name)) return `${kDynamicSettings[name].documentation} Can change at run time (cluster-wide).`
+  const topic = kTopicConfigOfSynonym.get(name)
   if (topic === undefined) return null
   const what = topicConfigDocumentation(topic)
-  return `The default of the topic config ${topic} for topics without an override${kDynamicBrokerConfigs.has(name) ? '; can change at run time (cluster-wide)' : ''}.${what === null ? '' : ` ${what}`}`
+  const unit = Object.hasOwn(kUnitSynonyms, name) ? `, in ${name.endsWith('.hours') ? 'hours' : 'minutes'}` : ''
+  const before = kSynonyms[topic].slice(0, kSynonyms[topic].indexOf(name))
+  const primary = before.length === 0 ? '' : `; read-only, and ${before.join(' or ')} set wins over it`
+  return `The default of the topic config ${topic} for topics without an override${unit}${primary}${kDynamicBrokerConfigs.has(name) ? '; can change at run time (cluster-wide)' : ''}.${what === null ? '' : ` ${what}`}`
 }

@@ -1,12 +1,17 @@
 // Broker configuration: command-line flags, each with a SHOAL_* environment equivalent and a property name for a
 // `--config` file (server.properties syntax, src/config/properties.ts). One table, kFlags, names all three.
-// Precedence, highest first: flag, environment variable, config file, default.
+// Precedence, highest first: flag, environment variable, config file (where an `--override NAME=VALUE` replaces
+// the file's line of NAME), default. The file also takes the broker synonyms of topic configs, which have no flags
+// (log.retention.hours, log.cleanup.policy, ...: src/config/broker-configs.ts, BrokerConfig.staticBrokerConfigs).
 // `parseConfig` is pure (argv, env and a file reader in, config out) so tests can check it without a process.
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { ConfigError } from './config-error.ts'
 import { parseProperties } from './properties.ts'
+import { isStaticBrokerConfig, parseStaticBrokerConfig } from './broker-configs.ts'
+import { checkKafkaListenerProperty, isSaslListener, parseHostPort, parseListeners, type ListenerConfig } from './listeners.ts'
+import { parseSaslMechanisms, parseScramUsers, type SaslMechanismName, type StoredScramCredentials } from '../auth/credentials.ts'
 
 export { ConfigError }
 
@@ -17,6 +22,26 @@ export interface BrokerConfig {
   /** host:port given to clients in Metadata; defaults to the listen address. */
   readonly advertisedHost: string | null
   readonly advertisedPort: number | null
+  /**
+   * Every listener (src/config/listeners.ts), the first being the one listenHost/listenPort and
+   * advertisedHost/advertisedPort describe. `--listen host:port` alone is one PLAINTEXT listener.
+   */
+  readonly listeners: readonly ListenerConfig[]
+  /** Kafka's `sasl.enabled.mechanisms`: what SaslHandshake offers on SASL listeners. */
+  readonly saslEnabledMechanisms: readonly SaslMechanismName[]
+  /** Kafka's `connections.max.reauth.ms` (KIP-368): a SASL session's lifetime; 0 = sessions do not expire. */
+  readonly connectionsMaxReauthMs: number
+  /** Kafka's `sasl.server.max.receive.size`: the largest frame a SASL listener reads before authentication. */
+  readonly saslServerMaxReceiveSize: number
+  /** Kafka's `connection.failed.authentication.delay.ms`: how long a failed authentication waits for its answer and close. */
+  readonly connectionFailedAuthenticationDelayMs: number
+  /**
+   * SCRAM users given at start (--scram-users, --scram-users-file), already salted and derived: no password is
+   * kept. The controller adds those not stored yet (src/broker.ts).
+   */
+  readonly initialScramCredentials: StoredScramCredentials
+  /** Start a SASL listener even with no SCRAM user at all (nobody can log in until one is added). */
+  readonly saslAllowNoUsers: boolean
   readonly dataDir: string
   readonly workers: number
   readonly defaultPartitions: number
@@ -59,11 +84,24 @@ export interface BrokerConfig {
   readonly logCleanerDedupeBufferSize: number
   /** Kafka's log.cleaner.io.max.bytes.per.second, per worker: cleaner reads plus writes a second (0 = unlimited). */
   readonly logCleanerIoMaxBytesPerSecond: number
+  /** Kafka's log.cleaner.enable: false leaves compacted topics uncompacted (their logs only grow). */
+  readonly logCleanerEnable: boolean
+  /**
+   * The broker synonyms of topic configs set in the --config file or with --override, by Kafka broker config name
+   * (`log.retention.hours` -> `168`), validated (src/config/broker-configs.ts: parseStaticBrokerConfig). They are
+   * the STATIC_BROKER_CONFIG link of each topic default's chain. Those with a flag of their own
+   * (log.segment.bytes, message.max.bytes) are not here but in their fields.
+   */
+  readonly staticBrokerConfigs: Readonly<Record<string, string>>
   /**
    * Kafka's `max.incremental.fetch.session.cache.slots`: KIP-227 fetch sessions kept by the broker, split over the
    * workers (each keeps ceil(N / workers)); 0 = no sessions (every fetch is a full one).
    */
   readonly maxIncrementalFetchSessionCacheSlots: number
+  /** Kafka's quota.window.num: windows client quota rates are measured over (src/quota/rate.ts); also controller mutation bursts. */
+  readonly quotaWindowNum: number
+  /** Kafka's quota.window.size.seconds: the length of each quota window. */
+  readonly quotaWindowSizeSeconds: number
   /** Bytes of each worker-to-worker ring (a power of two). */
   readonly ringBytes: number
   readonly nodeId: number
@@ -91,6 +129,12 @@ export interface BrokerConfig {
   /** Where the Prometheus /metrics, /healthz and /readyz endpoints listen (null: off); port 0 = any free port. */
   readonly metricsHost: string | null
   readonly metricsPort: number
+  /** Kafka's authorizer.class.name set (--authorizer): every API checks ACLs (src/auth/authorizer.ts). */
+  readonly authorizer: boolean
+  /** Kafka's super.users (`User:alice;User:bob`): principals every check allows. */
+  readonly superUsers: readonly string[]
+  /** Kafka's allow.everyone.if.no.acl.found: a resource no ACL names is open to everyone (default false). */
+  readonly allowEveryoneIfNoAclFound: boolean
   /**
    * Where each setting's value came from, by its property name (kFlags' `property`, e.g. `num.partitions`); every
    * flag with a property has an entry. DescribeConfigs reports file, flag and environment values as static broker
@@ -123,12 +167,22 @@ interface FlagSpec {
   readonly fromProperty?: (value: string, where: string) => string
   readonly help: string
   readonly boolean?: boolean
+  /** Other flag names for it (`--listeners` for `--listen`), named in its help. */
+  readonly flagAliases?: readonly string[]
 }
 
 export const kFlags: readonly FlagSpec[] = [
   { flag: '--config', env: 'SHOAL_CONFIG', property: null, help: 'a server.properties-style file of settings, in Kafka\'s property names where they mean the same (flags and SHOAL_* variables win over it)' },
-  { flag: '--listen', env: 'SHOAL_LISTEN', property: 'listeners', fromProperty: (value, where) => plaintextListener(value, where, '0.0.0.0'), help: 'host:port to accept Kafka clients on (default 127.0.0.1:9092; port 0 = any free port)' },
-  { flag: '--advertised-listener', env: 'SHOAL_ADVERTISED_LISTENER', property: 'advertised.listeners', fromProperty: (value, where) => plaintextListener(value, where, null), help: 'host:port clients are told to connect to (default: the listen address)' },
+  { flag: '--listen', flagAliases: ['--listeners'], env: 'SHOAL_LISTEN', property: 'listeners', fromProperty: (value, where) => checkKafkaListenerProperty(value, where, false), help: 'host:port to accept Kafka clients on, or (also as --listeners) Kafka\'s list NAME://host:port,... e.g. PLAINTEXT://0.0.0.0:9092,SASL_PLAINTEXT://0.0.0.0:9094 (default 127.0.0.1:9092; port 0 = any free port)' },
+  { flag: '--advertised-listener', flagAliases: ['--advertised-listeners'], env: 'SHOAL_ADVERTISED_LISTENER', property: 'advertised.listeners', fromProperty: (value, where) => checkKafkaListenerProperty(value, where, true), help: 'host:port clients are told to connect to, or (also as --advertised-listeners) NAME://host:port,... per listener (default: each listener\'s address)' },
+  { flag: '--listener-security-protocol-map', env: 'SHOAL_LISTENER_SECURITY_PROTOCOL_MAP', property: 'listener.security.protocol.map', help: 'NAME:PROTOCOL,... security protocol of each listener name, PLAINTEXT or SASL_PLAINTEXT (default: PLAINTEXT and SASL_PLAINTEXT map to themselves)' },
+  { flag: '--sasl-enabled-mechanisms', env: 'SHOAL_SASL_ENABLED_MECHANISMS', property: 'sasl.enabled.mechanisms', help: 'SASL mechanisms SASL listeners offer: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (default SCRAM-SHA-256,SCRAM-SHA-512)' },
+  { flag: '--connections-max-reauth-ms', env: 'SHOAL_CONNECTIONS_MAX_REAUTH_MS', property: 'connections.max.reauth.ms', help: 'lifetime of a SASL session (KIP-368); a connection not re-authenticated by then is closed at its next request; 0 = no expiry (default 0)' },
+  { flag: '--sasl-server-max-receive-size', env: 'SHOAL_SASL_SERVER_MAX_RECEIVE_SIZE', property: 'sasl.server.max.receive.size', help: 'largest frame a SASL listener reads before authentication; a larger one closes the connection (default 524288)' },
+  { flag: '--connection-failed-authentication-delay-ms', env: 'SHOAL_CONNECTION_FAILED_AUTHENTICATION_DELAY_MS', property: 'connection.failed.authentication.delay.ms', help: 'how long a failed SASL authentication waits before it is answered and the connection closed (default 100)' },
+  { flag: '--scram-users', env: 'SHOAL_SCRAM_USERS', property: 'shoal.scram.users', help: 'SCRAM users to create at start if not stored yet, kafka-storage --add-scram\'s syntax: SCRAM-SHA-256=[name=alice,password=secret],SCRAM-SHA-512=[name=bob,password=x,iterations=8192]' },
+  { flag: '--scram-users-file', env: 'SHOAL_SCRAM_USERS_FILE', property: 'shoal.scram.users.file', help: 'a file of SCRAM users to create at start if not stored yet, one --scram-users entry a line (# comments)' },
+  { flag: '--sasl-allow-no-users', env: 'SHOAL_SASL_ALLOW_NO_USERS', property: 'shoal.sasl.allow.no.users', help: 'start a SASL listener with no SCRAM user stored or given (default false: that is an error)', boolean: true },
   { flag: '--data-dir', env: 'SHOAL_DATA_DIR', property: 'log.dirs', aliases: ['log.dir'], fromProperty: oneLogDir, help: 'directory for partition logs and metadata (default ./data)' },
   { flag: '--workers', env: 'SHOAL_WORKERS', property: 'shoal.workers', help: 'partition worker threads (default: number of cores)' },
   { flag: '--default-partitions', env: 'SHOAL_DEFAULT_PARTITIONS', property: 'num.partitions', help: 'partitions of auto-created topics and of CreateTopics with -1 (default 1)' },
@@ -153,7 +207,10 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--log-cleaner-backoff-ms', env: 'SHOAL_LOG_CLEANER_BACKOFF_MS', property: 'log.cleaner.backoff.ms', help: 'how often each worker looks for logs of compacted topics to clean, Kafka log.cleaner.backoff.ms (default 15000)' },
   { flag: '--log-cleaner-dedupe-buffer-size', env: 'SHOAL_LOG_CLEANER_DEDUPE_BUFFER_SIZE', property: 'log.cleaner.dedupe.buffer.size', help: 'bytes of each worker\'s log cleaner key map, 16 per key; a clean covers the keys that fit (default 33554432)' },
   { flag: '--log-cleaner-io-max-bytes-per-second', env: 'SHOAL_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND', property: 'log.cleaner.io.max.bytes.per.second', help: 'bytes each worker\'s log cleaner reads plus writes a second; 0 = unlimited (default 0)' },
+  { flag: '--log-cleaner-enable', env: 'SHOAL_LOG_CLEANER_ENABLE', property: 'log.cleaner.enable', help: 'run the log cleaner on topics whose cleanup.policy has compact, Kafka log.cleaner.enable (default true; =false to turn off)', boolean: true },
   { flag: '--max-incremental-fetch-session-cache-slots', env: 'SHOAL_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS', property: 'max.incremental.fetch.session.cache.slots', help: 'KIP-227 fetch sessions the broker keeps, split over the workers; 0 = none (default 1000)' },
+  { flag: '--quota-window-num', env: 'SHOAL_QUOTA_WINDOW_NUM', property: 'quota.window.num', help: 'windows client quota rates are measured over, Kafka quota.window.num (default 11)' },
+  { flag: '--quota-window-size-seconds', env: 'SHOAL_QUOTA_WINDOW_SIZE_SECONDS', property: 'quota.window.size.seconds', help: 'seconds of each client quota window, Kafka quota.window.size.seconds (default 1)' },
   { flag: '--ring-bytes', env: 'SHOAL_RING_BYTES', property: 'shoal.ring.bytes', help: 'bytes of each worker-to-worker ring buffer, a power of two (default 1048576)' },
   { flag: '--node-id', env: 'SHOAL_NODE_ID', property: 'node.id', aliases: ['broker.id'], help: 'broker id reported to clients (default 1)' },
   { flag: '--group-initial-rebalance-delay-ms', env: 'SHOAL_GROUP_INITIAL_REBALANCE_DELAY_MS', property: 'group.initial.rebalance.delay.ms', help: 'how long the first rebalance of an empty group waits for more members (default 3000)' },
@@ -169,6 +226,9 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--offsets-retention-minutes', env: 'SHOAL_OFFSETS_RETENTION_MINUTES', property: 'offsets.retention.minutes', help: 'how long an empty group keeps its committed offsets (default 10080)' },
   { flag: '--memory-reclaim-interval-ms', env: 'SHOAL_MEMORY_RECLAIM_INTERVAL_MS', property: 'shoal.memory.reclaim.interval.ms', help: 'how often a thread checks whether it went quiet after a burst, then gives its peak memory back; 0 = never (default 30000)' },
   { flag: '--shutdown-timeout-ms', env: 'SHOAL_SHUTDOWN_TIMEOUT_MS', property: 'shoal.shutdown.timeout.ms', help: 'how long a SIGTERM/SIGINT shutdown may answer requests in flight, flush and close the logs before the process exits 1 (default 30000)' },
+  { flag: '--authorizer', env: 'SHOAL_AUTHORIZER', property: 'authorizer.class.name', fromProperty: authorizerClass, help: 'check every request against the ACLs (CreateAcls/DescribeAcls/DeleteAcls), Kafka authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer (default false)', boolean: true },
+  { flag: '--super-users', env: 'SHOAL_SUPER_USERS', property: 'super.users', help: 'principals every authorization check allows, Kafka super.users, e.g. User:admin;User:ops (default none)' },
+  { flag: '--allow-everyone-if-no-acl-found', env: 'SHOAL_ALLOW_EVERYONE_IF_NO_ACL_FOUND', property: 'allow.everyone.if.no.acl.found', help: 'with --authorizer, a resource no ACL names is open to every principal, Kafka allow.everyone.if.no.acl.found (default false)', boolean: true },
   { flag: '--metrics-listen', env: 'SHOAL_METRICS_LISTEN', property: 'shoal.metrics.listen', help: 'host:port serving Prometheus /metrics, /healthz and /readyz over HTTP; port 0 = any free port (default off)' }
 ]
 
@@ -182,17 +242,17 @@ const kFlagByProperty: ReadonlyMap<string, FlagSpec> = new Map(kFlags.flatMap((s
  * a TLS listener that never listens) would be worse than a broker that does not start.
  */
 const kUnimplementedKafkaProperties: ReadonlySet<string> = new Set([
-  'log.retention.ms', 'log.retention.minutes', 'log.retention.hours', 'log.retention.bytes',
-  'log.roll.ms', 'log.roll.hours', 'log.cleanup.policy', 'log.cleaner.enable', 'log.flush.interval.messages', 'log.flush.interval.ms',
-  'log.index.size.max.bytes', 'log.message.timestamp.type', 'compression.type', 'delete.topic.enable',
+  'delete.topic.enable',
   'num.network.threads', 'num.io.threads', 'num.recovery.threads.per.data.dir', 'num.replica.fetchers', 'background.threads',
   'socket.send.buffer.bytes', 'socket.receive.buffer.bytes', 'max.connection.creation.rate',
-  'default.replication.factor', 'min.insync.replicas', 'unclean.leader.election.enable',
+  'default.replication.factor',
   'offsets.topic.replication.factor', 'offsets.topic.num.partitions', 'offsets.topic.segment.bytes', 'offsets.commit.timeout.ms',
   'transaction.state.log.replication.factor', 'transaction.state.log.min.isr', 'transaction.state.log.num.partitions',
   'process.roles', 'controller.quorum.voters', 'controller.quorum.bootstrap.servers', 'controller.listener.names',
-  'inter.broker.listener.name', 'listener.security.protocol.map', 'zookeeper.connect', 'zookeeper.connection.timeout.ms',
-  'authorizer.class.name', 'super.users', 'auto.leader.rebalance.enable', 'log.dir.failure.timeout.ms'
+  'inter.broker.listener.name', 'zookeeper.connect', 'zookeeper.connection.timeout.ms',
+  'auto.leader.rebalance.enable', 'log.dir.failure.timeout.ms',
+  'log.cleaner.threads', 'log.cleaner.io.buffer.size', 'log.cleaner.io.buffer.load.factor', 'log.cleaner.dedupe.buffer.load.factor',
+  'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms'
 ])
 const kUnimplementedKafkaPrefixes: readonly string[] = ['ssl.', 'sasl.', 'listener.name.', 'remote.log.', 'replica.', 'controller.']
 
@@ -201,24 +261,22 @@ function isUnimplementedKafkaProperty (name: string): boolean {
 }
 
 /**
- * Kafka's `listeners` / `advertised.listeners`: a comma-separated list of `NAME://host:port`. Shoal serves one
- * plaintext listener, so the list must hold exactly one `PLAINTEXT://` entry; any other (SSL://, SASL_SSL://, a
- * CONTROLLER://) is an error naming it. An empty host (`PLAINTEXT://:9092`) binds `emptyHost` (all interfaces),
- * or is an error where null (an advertised listener must name a host).
+ * Kafka's `authorizer.class.name`: the class names of Kafka's own ACL authorizers turn --authorizer on (Shoal's
+ * authorizer keeps their rules); any other class cannot be loaded here.
  */
-function plaintextListener (value: string, where: string, emptyHost: string | null): string {
-  let chosen: string | null = null
-  for (const entry of value.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
-    const match = /^([A-Za-z0-9_]+):\/\/(.*)$/.exec(entry)
-    if (match === null) throw new ConfigError(`${where}: expected PLAINTEXT://host:port, got "${entry}"`)
-    if (match[1].toUpperCase() !== 'PLAINTEXT') throw new ConfigError(`${where}: cannot serve listener "${entry}": Shoal speaks PLAINTEXT only`)
-    if (chosen !== null) throw new ConfigError(`${where}: Shoal serves one listener, got a second "${entry}"`)
-    chosen = match[2]
+function authorizerClass (value: string, where: string): string {
+  if (value === 'org.apache.kafka.metadata.authorizer.StandardAuthorizer' || value === 'kafka.security.authorizer.AclAuthorizer') return 'true'
+  throw new ConfigError(`${where}: Shoal's authorizer is Kafka's StandardAuthorizer (org.apache.kafka.metadata.authorizer.StandardAuthorizer); cannot load "${value}"`)
+}
+
+/** Kafka's super.users: principals separated by `;`, each `Type:name`. */
+function parseSuperUsers (value: string, what: string): string[] {
+  const users = value.split(';').map((part) => part.trim()).filter((part) => part !== '')
+  for (const user of users) {
+    const colon = user.indexOf(':')
+    if (colon <= 0 || colon === user.length - 1) throw new ConfigError(`${what}: expected principals like User:alice separated by ';', got "${user}"`)
   }
-  if (chosen === null) throw new ConfigError(`${where}: expected PLAINTEXT://host:port, got "${value}"`)
-  if (!chosen.startsWith(':')) return chosen
-  if (emptyHost === null) throw new ConfigError(`${where}: an advertised listener needs a host, got "${value}"`)
-  return emptyHost + chosen
+  return users
 }
 
 /** Kafka's `log.dirs` is a comma-separated list; Shoal keeps all its data in one directory. */
@@ -226,16 +284,6 @@ function oneLogDir (value: string, where: string): string {
   const dirs = value.split(',').map((part) => part.trim()).filter((part) => part !== '')
   if (dirs.length !== 1) throw new ConfigError(`${where}: Shoal keeps its data in one directory, got ${dirs.length}: "${value}"`)
   return dirs[0]
-}
-
-function parseHostPort (value: string, what: string): [string, number] {
-  const colon = value.lastIndexOf(':')
-  if (colon <= 0) throw new ConfigError(`${what}: expected host:port, got "${value}"`)
-  const host = value.slice(0, colon).replace(/^\[|\]$/g, '')
-  const portText = value.slice(colon + 1)
-  const port = Number(portText)
-  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError(`${what}: bad port in "${value}"`)
-  return [host, port]
 }
 
 /** Decimal digits only: Number() would also take '', ' 5', '0x10' and '1e3'. */
@@ -259,6 +307,11 @@ export function usage (): string {
     'Each flag also reads a SHOAL_* environment variable and a property of the --config file (server.properties',
     'syntax), both shown in brackets. A flag wins over the variable, the variable over the file, the file over',
     'the default.',
+    '',
+    '--override NAME=VALUE (repeatable, e.g. --override log.retention.hours=24) is a line of the --config file',
+    'given on the command line: it takes every property the file takes, the broker synonyms of topic configs',
+    '(log.retention.*, log.roll.*, log.cleanup.policy, compression.type, ...) included, and replaces the file\'s',
+    'line of that property.',
     ''
   ]
   for (const spec of kFlags) {
@@ -280,50 +333,108 @@ export type ReadConfigFile = (path: string) => string
 
 const readConfigFileUtf8: ReadConfigFile = (path) => readFileSync(path, 'utf8')
 
-/** Flag name to its text; `--flag=value`, `--flag value`, and a bare boolean flag meaning true. */
-function parseFlags (argv: readonly string[]): Map<string, string> {
+/**
+ * `--override NAME=VALUE`, repeatable: Kafka's `kafka-server-start --override`. It is a line of the config file
+ * given on the command line (any property the file takes, checked the same way), which replaces the file's own
+ * line of that property; flags and SHOAL_* variables still win over it as over the file. Not in kFlags: it has
+ * no property or variable of its own, and it names the setting it changes in its value.
+ */
+const kOverrideFlag = '--override'
+
+/** One config-file-like line: from the file (`line` set) or from --override (`line` null). */
+interface SettingLine {
+  readonly key: string
+  readonly value: string
+  /** `FILE:LINE` or `--override`, the prefix of every error about it. */
+  readonly at: string
+  readonly line: number | null
+}
+
+/**
+ * Flag name to its text (`--flag=value`, `--flag value`, and a bare boolean flag meaning true), and the
+ * --override lines in order.
+ */
+function parseFlags (argv: readonly string[]): { values: Map<string, string>, overrides: SettingLine[], spelled: Map<string, string> } {
   const values = new Map<string, string>()
+  /** The name each flag was given by (`--listeners` for --listen), for errors. */
+  const spelled = new Map<string, string>()
+  const overrides: SettingLine[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const eq = arg.indexOf('=')
     const name = eq === -1 ? arg : arg.slice(0, eq)
-    const spec = kFlags.find((s) => s.flag === name)
+    if (name === kOverrideFlag) {
+      const text = eq === -1 ? argv[++i] : arg.slice(eq + 1)
+      if (text === undefined) throw new ConfigError(`${kOverrideFlag} needs a value`)
+      const sep = text.indexOf('=')
+      if (sep <= 0) throw new ConfigError(`${kOverrideFlag}: expected NAME=VALUE, got "${text}"`)
+      overrides.push({ key: text.slice(0, sep).trim(), value: text.slice(sep + 1).trim(), at: kOverrideFlag, line: null })
+      continue
+    }
+    const spec = kFlags.find((s) => s.flag === name || s.flagAliases?.includes(name) === true)
     if (spec === undefined) throw new ConfigError(`unknown flag ${arg}\n\n${usage()}`)
-    if (eq !== -1) values.set(name, arg.slice(eq + 1))
-    else if (spec.boolean === true && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) values.set(name, 'true')
+    if (spelled.has(spec.flag) && spelled.get(spec.flag) !== name) throw new ConfigError(`${name}: ${spelled.get(spec.flag)} is already set (they are one setting)`)
+    spelled.set(spec.flag, name)
+    if (eq !== -1) values.set(spec.flag, arg.slice(eq + 1))
+    else if (spec.boolean === true && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) values.set(spec.flag, 'true')
     else if (argv[i + 1] === undefined) throw new ConfigError(`${name} needs a value`)
-    else values.set(name, argv[++i])
+    else values.set(spec.flag, argv[++i])
   }
-  return values
+  return { values, overrides, spelled }
 }
 
 /**
- * Flag name to its setting from the config file at `path` (named as given in every error). An unknown or
- * unimplemented property, a property set twice (or under two of its names), an empty value or a value its
- * property cannot take is a ConfigError naming the file and line.
+ * The settings of config-file lines, by slot: a flag name (`--workers`) for a property with a flag, else the
+ * static broker config's name (`log.retention.hours`, src/config/broker-configs.ts). An unknown or unimplemented
+ * property, a property set twice (or under two of its names), an empty value or a value its property cannot take
+ * is a ConfigError naming the file and line (or --override).
  */
-function readConfigFile (path: string, readFile: ReadConfigFile): Map<string, RawSetting> {
-  let text: string
-  try {
-    text = readFile(path)
-  } catch (error) {
-    throw new ConfigError(`${path}: cannot read the config file: ${(error as Error).message}`)
-  }
+function collectSettings (lines: readonly SettingLine[]): Map<string, RawSetting> {
   const settings = new Map<string, RawSetting>()
-  const firstSet = new Map<string, { key: string, line: number }>()
-  for (const { key, value, line } of parseProperties(text, path)) {
-    const at = `${path}:${line}`
+  const firstSet = new Map<string, SettingLine>()
+  for (const setting of lines) {
+    const { key, value, at } = setting
     const spec = kFlagByProperty.get(key)
-    if (spec === undefined) {
+    const slot = spec?.flag ?? (isStaticBrokerConfig(key) ? key : undefined)
+    if (slot === undefined) {
       throw new ConfigError(isUnimplementedKafkaProperty(key) ? `${at}: "${key}" is a Kafka broker property Shoal does not implement; remove it` : `${at}: unknown property "${key}"`)
     }
-    const earlier = firstSet.get(spec.flag)
-    if (earlier !== undefined) throw new ConfigError(`${at}: duplicate property "${key}" (already set on line ${earlier.line}${earlier.key === key ? '' : ` as "${earlier.key}"`})`)
-    firstSet.set(spec.flag, { key, line })
+    const earlier = firstSet.get(slot)
+    if (earlier !== undefined) {
+      const how = earlier.line === null ? 'by an earlier --override' : `on line ${earlier.line}`
+      throw new ConfigError(`${at}: duplicate property "${key}" (already set ${how}${earlier.key === key ? '' : ` as "${earlier.key}"`})`)
+    }
+    firstSet.set(slot, setting)
     const where = `${at}: ${key}`
     if (value === '') throw new ConfigError(`${where}: empty value (remove the line to keep the default)`)
-    settings.set(spec.flag, { value: spec.fromProperty === undefined ? value : spec.fromProperty(value, where), source: 'file', where })
+    if (spec !== undefined) {
+      settings.set(slot, { value: spec.fromProperty === undefined ? value : spec.fromProperty(value, where), source: 'file', where })
+      continue
+    }
+    const parsed = parseStaticBrokerConfig(key, value)
+    if ('error' in parsed) throw new ConfigError(`${where}: ${parsed.error}`)
+    settings.set(slot, { value: parsed.value, source: 'file', where })
   }
+  return settings
+}
+
+/**
+ * The settings of the config file at `path` (named as given in every error; undefined: none) with `overrides`
+ * replacing its lines of the same properties, by slot (collectSettings).
+ */
+function readConfigFile (path: string | undefined, readFile: ReadConfigFile, overrides: readonly SettingLine[]): Map<string, RawSetting> {
+  let lines: SettingLine[] = []
+  if (path !== undefined) {
+    let text: string
+    try {
+      text = readFile(path)
+    } catch (error) {
+      throw new ConfigError(`${path}: cannot read the config file: ${(error as Error).message}`)
+    }
+    lines = parseProperties(text, path).map(({ key, value, line }) => ({ key, value, at: `${path}:${line}`, line }))
+  }
+  const settings = collectSettings(lines)
+  for (const [slot, setting] of collectSettings(overrides)) settings.set(slot, setting)
   return settings
 }
 
@@ -332,25 +443,49 @@ function readConfigFile (path: string, readFile: ReadConfigFile): Map<string, Ra
  * SHOAL_CONFIG, read through `readFile` (tests pass their own). Throws ConfigError for anything it cannot use.
  */
 export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {}, readFile: ReadConfigFile = readConfigFileUtf8): BrokerConfig {
-  const fromFlags = parseFlags(argv)
+  const { values: fromFlags, overrides, spelled } = parseFlags(argv)
   const values = new Map<string, RawSetting>()
+  const staticBrokerConfigs: Record<string, string> = {}
   const configPath = fromFlags.get('--config') ?? env.SHOAL_CONFIG
-  if (configPath !== undefined && configPath !== '') {
-    for (const [flag, setting] of readConfigFile(configPath, readFile)) values.set(flag, setting)
+  for (const [slot, setting] of readConfigFile(configPath === '' ? undefined : configPath, readFile, overrides)) {
+    if (slot.startsWith('--')) values.set(slot, setting)
+    else staticBrokerConfigs[slot] = setting.value
   }
   for (const spec of kFlags) {
     const fromEnv = env[spec.env]
     if (fromEnv !== undefined) values.set(spec.flag, { value: fromEnv, source: 'env', where: spec.env })
   }
-  for (const [flag, value] of fromFlags) values.set(flag, { value, source: 'flag', where: flag })
+  for (const [flag, value] of fromFlags) values.set(flag, { value, source: 'flag', where: spelled.get(flag) ?? flag })
   const get = (flag: string): string | undefined => values.get(flag)?.value
   /** How an error names the setting: the flag, variable or file line its value came from. */
   const where = (flag: string): string => values.get(flag)?.where ?? flag
   const sources: Record<string, ConfigSource> = {}
   for (const spec of kFlags) if (spec.property !== null) sources[spec.property] = values.get(spec.flag)?.source ?? 'default'
-  const [listenHost, listenPort] = parseHostPort(get('--listen') ?? '127.0.0.1:9092', where('--listen'))
-  const advertised = get('--advertised-listener')
-  const [advertisedHost, advertisedPort] = advertised === undefined ? [null, null] : parseHostPort(advertised, where('--advertised-listener'))
+  const listeners = parseListeners({
+    listeners: get('--listen') ?? '127.0.0.1:9092',
+    listenersWhere: where('--listen'),
+    advertised: get('--advertised-listener'),
+    advertisedWhere: where('--advertised-listener'),
+    protocolMap: get('--listener-security-protocol-map'),
+    protocolMapWhere: where('--listener-security-protocol-map')
+  })
+  const { host: listenHost, port: listenPort, advertisedHost, advertisedPort } = listeners[0]
+  const saslEnabledMechanisms = parseSaslMechanisms(get('--sasl-enabled-mechanisms') ?? 'SCRAM-SHA-256,SCRAM-SHA-512', where('--sasl-enabled-mechanisms'))
+  const scramUsersFile = get('--scram-users-file')
+  let scramUsersFileText: string | undefined
+  if (scramUsersFile !== undefined && scramUsersFile !== '') {
+    try {
+      scramUsersFileText = readFile(scramUsersFile)
+    } catch (error) {
+      throw new ConfigError(`${where('--scram-users-file')}: cannot read ${scramUsersFile}: ${(error as Error).message}`)
+    }
+  }
+  const initialScramCredentials = parseScramUsers([
+    { text: get('--scram-users') ?? '', where: where('--scram-users') },
+    { text: scramUsersFileText ?? '', where: scramUsersFile ?? '--scram-users-file' }
+  ])
+  const anySasl = listeners.some(isSaslListener)
+  if (anySasl && saslEnabledMechanisms.length === 0) throw new ConfigError(`${where('--sasl-enabled-mechanisms')}: a SASL listener needs at least one mechanism`)
   const logLevel = (get('--log-level') ?? 'info') as LogLevel
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`${where('--log-level')}: unknown level "${logLevel}"`)
   const logFormat = (get('--log-format') ?? 'text') as LogFormat
@@ -364,6 +499,13 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     listenPort,
     advertisedHost,
     advertisedPort,
+    listeners,
+    saslEnabledMechanisms,
+    connectionsMaxReauthMs: parseInteger(get('--connections-max-reauth-ms') ?? '0', where('--connections-max-reauth-ms'), 0),
+    saslServerMaxReceiveSize: parseInteger(get('--sasl-server-max-receive-size') ?? '524288', where('--sasl-server-max-receive-size'), 1024),
+    connectionFailedAuthenticationDelayMs: parseInteger(get('--connection-failed-authentication-delay-ms') ?? '100', where('--connection-failed-authentication-delay-ms'), 0),
+    initialScramCredentials,
+    saslAllowNoUsers: parseBoolean(get('--sasl-allow-no-users') ?? 'false', where('--sasl-allow-no-users')),
     dataDir: resolve(get('--data-dir') ?? './data'),
     workers: parseInteger(get('--workers') ?? String(availableParallelism()), where('--workers'), 1),
     defaultPartitions: parseInteger(get('--default-partitions') ?? '1', where('--default-partitions'), 1),
@@ -388,7 +530,11 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     logCleanerBackoffMs: parseInteger(get('--log-cleaner-backoff-ms') ?? '15000', where('--log-cleaner-backoff-ms'), 1),
     logCleanerDedupeBufferSize: parseInteger(get('--log-cleaner-dedupe-buffer-size') ?? String(32 * 1024 * 1024), where('--log-cleaner-dedupe-buffer-size'), 1024),
     logCleanerIoMaxBytesPerSecond: parseInteger(get('--log-cleaner-io-max-bytes-per-second') ?? '0', where('--log-cleaner-io-max-bytes-per-second'), 0),
+    logCleanerEnable: parseBoolean(get('--log-cleaner-enable') ?? 'true', where('--log-cleaner-enable')),
+    staticBrokerConfigs,
     maxIncrementalFetchSessionCacheSlots: parseInteger(get('--max-incremental-fetch-session-cache-slots') ?? '1000', where('--max-incremental-fetch-session-cache-slots'), 0),
+    quotaWindowNum: parseInteger(get('--quota-window-num') ?? '11', where('--quota-window-num'), 1),
+    quotaWindowSizeSeconds: parseInteger(get('--quota-window-size-seconds') ?? '1', where('--quota-window-size-seconds'), 1),
     ringBytes,
     nodeId: parseInteger(get('--node-id') ?? '1', where('--node-id'), 0),
     groupInitialRebalanceDelayMs: parseInteger(get('--group-initial-rebalance-delay-ms') ?? '3000', where('--group-initial-rebalance-delay-ms'), 0),
@@ -406,6 +552,9 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     shutdownTimeoutMs: parseInteger(get('--shutdown-timeout-ms') ?? '30000', where('--shutdown-timeout-ms'), 1),
     metricsHost,
     metricsPort,
+    authorizer: parseBoolean(get('--authorizer') ?? 'false', where('--authorizer')),
+    superUsers: parseSuperUsers(get('--super-users') ?? '', where('--super-users')),
+    allowEveryoneIfNoAclFound: parseBoolean(get('--allow-everyone-if-no-acl-found') ?? 'false', where('--allow-everyone-if-no-acl-found')),
     sources
   }
 }

@@ -5,9 +5,12 @@
 // state machine's (PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before; INVALID_REQUEST for an empty
 // transactional id). v4 (KIP-890's TRANSACTION_ABORTABLE) is not served.
 import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, offsetsTopic, routeToTransactionCoordinator } from './coordinated.ts'
 
 const api = apiByKey(25)!
@@ -27,6 +30,9 @@ async function serve (shard: Shard, request: AddOffsetsToTxnRequest, apiVersion:
 }
 
 async function handle (context: RequestContext, request: AddOffsetsToTxnRequest): Promise<AddOffsetsToTxnResponse> {
+  // Kafka's authorization: WRITE on the transactional id, then READ on the group.
+  if (!allows(context, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED }
+  if (!allows(context, AclOperation.READ, ResourceType.GROUP, request.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED }
   await offsetsTopic(context.shard)
   return routeToTransactionCoordinator(context, api, request.transactionalId, request, serve)
 }

@@ -23,6 +23,8 @@ import type { Shard } from '../shard/shard.ts'
 import type { BatchedTransaction } from '../txn/coordinator.ts'
 import type { TopicPartitions } from '../txn/transaction-metadata.ts'
 import type { Handler } from './handler.ts'
+import { allows, splitByTopic } from './authorize.ts'
+import { AclOperation, ResourceType, kClusterName } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, routeToTransactionCoordinator, transactionCoordinatorOf, transactionStateTopic, type ClientInfo } from './coordinated.ts'
 
 const api = apiByKey(24)!
@@ -176,6 +178,21 @@ async function handleBatch (context: RequestContext, request: AddPartitionsToTxn
 }
 
 async function handle (context: RequestContext, request: AddPartitionsToTxnRequest): Promise<AddPartitionsToTxnResponse> {
+  // Kafka's authorization: the batched form (v4+) is broker-to-broker, CLUSTER_ACTION on the cluster; a client's
+  // needs WRITE on the transactional id (every partition refused without), then WRITE per topic (those without
+  // answer TOPIC_AUTHORIZATION_FAILED, the rest OPERATION_NOT_ATTEMPTED).
+  if (context.shard.config.authorizer) {
+    if (context.apiVersion >= kBatchVersion) {
+      if (!allows(context, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, kClusterName)) return errorResponse(request, context.apiVersion, ErrorCode.CLUSTER_AUTHORIZATION_FAILED)
+    } else {
+      if (!allows(context, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.v3AndBelowTransactionalId ?? '')) return errorResponse(request, context.apiVersion, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+      const topics = request.v3AndBelowTopics ?? []
+      const authorized = splitByTopic(context, topics, AclOperation.WRITE, (t) => t.name)
+      if (authorized !== null) {
+        return response({ resultsByTopicV3AndBelow: everyPartition(topics, (name) => authorized.denied.some((t) => t.name === name) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.OPERATION_NOT_ATTEMPTED) })
+      }
+    }
+  }
   if (context.apiVersion >= kBatchVersion) return handleBatch(context, request)
   // Answered here when a partition is missing: no need to reach the coordinator (it would check the same).
   const refused = missingPartitions(context.shard, request.v3AndBelowTopics ?? [])

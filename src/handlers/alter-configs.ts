@@ -14,6 +14,8 @@ import { isTopicConfig, kListTopicConfigs, kTopicConfigDefaults } from '../confi
 import type { TopicResult } from '../admin/controller.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType, kClusterName } from '../auth/acl.ts'
 import { brokerConfigEntries, kBrokerLoggerResource, kBrokerResource, kTopicResource } from './describe-configs.ts'
 import { brokerConfigChain, brokerConfigMode, isKafkaLogLevel, isListBrokerConfig, kKafkaLogLevels, kLoggerNames, kRootLogger, validateBrokerConfig } from '../config/broker-configs.ts'
 import type { Shard } from '../shard/shard.ts'
@@ -51,6 +53,17 @@ async function alter (context: RequestContext, request: AlterRequest, incrementa
     if (repeatedKeys(resource.configs ?? [], (config) => String(config.name)).size > 0) {
       responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Error due to duplicate config keys' })
       continue
+    }
+    // Kafka's authorization: ALTER_CONFIGS on the topic, or on the cluster for broker and logger resources.
+    if (shard.config.authorizer) {
+      const isTopic = resource.resourceType === kTopicResource
+      if ((isTopic || resource.resourceType === kBrokerResource || resource.resourceType === kBrokerLoggerResource) &&
+        !allows(context, AclOperation.ALTER_CONFIGS, isTopic ? ResourceType.TOPIC : ResourceType.CLUSTER, isTopic ? resource.resourceName : kClusterName)) {
+        responses.push(isTopic
+          ? { ...base, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Topic authorization failed.' }
+          : { ...base, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.' })
+        continue
+      }
     }
     if (resource.resourceType === kBrokerResource) {
       responses.push({ ...base, ...await alterBroker(shard, resource, incremental, request.validateOnly) })

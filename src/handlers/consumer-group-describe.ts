@@ -6,6 +6,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import { encodeAssignment, encodeSubscription, toTopicPartitions, type ConsumerGroup } from '../group/consumer-group.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { allows, authorizedOperations, kOperationsNotRequested } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
 import { clipName } from '../group/clip.ts'
@@ -90,10 +92,22 @@ function serve (shard: Shard, request: ConsumerGroupDescribeRequest): object {
 
 async function handle (context: RequestContext, request: ConsumerGroupDescribeRequest): Promise<object> {
   const { shard, apiVersion } = context
-  const byOwner = await groupsByCoordinator(context, request.groupIds)
+  // Kafka's authorization: DESCRIBE per group (GROUP_AUTHORIZATION_FAILED for each group without it).
+  const describable = (groupId: string): boolean => allows(context, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)
+  const asked = shard.config.authorizer ? request.groupIds.filter(describable) : request.groupIds
+  const byOwner = await groupsByCoordinator(context, asked)
   const parts = await Promise.all([...byOwner].map(([owner, groupIds]) =>
     callWorker(shard, api, apiVersion, owner, { ...request, groupIds }, clientInfo(context), serve) as Promise<{ groups: object[] }>))
-  return { throttleTimeMs: 0, groups: parts.flatMap((part) => part.groups) }
+  const groups = parts.flatMap((part) => part.groups) as Array<{ groupId: string, errorCode: number, authorizedOperations: number }>
+  if (request.includeAuthorizedOperations === true) {
+    for (const group of groups) if (group.errorCode === ErrorCode.NONE) group.authorizedOperations = authorizedOperations(context, ResourceType.GROUP, group.groupId)
+  }
+  for (const groupId of request.groupIds) {
+    if (asked !== request.groupIds && !asked.includes(groupId)) {
+      groups.push({ errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null, groupId, groupState: '', groupEpoch: 0, assignmentEpoch: 0, assignorName: '', members: [], authorizedOperations: kOperationsNotRequested } as any)
+    }
+  }
+  return { throttleTimeMs: 0, groups }
 }
 
 export const consumerGroupDescribeHandler: Handler = { api, minVersion: 0, maxVersion: 1, handle }

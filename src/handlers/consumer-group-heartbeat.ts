@@ -7,6 +7,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { ConsumerHeartbeatRequest } from '../group/consumer-group.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { requireAllowed } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToCoordinator, type ClientInfo } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
 import { clipName } from '../group/clip.ts'
@@ -30,6 +32,8 @@ async function serve (shard: Shard, request: ConsumerHeartbeatRequest, apiVersio
 }
 
 function handle (context: RequestContext, request: ConsumerHeartbeatRequest): Promise<object> {
+  // Kafka's authorization: READ on the group (GROUP_AUTHORIZATION_FAILED for the whole request).
+  requireAllowed(context, AclOperation.READ, ResourceType.GROUP, request.groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
   return routeToCoordinator(context, api, request.groupId, request, serve)
 }
 

@@ -13,13 +13,16 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { kTopicConfigDefaults } from '../config/topic-config.ts'
 import {
-  ConfigSource, ConfigType, brokerConfigChain, brokerConfigDocumentation, brokerTopicDefaultNames, kDynamicBrokerConfigs,
-  loggerLevels, topicConfigChain, topicConfigDocumentation, topicConfigOf, topicConfigType, type ConfigSynonym
+  ConfigSource, ConfigType, brokerConfigChain, brokerConfigDocumentation, brokerSynonymType, brokerTopicDefaultNames, chainValue, isDynamicBrokerSetting, kDynamicBrokerConfigs,
+  loggerLevels, staticSecondarySynonyms, topicConfigChain, topicConfigDocumentation, topicConfigOf, topicConfigType, type ConfigSynonym
 } from '../config/broker-configs.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType, kClusterName } from '../auth/acl.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { BrokerConfig } from '../config/config.ts'
+import { describeAdvertisedListeners, describeListeners, describeSecurityProtocolMap } from '../config/listeners.ts'
 import { clipName } from '../group/clip.ts'
 
 const api = apiByKey(32)!
@@ -49,13 +52,23 @@ function listener (host: string, port: number): string {
  * The broker settings a client may ask about, in Kafka's names: every kFlags property that is Kafka's (a test
  * checks none is missing), and the fixed values of a one-node broker that clients commonly read.
  */
-export function brokerConfigEntries (config: BrokerConfig, advertisedHost: string, advertisedPort: number): BrokerConfigEntry[] {
+export function brokerConfigEntries (config: BrokerConfig, advertisedHost: string, advertisedPort: number,
+  advertisedListeners: Readonly<Record<string, { host: string, port: number }>> = {}): BrokerConfigEntry[] {
   const entry = (name: string, value: string | number | boolean, property: string | null = name): BrokerConfigEntry => ({ name, value: String(value), property })
   return [
     entry('node.id', config.nodeId),
     entry('broker.id', config.nodeId, 'node.id'),
-    entry('listeners', listener(config.listenHost, config.listenPort)),
-    entry('advertised.listeners', listener(advertisedHost, advertisedPort)),
+    entry('listeners', config.listeners.length > 1 ? describeListeners(config.listeners) : listener(config.listenHost, config.listenPort)),
+    entry('advertised.listeners', config.listeners.length > 1
+      ? describeAdvertisedListeners(config.listeners, advertisedListeners)
+      : listener(advertisedHost, advertisedPort)),
+    entry('listener.security.protocol.map', describeSecurityProtocolMap(config.listeners)),
+    entry('sasl.enabled.mechanisms', config.saslEnabledMechanisms.join(',')),
+    entry('connections.max.reauth.ms', config.connectionsMaxReauthMs),
+    entry('sasl.server.max.receive.size', config.saslServerMaxReceiveSize),
+    entry('connection.failed.authentication.delay.ms', config.connectionFailedAuthenticationDelayMs),
+    entry('quota.window.num', config.quotaWindowNum),
+    entry('quota.window.size.seconds', config.quotaWindowSizeSeconds),
     entry('log.dirs', config.dataDir),
     entry('num.partitions', config.defaultPartitions),
     entry('auto.create.topics.enable', config.autoCreateTopics),
@@ -65,6 +78,7 @@ export function brokerConfigEntries (config: BrokerConfig, advertisedHost: strin
     entry('log.cleaner.backoff.ms', config.logCleanerBackoffMs),
     entry('log.cleaner.dedupe.buffer.size', config.logCleanerDedupeBufferSize),
     entry('log.cleaner.io.max.bytes.per.second', config.logCleanerIoMaxBytesPerSecond),
+    entry('log.cleaner.enable', config.logCleanerEnable),
     entry('max.incremental.fetch.session.cache.slots', config.maxIncrementalFetchSessionCacheSlots),
     entry('socket.request.max.bytes', config.maxFrameBytes),
     entry('max.connections', config.maxConnections),
@@ -85,7 +99,10 @@ export function brokerConfigEntries (config: BrokerConfig, advertisedHost: strin
     entry('transaction.max.timeout.ms', config.transactionMaxTimeoutMs),
     entry('transactional.id.expiration.ms', config.transactionalIdExpirationMs),
     entry('transaction.abort.timed.out.transaction.cleanup.interval.ms', config.transactionAbortTimedOutIntervalMs),
-    entry('transaction.remove.expired.transaction.cleanup.interval.ms', config.transactionRemoveExpiredIntervalMs)
+    entry('transaction.remove.expired.transaction.cleanup.interval.ms', config.transactionRemoveExpiredIntervalMs),
+    entry('authorizer.class.name', config.authorizer ? 'org.apache.kafka.metadata.authorizer.StandardAuthorizer' : ''),
+    entry('super.users', config.superUsers.join(';')),
+    entry('allow.everyone.if.no.acl.found', config.allowEveryoneIfNoAclFound)
   ]
 }
 
@@ -107,7 +124,9 @@ function entries (described: readonly Described[], keys: string[] | null, apiVer
   const byName = new Map(described.map((d) => [d.name, d]))
   const chosen = keys === null ? described : keys.flatMap((key) => typeof key === 'string' && byName.has(key) ? [byName.get(key) as Described] : [])
   return chosen.map((d) => {
-    const { value, source } = d.chain[0]
+    // The value in the config's own units: a chain led by log.retention.hours=168 gives retention.ms 604800000.
+    const value = chainValue(d.chain, d.name)
+    const { source } = d.chain[0]
     return {
       name: d.name,
       value,
@@ -149,7 +168,7 @@ function describeBroker (shard: Shard, resourceName: string): Described[] {
     name,
     chain,
     readOnly: !kDynamicBrokerConfigs.has(name),
-    configType: topicConfigType(topicConfigOf(name) ?? ''),
+    configType: brokerSynonymType(name),
     documentation: brokerConfigDocumentation(name)
   })
   if (resourceName === '') {
@@ -158,9 +177,9 @@ function describeBroker (shard: Shard, resourceName: string): Described[] {
   }
   const described: Described[] = []
   const seen = new Set<string>()
-  for (const e of brokerConfigEntries(config, shard.advertised.host, shard.advertised.port)) {
+  for (const e of brokerConfigEntries(config, shard.advertised.host, shard.advertised.port, shard.advertisedListeners)) {
     seen.add(e.name)
-    if (topicConfigOf(e.name) !== undefined) {
+    if (topicConfigOf(e.name) !== undefined || isDynamicBrokerSetting(e.name)) {
       described.push(dynamicEntry(e.name, brokerConfigChain(e.name, dynamic, resourceName, config)))
       continue
     }
@@ -168,6 +187,10 @@ function describeBroker (shard: Shard, resourceName: string): Described[] {
   }
   for (const name of brokerTopicDefaultNames()) {
     if (!seen.has(name)) described.push(dynamicEntry(name, brokerConfigChain(name, dynamic, resourceName, config)))
+  }
+  // Static synonyms that are not the broker-level default itself (log.retention.hours, log.roll.hours, ...), as set.
+  for (const { name, value } of staticSecondarySynonyms(config)) {
+    described.push({ name, chain: [{ name, value, source: ConfigSource.STATIC_BROKER_CONFIG }], readOnly: true, configType: brokerSynonymType(name), documentation: brokerConfigDocumentation(name) })
   }
   return described
 }
@@ -183,12 +206,25 @@ function describeLoggers (shard: Shard): Described[] {
   }))
 }
 
+function describeConfigsAllowed (context: RequestContext, resourceType: number, resourceName: string): boolean {
+  if (!context.shard.config.authorizer) return true
+  if (resourceType === kTopicResource) return allows(context, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, resourceName)
+  if (resourceType === kBrokerResource || resourceType === kBrokerLoggerResource) return allows(context, AclOperation.DESCRIBE_CONFIGS, ResourceType.CLUSTER, kClusterName)
+  return true
+}
+
 function handle (context: RequestContext, request: DescribeConfigsRequest): object {
   const { shard, apiVersion } = context
   const nodeId = String(shard.config.nodeId)
   const results = request.resources.map((resource) => {
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName, errorMessage: null }
     const keys = resource.configurationKeys
+    // Kafka's authorization: DESCRIBE_CONFIGS on the topic, or on the cluster for broker and logger resources.
+    if (!describeConfigsAllowed(context, resource.resourceType, resource.resourceName)) {
+      return resource.resourceType === kTopicResource
+        ? { ...base, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Topic authorization failed.', configs: [] }
+        : { ...base, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.', configs: [] }
+    }
     if (resource.resourceType === kTopicResource) {
       const topic = shard.table.topic(resource.resourceName)
       if (topic === undefined) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${clipName(resource.resourceName)} does not exist.`, configs: [] }

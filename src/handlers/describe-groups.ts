@@ -6,6 +6,8 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { allows, authorizedOperations, kOperationsNotRequested } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
 import { describeConsumerGroup } from './consumer-group-describe.ts'
 import type { Shard } from '../shard/shard.ts'
@@ -48,10 +50,22 @@ function serve (shard: Shard, request: DescribeGroupsRequest, apiVersion: number
 
 async function handle (context: RequestContext, request: DescribeGroupsRequest): Promise<object> {
   const { shard, apiVersion } = context
-  const byOwner = await groupsByCoordinator(context, request.groups)
+  // Kafka's authorization: DESCRIBE per group (GROUP_AUTHORIZATION_FAILED for each group without it).
+  const describable = (groupId: string): boolean => allows(context, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)
+  const asked = shard.config.authorizer ? request.groups.filter(describable) : request.groups
+  const byOwner = await groupsByCoordinator(context, asked)
   const parts = await Promise.all([...byOwner].map(([owner, groups]) =>
     callWorker(shard, api, apiVersion, owner, { ...request, groups }, clientInfo(context), serve) as Promise<{ groups: object[] }>))
-  return { throttleTimeMs: 0, groups: parts.flatMap((part) => part.groups) }
+  const groups = parts.flatMap((part) => part.groups) as Array<{ groupId: string, errorCode: number, authorizedOperations: number }>
+  if (request.includeAuthorizedOperations === true) {
+    for (const group of groups) if (group.errorCode === ErrorCode.NONE) group.authorizedOperations = authorizedOperations(context, ResourceType.GROUP, group.groupId)
+  }
+  for (const groupId of request.groups) {
+    if (asked !== request.groups && !asked.includes(groupId)) {
+      groups.push({ groupId, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: kOperationsNotRequested } as any)
+    }
+  }
+  return { throttleTimeMs: 0, groups }
 }
 
 export const describeGroupsHandler: Handler = { api, minVersion: 0, maxVersion: 6, handle }

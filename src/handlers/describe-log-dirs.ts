@@ -17,6 +17,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType, kClusterName } from '../auth/acl.ts'
 import type { Shard, LocalPartition } from '../shard/shard.ts'
 
 const api = apiByKey(35)!
@@ -71,6 +73,8 @@ async function diskSpace (dir: string): Promise<{ totalBytes: number, usableByte
 
 async function handle (context: RequestContext, request: DescribeLogDirsRequest): Promise<DescribeLogDirsResponse> {
   const { shard, apiVersion } = context
+  // Kafka's authorization: DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED (v3+) and no results.
+  if (!allows(context, AclOperation.DESCRIBE, ResourceType.CLUSTER, kClusterName)) return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, results: [] }
   const parts = new Map<number, DescribeLogDirsRequest>()
   if (request.topics === null) {
     for (let worker = 0; worker < shard.workers; worker++) parts.set(worker, { topics: null })

@@ -6,6 +6,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import { fanOutByTopic, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
+import { splitByTopic } from './authorize.ts'
+import { AclOperation } from '../auth/acl.ts'
 import type { Shard } from '../shard/shard.ts'
 
 const api = apiByKey(61)!
@@ -55,12 +57,18 @@ async function serveLocal (shard: Shard, request: DescribeProducersRequest): Pro
 }
 
 async function handle (context: RequestContext, request: DescribeProducersRequest): Promise<DescribeProducersResponse> {
+  // Kafka's authorization: READ per topic.
+  const authorized = splitByTopic(context, request.topics, AclOperation.READ, (t) => t.name)
+  if (authorized !== null) request = { ...request, topics: authorized.allowed }
   const topics = await fanOutByTopic(context, api, request, serveLocal, {
     partitionsOf: (t: DescribeProducersTopic) => t.partitionIndexes,
     indexOf: (p: number) => p,
     withPartitions: (t: DescribeProducersTopic, partitionIndexes: number[]) => ({ ...t, partitionIndexes }),
     unknownPartition: errorPartition
   })
+  if (authorized !== null) {
+    for (const t of authorized.denied) topics.push({ name: t.name, partitions: t.partitionIndexes.map((p) => errorPartition(p, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) })
+  }
   return { throttleTimeMs: 0, topics }
 }
 

@@ -10,6 +10,8 @@ import type { RequestContext } from '../net/connection.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { DescribedTransaction } from '../txn/transaction-metadata.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, transactionalIdsByCoordinator } from './coordinated.ts'
 
 const api = apiByKey(65)!
@@ -27,6 +29,15 @@ function failed (transactionalId: string, errorCode: number): DescribedTransacti
 
 async function handle (context: RequestContext, request: DescribeTransactionsRequest): Promise<DescribeTransactionsResponse> {
   const { shard, apiVersion } = context
+  // Kafka's authorization: DESCRIBE per transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED without).
+  if (shard.config.authorizer) {
+    const denied = request.transactionalIds.filter((id) => !allows(context, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, id))
+    if (denied.length > 0) {
+      const allowed = request.transactionalIds.filter((id) => !denied.includes(id))
+      const answered = allowed.length === 0 ? [] : (await handle(context, { transactionalIds: allowed })).transactionStates
+      return { throttleTimeMs: 0, transactionStates: [...answered, ...denied.map((id) => failed(id, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))] }
+    }
+  }
   const byOwner = await transactionalIdsByCoordinator(shard, request.transactionalIds)
   const client = clientInfo(context)
   const answered = new Map<number, DescribedTransaction[]>()

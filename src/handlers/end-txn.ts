@@ -5,9 +5,12 @@
 // answers NONE; the other outcome, or ending with no transaction, INVALID_TXN_STATE. Fencing is PRODUCER_FENCED
 // from v2, INVALID_PRODUCER_EPOCH before. v5 (KIP-890 part 2: an epoch bump per transaction) is not served.
 import { apiByKey } from '../protocol/apis.ts'
+import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { Handler } from './handler.ts'
+import { requireAllowed } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToTransactionCoordinator } from './coordinated.ts'
 
 const api = apiByKey(26)!
@@ -28,6 +31,8 @@ async function serve (shard: Shard, request: EndTxnRequest, apiVersion: number):
 }
 
 function handle (context: RequestContext, request: EndTxnRequest): Promise<EndTxnResponse> {
+  // Kafka's authorization: WRITE on the transactional id.
+  requireAllowed(context, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
   return routeToTransactionCoordinator(context, api, request.transactionalId, request, serve)
 }
 

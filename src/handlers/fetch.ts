@@ -24,12 +24,16 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
+import { splitByTopic } from './authorize.ts'
+import { AclOperation } from '../auth/acl.ts'
 import type { AppendWaiter, LocalPartition, Shard } from '../shard/shard.ts'
 import { recordError, recordFetched } from '../metrics/worker-metrics.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
 import { count } from '../counters.ts'
 import { FetchSessionCache, nextSessionEpoch, type FetchSession } from './fetch-sessions.ts'
 import { currentLeaderEpochError } from '../log/leader-epochs.ts'
+import { QuotaKind } from '../quota/client-quotas.ts'
+import { fetchQuotaWindowBytes, recordFetchBytes } from '../quota/quota-sensors.ts'
 
 const api = apiByKey(1)!
 
@@ -462,14 +466,35 @@ function createSession (cache: FetchSessionCache, request: FetchRequest, respons
 
 let localWakeCounter = 0
 
+/**
+ * consumer_byte_rate (KIP-13, KIP-219): the throttle time of a response of `responses` (their record bytes), 0
+ * when it goes out as it is; above 0 it goes out empty, carrying the throttle, and the connection is muted.
+ * Called only when some entity has a fetch quota (handle checks that once).
+ */
+function fetchThrottleTimeMs (context: RequestContext, responses: readonly TopicResponse[]): number {
+  const quotas = context.shard.table.quotas
+  let bytes = 0
+  for (const topic of responses) for (const p of topic.partitions) bytes += p.records.length
+  return recordFetchBytes(quotas, context.connection.principal.name, context.clientId, bytes, context.shard.config, context.connection)
+}
+
 async function handle (context: RequestContext, request: FetchRequest): Promise<FetchResponse> {
   const { apiVersion } = context
+  // Under consumer_byte_rate a fetch returns at most the quota's window of bytes (Kafka's fetch.max.bytes bound).
+  // Without fetch quotas this is the request's one fetch-quota check.
+  const fetchQuota = context.shard.table.quotas.enabled[QuotaKind.FETCH]
+  if (fetchQuota) {
+    const windowBytes = fetchQuotaWindowBytes(context.shard.table.quotas, context.connection.principal.name, context.clientId, context.shard.config)
+    if (windowBytes < request.maxBytes) request = { ...request, maxBytes: windowBytes, minBytes: Math.min(request.minBytes, windowBytes) }
+  }
   const cache = sessionCacheOf(context.shard)
   if (request.sessionEpoch === kInitialEpoch || request.sessionEpoch === kFinalEpoch) {
     count('fetch-requests-full')
     // A full fetch naming a session closes it.
     if (request.sessionId !== 0 && cache.remove(request.sessionId)) count('fetch-sessions-closed')
     const responses = await fetchTopics(context, request)
+    const throttleTimeMs = fetchQuota ? fetchThrottleTimeMs(context, responses) : 0
+    if (throttleTimeMs > 0) return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] }
     const sessionId = request.sessionEpoch === kInitialEpoch && request.topics.length > 0 ? createSession(cache, request, responses, apiVersion) : 0
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses }
   }
@@ -482,12 +507,18 @@ async function handle (context: RequestContext, request: FetchRequest): Promise<
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] }
   }
   const responses = await fetchTopics(context, { ...request, topics: sessionTopics(session) })
+  // Throttled: the session's partitions keep what they had (nothing was sent), as Kafka's throttled response.
+  const throttleTimeMs = fetchQuota ? fetchThrottleTimeMs(context, responses) : 0
+  if (throttleTimeMs > 0) return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: session.id, responses: [] }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session.id, responses: incrementalResponses(session, responses, apiVersion) }
 }
 
 /** Reads every partition of the (full, sessionless) request: split by owner, long-polled, merged, within KIP-74. */
 async function fetchTopics (context: RequestContext, request: FetchRequest): Promise<TopicResponse[]> {
   const { shard, apiVersion } = context
+  // Kafka's authorization: READ per topic, TOPIC_AUTHORIZATION_FAILED for each partition of a topic without it.
+  const authorized = shard.config.authorizer ? splitByTopic(context, request.topics, AclOperation.READ, (t) => apiVersion >= 13 ? shard.table.topicById(t.topicId)?.name : t.topic) : null
+  if (authorized !== null) request = { ...request, topics: authorized.allowed }
   const grouping = groupByOwner(shard, request.topics, (t) => topicEntry(shard, t, apiVersion), (t) => t.partitions, (p) => p.partition,
     (t, partitions) => ({ ...t, partitions }))
   const parts = new Map<number, FetchRequest>()
@@ -497,6 +528,9 @@ async function fetchTopics (context: RequestContext, request: FetchRequest): Pro
   const unknown: TopicResponse[] = grouping.unknown.map((t) => ({
     topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => errorPartition(p.partition, unknownCode(apiVersion)))
   }))
+  if (authorized !== null) {
+    for (const t of authorized.denied) unknown.push({ topic: t.topic, topicId: t.topicId, partitions: t.partitions.map((p) => errorPartition(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) })
+  }
   const localWakeKey = parts.size > 1 ? `local:${++localWakeCounter}` : null
   // Unknown partitions are an answer in themselves: do not wait on the others.
   if (unknown.length > 0) for (const part of parts.values()) part.maxWaitMs = 0

@@ -8,7 +8,10 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { offsetsTopic, transactionStateTopic } from './coordinated.ts'
+import { advertisedAddress } from './metadata.ts'
 
 const api = apiByKey(10)!
 const kGroupKey = 0
@@ -17,12 +20,19 @@ const kTransactionKey = 1
 async function handle (context: RequestContext, request: { key: string, keyType: number, coordinatorKeys: string[] }): Promise<object> {
   const { shard, apiVersion } = context
   const { nodeId } = shard.config
-  const { host, port } = shard.advertised
+  const { host, port } = advertisedAddress(shard, context.connection)
   const keyError = request.keyType !== kGroupKey && request.keyType !== kTransactionKey ? ErrorCode.INVALID_REQUEST : ErrorCode.NONE
   if (keyError === ErrorCode.NONE && request.keyType === kGroupKey) await offsetsTopic(shard)
   if (keyError === ErrorCode.NONE && request.keyType === kTransactionKey) await transactionStateTopic(shard)
+  // Kafka's authorization: DESCRIBE on the group or transactional id of each key.
+  const authorizationError = (key: string): number => {
+    if (!shard.config.authorizer || keyError !== ErrorCode.NONE) return ErrorCode.NONE
+    return request.keyType === kGroupKey
+      ? (allows(context, AclOperation.DESCRIBE, ResourceType.GROUP, key) ? ErrorCode.NONE : ErrorCode.GROUP_AUTHORIZATION_FAILED)
+      : (allows(context, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key) ? ErrorCode.NONE : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+  }
   const answer = (key: string) => {
-    const errorCode = keyError !== ErrorCode.NONE ? keyError : key === '' && request.keyType === kGroupKey ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+    const errorCode = keyError !== ErrorCode.NONE ? keyError : key === '' && request.keyType === kGroupKey ? ErrorCode.INVALID_GROUP_ID : authorizationError(key)
     const ok = errorCode === ErrorCode.NONE
     return { key, nodeId: ok ? nodeId : -1, host: ok ? host : '', port: ok ? port : -1, errorCode, errorMessage: ok ? null : 'invalid coordinator key' }
   }

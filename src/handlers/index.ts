@@ -37,6 +37,15 @@ import { consumerGroupDescribeHandler, consumerGroupDescribeServer } from './con
 import { describeProducersHandler, describeProducersServer } from './describe-producers.ts'
 import { describeLogDirsHandler, describeLogDirsServer } from './describe-log-dirs.ts'
 import { offsetForLeaderEpochHandler, offsetForLeaderEpochServer } from './offset-for-leader-epoch.ts'
+import { saslHandshakeHandler } from './sasl-handshake.ts'
+import { saslAuthenticateHandler } from './sasl-authenticate.ts'
+import { describeUserScramCredentialsHandler } from './describe-user-scram-credentials.ts'
+import { alterUserScramCredentialsHandler } from './alter-user-scram-credentials.ts'
+import { createAclsHandler } from './create-acls.ts'
+import { describeAclsHandler } from './describe-acls.ts'
+import { deleteAclsHandler } from './delete-acls.ts'
+import { describeClientQuotasHandler } from './describe-client-quotas.ts'
+import { alterClientQuotasHandler } from './alter-client-quotas.ts'
 
 export function buildHandlers (): { handlers: Map<number, Handler>, remoteServers: Map<number, RemoteServer> } {
   const handlers = new Map<number, Handler>()
@@ -54,6 +63,12 @@ export function buildHandlers (): { handlers: Map<number, Handler>, remoteServer
   handlers.set(txnOffsetCommitHandler.api.key, txnOffsetCommitHandler)
   handlers.set(describeLogDirsHandler.api.key, describeLogDirsHandler)
   handlers.set(offsetForLeaderEpochHandler.api.key, offsetForLeaderEpochHandler)
+  // SASL (src/auth/sasl.ts) and the SCRAM user store (src/auth/credentials.ts).
+  for (const handler of [saslHandshakeHandler, saslAuthenticateHandler, describeUserScramCredentialsHandler, alterUserScramCredentialsHandler]) {
+    handlers.set(handler.api.key, handler)
+  }
+  for (const handler of [createAclsHandler, describeAclsHandler, deleteAclsHandler]) handlers.set(handler.api.key, handler)
+  for (const handler of [describeClientQuotasHandler, alterClientQuotasHandler]) handlers.set(handler.api.key, handler)
   // Owner-side servers of request parts sent over the rings, by op (= API key).
   const remoteServers = new Map<number, RemoteServer>([
     [produceHandler.api.key, produceServer],

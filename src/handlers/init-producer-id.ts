@@ -14,6 +14,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { Handler } from './handler.ts'
+import { authorizerOf } from './authorize.ts'
+import { AclOperation, ResourceType, kClusterName } from '../auth/acl.ts'
 import { coordinatorServer, routeToTransactionCoordinator } from './coordinated.ts'
 
 const api = apiByKey(22)!
@@ -34,6 +36,18 @@ async function serve (shard: Shard, request: InitProducerIdRequest, apiVersion: 
 }
 
 async function handle (context: RequestContext, request: InitProducerIdRequest): Promise<InitProducerIdResponse> {
+  // Kafka's authorization: WRITE on the transactional id; an idempotent producer needs IDEMPOTENT_WRITE on the
+  // cluster or (KIP-679, Kafka 2.8+) WRITE on some topic.
+  const refused = (errorCode: number): InitProducerIdResponse => ({ throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 })
+  const authorizer = authorizerOf(context)
+  if (authorizer !== null) {
+    if (request.transactionalId !== null) {
+      if (!authorizer.allows(context.connection, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId)) return refused(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    } else if (!authorizer.allows(context.connection, AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, kClusterName) &&
+      !authorizer.allowsAnyOfType(context.connection, AclOperation.WRITE, ResourceType.TOPIC)) {
+      return refused(ErrorCode.CLUSTER_AUTHORIZATION_FAILED)
+    }
+  }
   if (request.transactionalId !== null) return routeToTransactionCoordinator(context, api, request.transactionalId, request, serve)
   const { producerId, producerEpoch } = await context.shard.admin<{ producerId: number, producerEpoch: number }>({ op: 'initProducerId' })
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch }

@@ -4,6 +4,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { JoinRequest, JoinResponse } from '../group/classic-group.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { requireAllowed } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToCoordinator, type ClientInfo } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
 
@@ -29,6 +31,8 @@ async function serve (shard: Shard, request: JoinRequest, apiVersion: number, cl
 }
 
 function handle (context: RequestContext, request: JoinRequest): Promise<object> {
+  // Kafka's authorization: READ on the group (GROUP_AUTHORIZATION_FAILED for the whole request).
+  requireAllowed(context, AclOperation.READ, ResourceType.GROUP, request.groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
   return routeToCoordinator(context, api, request.groupId, request, serve)
 }
 

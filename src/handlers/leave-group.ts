@@ -3,6 +3,8 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { requireAllowed } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToCoordinator } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
 
@@ -26,6 +28,8 @@ function serve (shard: Shard, request: LeaveRequest, apiVersion: number): object
 }
 
 function handle (context: RequestContext, request: LeaveRequest): Promise<object> {
+  // Kafka's authorization: READ on the group (GROUP_AUTHORIZATION_FAILED for the whole request).
+  requireAllowed(context, AclOperation.READ, ResourceType.GROUP, request.groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
   return routeToCoordinator(context, api, request.groupId, request, serve)
 }
 

@@ -4,6 +4,8 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType, kClusterName } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, offsetsTopic } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
 
@@ -34,7 +36,12 @@ async function handle (context: RequestContext, request: ListGroupsRequest): Pro
   await offsetsTopic(shard)
   const parts = await Promise.all(Array.from({ length: shard.workers }, (_, worker) =>
     callWorker(shard, api, apiVersion, worker, request, clientInfo(context), serve) as Promise<{ groups: object[] }>))
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: parts.flatMap((part) => part.groups) }
+  const groups = parts.flatMap((part) => part.groups) as Array<{ groupId: string }>
+  // Kafka's authorization: DESCRIBE on the cluster lists every group, else only the groups the connection may DESCRIBE.
+  if (shard.config.authorizer && !allows(context, AclOperation.DESCRIBE, ResourceType.CLUSTER, kClusterName)) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups: groups.filter((g) => allows(context, AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId)) }
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups }
 }
 
 export const listGroupsHandler: Handler = { api, minVersion: 0, maxVersion: 5, handle }

@@ -6,6 +6,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import { fanOutByTopicName, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
+import { splitByTopic } from './authorize.ts'
+import { AclOperation } from '../auth/acl.ts'
 import type { Shard } from '../shard/shard.ts'
 import { currentLeaderEpochError, kPartitionLeaderEpoch } from '../log/leader-epochs.ts'
 
@@ -79,7 +81,13 @@ async function serveLocal (shard: Shard, request: ListOffsetsRequest): Promise<L
 }
 
 async function handle (context: RequestContext, request: ListOffsetsRequest): Promise<ListOffsetsResponse> {
+  // Kafka's authorization: DESCRIBE per topic.
+  const authorized = splitByTopic(context, request.topics, AclOperation.DESCRIBE, (t) => t.name)
+  if (authorized !== null) request = { ...request, topics: authorized.allowed }
   const topics = await fanOutByTopicName(context, api, request, serveLocal, (p, errorCode) => errorPartition(p.partitionIndex, errorCode))
+  if (authorized !== null) {
+    for (const t of authorized.denied) topics.push({ name: t.name, partitions: t.partitions.map((p) => errorPartition(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) })
+  }
   return { throttleTimeMs: 0, topics }
 }
 

@@ -10,6 +10,8 @@ import type { RequestContext } from '../net/connection.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { ListedTransactions } from '../txn/transaction-metadata.ts'
 import type { Handler } from './handler.ts'
+import { allows } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, transactionStateTopic } from './coordinated.ts'
 
 const api = apiByKey(66)!
@@ -43,6 +45,12 @@ async function handle (context: RequestContext, request: ListTransactionsRequest
   const failed = parts.find((part) => part.errorCode !== ErrorCode.NONE)
   if (failed !== undefined) return { throttleTimeMs: 0, errorCode: failed.errorCode, unknownStateFilters: [], transactionStates: [] }
   const transactionStates = parts.flatMap((part) => part.transactionStates)
+  // Kafka's authorization: only the transactional ids the connection may DESCRIBE are listed.
+  if (shard.config.authorizer) {
+    const visible = transactionStates.filter((state) => allows(context, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, state.transactionalId))
+    transactionStates.length = 0
+    transactionStates.push(...visible)
+  }
   transactionStates.sort((a, b) => a.transactionalId < b.transactionalId ? -1 : a.transactionalId > b.transactionalId ? 1 : 0)
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, unknownStateFilters: parts[0]?.unknownStateFilters ?? [], transactionStates }
 }

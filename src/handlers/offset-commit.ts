@@ -7,6 +7,8 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { requireAllowed, splitByTopic } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToCoordinator } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
 
@@ -63,8 +65,14 @@ async function serve (shard: Shard, request: CommitRequest, apiVersion: number):
   return answer(request, () => codes[i++])
 }
 
-function handle (context: RequestContext, request: CommitRequest): Promise<object> {
-  return routeToCoordinator(context, api, request.groupId, request, serve)
+async function handle (context: RequestContext, request: CommitRequest): Promise<object> {
+  // Kafka's authorization: READ on the group (the whole request), then READ per topic (TOPIC_AUTHORIZATION_FAILED).
+  requireAllowed(context, AclOperation.READ, ResourceType.GROUP, request.groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
+  const authorized = splitByTopic(context, request.topics, AclOperation.READ, (t) => t.name)
+  if (authorized === null) return routeToCoordinator(context, api, request.groupId, request, serve)
+  const response = await routeToCoordinator(context, api, request.groupId, { ...request, topics: authorized.allowed }, serve) as { topics: object[] }
+  const denied = answer({ ...request, topics: authorized.denied }, () => ErrorCode.TOPIC_AUTHORIZATION_FAILED) as { topics: object[] }
+  return { ...response, topics: [...response.topics, ...denied.topics] }
 }
 
 export const offsetCommitHandler: Handler = { api, minVersion: 0, maxVersion: 9, handle }

@@ -4,6 +4,8 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { requireAllowed, splitByTopic } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToCoordinator } from './coordinated.ts'
 import { subscribedTopics } from '../group/consumer-protocol.ts'
 import { ConsumerGroup } from '../group/consumer-group.ts'
@@ -36,8 +38,15 @@ async function serve (shard: Shard, request: OffsetDeleteRequest): Promise<objec
   return answer(ErrorCode.NONE, (topic) => subscribed.has(topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE)
 }
 
-function handle (context: RequestContext, request: OffsetDeleteRequest): Promise<object> {
-  return routeToCoordinator(context, api, request.groupId, request, serve)
+async function handle (context: RequestContext, request: OffsetDeleteRequest): Promise<object> {
+  // Kafka's authorization: DELETE on the group (the whole request), then READ per topic (TOPIC_AUTHORIZATION_FAILED).
+  requireAllowed(context, AclOperation.DELETE, ResourceType.GROUP, request.groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
+  const authorized = splitByTopic(context, request.topics, AclOperation.READ, (t) => t.name)
+  if (authorized === null) return routeToCoordinator(context, api, request.groupId, request, serve)
+  const response = await routeToCoordinator(context, api, request.groupId, { ...request, topics: authorized.allowed }, serve) as { errorCode: number, topics: object[] }
+  if (response.errorCode !== ErrorCode.NONE) return response
+  const denied = authorized.denied.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) }))
+  return { ...response, topics: [...response.topics, ...denied] }
 }
 
 export const offsetDeleteHandler: Handler = { api, minVersion: 0, maxVersion: 0, handle }

@@ -8,6 +8,8 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { allows, requireAllowed } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
 import { offsetKey, splitOffsetKey } from '../group/coordinator.ts'
 import type { Shard } from '../shard/shard.ts'
@@ -68,7 +70,13 @@ function serve (shard: Shard, request: OffsetFetchRequest, apiVersion: number): 
   }
 }
 
-async function handle (context: RequestContext, request: OffsetFetchRequest): Promise<object> {
+function handle (context: RequestContext, request: OffsetFetchRequest): Promise<object> {
+  // Kafka's authorization: DESCRIBE on the group (below v8 the whole request; v8+ per group), then DESCRIBE per
+  // topic: named topics without it answer TOPIC_AUTHORIZATION_FAILED, and an all-topics fetch leaves them out.
+  return context.shard.config.authorizer ? authorizedFetch(context, request) : fetchOffsets(context, request)
+}
+
+async function fetchOffsets (context: RequestContext, request: OffsetFetchRequest): Promise<object> {
   const { shard, apiVersion } = context
   const ids = apiVersion < 8 ? [request.groupId] : request.groups.map((g) => g.groupId)
   const byOwner = await groupsByCoordinator(context, ids)
@@ -79,6 +87,39 @@ async function handle (context: RequestContext, request: OffsetFetchRequest): Pr
   const parts = await Promise.all([...byOwner].map(([owner, groupIds]) => callWorker(shard, api, apiVersion, owner,
     { ...request, groups: request.groups.filter((g) => groupIds.includes(g.groupId)) }, clientInfo(context), serve) as Promise<{ groups: object[] }>))
   return { throttleTimeMs: 0, groups: parts.flatMap((part) => part.groups) }
+}
+
+interface FetchedGroup { groupId?: string, errorCode: number, topics: Array<{ name: string, partitions: Array<{ partitionIndex: number }> }> }
+
+/** handle with --authorizer on: the checks above around the same fan-out. */
+async function authorizedFetch (context: RequestContext, request: OffsetFetchRequest): Promise<object> {
+  const { apiVersion } = context
+  const describable = (name: string): boolean => allows(context, AclOperation.DESCRIBE, ResourceType.TOPIC, name)
+  const deniedPartition = (partitionIndex: number): object => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })
+  /** The answer for `asked` (null: all topics) from `fetched`, with the topics the connection may not describe refused or left out. */
+  const restrict = (asked: FetchTopic[] | null, fetched: FetchedGroup): void => {
+    if (asked === null) {
+      fetched.topics = fetched.topics.filter((t) => describable(t.name))
+    } else {
+      for (const t of asked) if (!describable(t.name)) fetched.topics.push({ name: t.name, partitions: t.partitionIndexes.map(deniedPartition) as Array<{ partitionIndex: number }> })
+    }
+  }
+  const allowedTopics = (topics: FetchTopic[] | null): FetchTopic[] | null => topics === null ? null : topics.filter((t) => describable(t.name))
+  if (apiVersion < 8) {
+    requireAllowed(context, AclOperation.DESCRIBE, ResourceType.GROUP, request.groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
+    const fetched = await fetchOffsets(context, { ...request, topics: allowedTopics(request.topics) }) as FetchedGroup
+    restrict(request.topics, fetched)
+    return fetched
+  }
+  const allowedGroups = request.groups.filter((g) => allows(context, AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId))
+  const fetched = allowedGroups.length === 0
+    ? { throttleTimeMs: 0, groups: [] as FetchedGroup[] }
+    : await fetchOffsets(context, { ...request, groups: allowedGroups.map((g) => ({ ...g, topics: allowedTopics(g.topics) })) }) as { throttleTimeMs: number, groups: FetchedGroup[] }
+  for (const g of fetched.groups) restrict(request.groups.find((asked) => asked.groupId === g.groupId)?.topics ?? null, g)
+  for (const g of request.groups) {
+    if (!allowedGroups.includes(g)) fetched.groups.push({ groupId: g.groupId, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: [] })
+  }
+  return fetched
 }
 
 export const offsetFetchHandler: Handler = { api, minVersion: 0, maxVersion: 9, handle }

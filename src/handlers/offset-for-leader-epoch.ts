@@ -17,6 +17,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import { dispatchParts, groupByOwner, mergeTopics, remoteServer } from './partitioned.ts'
 import type { Handler } from './handler.ts'
+import { splitByTopic } from './authorize.ts'
+import { AclOperation } from '../auth/acl.ts'
 import type { Shard } from '../shard/shard.ts'
 import { currentLeaderEpochError, kUndefinedEpoch, kUndefinedEpochOffset, type EpochEndOffset } from '../log/leader-epochs.ts'
 
@@ -65,6 +67,9 @@ async function serveLocal (shard: Shard, request: OffsetForLeaderEpochRequest): 
 
 async function handle (context: RequestContext, request: OffsetForLeaderEpochRequest): Promise<OffsetForLeaderEpochResponse> {
   const { shard, apiVersion } = context
+  // Kafka's authorization (a client's request): DESCRIBE per topic.
+  const authorized = splitByTopic(context, request.topics, AclOperation.DESCRIBE, (t) => t.topic)
+  if (authorized !== null) request = { ...request, topics: authorized.allowed }
   const grouping = groupByOwner(shard, request.topics, (t) => shard.table.topic(t.topic), (t) => t.partitions, (p) => p.partition,
     (t, partitions) => ({ topic: t.topic, partitions }))
   const parts = new Map<number, OffsetForLeaderEpochRequest>()
@@ -74,6 +79,7 @@ async function handle (context: RequestContext, request: OffsetForLeaderEpochReq
   const results: TopicResult[][] = []
   for (const call of dispatchParts(shard, api, apiVersion, parts, serveLocal, null, errorPart)) results.push((await call.response).topics)
   if (grouping.unknown.length > 0) results.push(grouping.unknown.map((t) => errorTopic(t, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)))
+  if (authorized !== null) results.push(authorized.denied.map((t) => errorTopic(t, ErrorCode.TOPIC_AUTHORIZATION_FAILED)))
   return { throttleTimeMs: 0, topics: results.length === 0 ? [] : mergeTopics(results, (t) => t.topic, 'partitions') }
 }
 

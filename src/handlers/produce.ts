@@ -42,6 +42,10 @@ import { count } from '../counters.ts'
 import { recordAppended, recordError } from '../metrics/worker-metrics.ts'
 import type { LocalPartition, Shard } from '../shard/shard.ts'
 import type { TopicEntry } from '../shard/shard-table.ts'
+import { QuotaKind } from '../quota/client-quotas.ts'
+import { recordClientBytes } from '../quota/quota-sensors.ts'
+import { allows, splitByTopic, type AuthorizedSplit } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 
 const api = apiByKey(0)!
 const addPartitionsToTxnApi = apiByKey(24)!
@@ -471,6 +475,16 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
   if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
     return { responses: errorTopics(request.topicData, ErrorCode.INVALID_REQUIRED_ACKS), throttleTimeMs: 0 }
   }
+  // Kafka's authorization: WRITE on the transactional id (every partition fails without it), WRITE per topic.
+  // Without --authorizer this is the request's one flag check.
+  let authorized: AuthorizedSplit<TopicData> | null = null
+  if (shard.config.authorizer) {
+    if (typeof request.transactionalId === 'string' && !allows(context, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId)) {
+      return { responses: errorTopics(request.topicData, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), throttleTimeMs: 0 }
+    }
+    authorized = splitByTopic(context, request.topicData, AclOperation.WRITE, (t) => apiVersion >= 13 ? shard.table.topicById(t.topicId)?.name : t.name)
+    if (authorized !== null) request = { ...request, topicData: authorized.allowed }
+  }
   const grouping = groupByOwner(shard, request.topicData, (t) => topicEntry(shard, t, apiVersion), (t) => t.partitionData, (p) => p.index,
     (t, partitionData) => ({ ...t, partitionData }))
   const parts = new Map<number, ProduceRequest>()
@@ -479,9 +493,16 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
   const results: TopicResponse[][] = []
   for (const call of calls) results.push((await call.response).responses)
   if (grouping.unknown.length > 0) results.push(errorTopics(grouping.unknown, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+  if (authorized !== null) results.push(errorTopics(authorized.denied, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+  // producer_byte_rate (KIP-13): the request's bytes, charged once it is answered; a throttle mutes the
+  // connection (acks=0 too, as Kafka does). Without produce quotas this is the one check.
+  const quotas = shard.table.quotas
+  const throttleTimeMs = quotas.enabled[QuotaKind.PRODUCE]
+    ? recordClientBytes(quotas, QuotaKind.PRODUCE, context.connection.principal.name, context.clientId, context.requestBytes, shard.config, context.connection)
+    : 0
   if (request.acks === 0) return kNoResponse
   const key = apiVersion >= 13 ? (t: TopicResponse) => t.topicId : (t: TopicResponse) => t.name
-  return { responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitionResponses'), throttleTimeMs: 0 }
+  return { responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitionResponses'), throttleTimeMs }
 }
 
 export const produceHandler: Handler = { api, minVersion: 3, maxVersion: 11, advertisedMinVersion: 0, handle }

@@ -15,6 +15,8 @@ import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { RequestContext } from '../net/connection.ts'
 import type { Handler } from './handler.ts'
+import { requireAllowed } from './authorize.ts'
+import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToCoordinator } from './coordinated.ts'
 import type { ClassicGroup } from '../group/classic-group.ts'
 import type { ConsumerGroup } from '../group/consumer-group.ts'
@@ -99,6 +101,9 @@ async function serve (shard: Shard, request: TxnOffsetCommitRequest, apiVersion:
 }
 
 function handle (context: RequestContext, request: TxnOffsetCommitRequest): Promise<object> {
+  // Kafka's authorization: WRITE on the transactional id, READ on the group (each fails the whole request).
+  requireAllowed(context, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+  requireAllowed(context, AclOperation.READ, ResourceType.GROUP, request.groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
   return routeToCoordinator(context, api, request.groupId, request, serve)
 }
 

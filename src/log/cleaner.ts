@@ -17,8 +17,8 @@
 //           segments whose sizes add up to at most segment.bytes, into one `<base>.log.cleaned` (and its
 //           `.index.cleaned` and `.timeindex.cleaned`) named by the group's first segment. A record is kept when
 //           it has a key, no later offset of its key is in the map, and it is not a tombstone (null value) whose
-//           delete horizon has passed; aborted transactions' records are dropped; control batches (markers) are
-//           kept. A batch keeping every record is copied as it is; one keeping some is rebuilt with the same base
+//           delete horizon has passed; aborted transactions' records are dropped; a marker (control batch) is
+//           kept until its transaction has no data left (see Markers below). A batch keeping every record is copied as it is; one keeping some is rebuilt with the same base
 //           offset, producer fields, base sequence and lastOffsetDelta (so that the last sequence of an idempotent
 //           batch survives: Kafka's overrideLastOffset), compressed with its own codec; one keeping none is
 //           dropped, except as an empty batch header (no records, uncompressed, as Kafka's RETAIN_EMPTY) when it is
@@ -34,8 +34,19 @@
 //
 // Tombstones (KIP-534): a batch rewritten with tombstones kept gets a delete horizon (attributes bit 6, the
 // horizon in baseTimestamp, the records' timestamp deltas recomputed against it) of now + delete.retention.ms;
-// a later clean after the horizon drops them. The earliest horizon set is remembered (in memory), so that the
-// log is cleaned again once it passes even when nothing new is dirty.
+// a later clean after the horizon drops them. The earliest horizon not passed yet among the batches a clean
+// wrote is remembered, in memory and in the checkpoint ("<offset> <horizonMs>\n"), so that the log is cleaned
+// again once it passes even when nothing new is dirty, also after a restart.
+//
+// Markers (KIP-98, as Kafka's cleaner): the clean phase reads every batch from the log start in offset order and
+// tracks, per producer, whether it read data of the producer's committed or aborted transaction since its last
+// marker. A COMMIT or ABORT marker with no such data (the transaction's records were all cleaned away, or the
+// aborted data removed by an earlier clean) is discardable: it first gets a delete horizon like a tombstone's,
+// and a clean after the horizon drops it. An ABORT's aborted-transaction index entry is removed (and the index
+// fsynced) in the clean that finds its transaction without data, before that clean's swap: no read_committed
+// fetch needs an entry without data, while one outliving its marker would hide the producer's later data from
+// read_committed consumers. Batches kept as empty headers (a producer's last) count as data, so the marker of a
+// transaction whose data a replay still sees is kept; so is a marker that is all its producer has left.
 //
 // Crash safety of the swap (a kill -9 at any point leaves the old segments or the new one, never a mix):
 //   1. rename <base>.index.cleaned and .timeindex.cleaned to .swap, then <base>.log.cleaned to .log.swap:
@@ -43,6 +54,9 @@
 //   2. delete the files of the group's other segments.
 //   3. rename the index .swap files over <base>.index/.timeindex, then <base>.log.swap over <base>.log.
 //      fsync the directory.
+// A file operation failing midway (EIO, ENOSPC) leaves the files as a crash there would: the log then fails
+// (PartitionLog.replaceSealedSegments: every append and flush answers KAFKA_STORAGE_ERROR, the cleaner leaves
+// it alone) until a restart, whose recovery below completes or undoes the swap.
 // Recovery (recoverInterruptedClean, at PartitionLog.open before the segments are listed) deletes every
 // `.cleaned` file and `.swap` index files without a `.log.swap` (before the commit point), and for each
 // `<base>.log.swap` (after it) deletes the segments whose base offsets lie in [base, end of the swap file)
@@ -52,23 +66,28 @@
 // Rate limit: bytes read plus written per second across the cleaner (Kafka's log.cleaner.io.max.bytes.per.
 // second); a slice over the rate returns at once with kCleanThrottled.
 //
+// Recompression: a rebuilt batch is compressed with its codec on the thread, inside its slice (1 MiB takes
+// about 2-3 ms with zstd, lz4 or snappy here), except a large gzip batch (about 20 ms a MiB) when the cleaner
+// has a `resume` hook: compressAsync then runs it on libuv's pool while the job waits (kCleanWaitingForCodec),
+// and the hook asks the caller to step the clean again once it is done.
+//
 // Internal topics (__consumer_offsets, __transaction_state) are compacted by their coordinators' checkpoints,
-// not here. Not done: removal of transaction markers (Kafka drops a marker whose transaction kept no data once
-// its delete horizon passed); markers are always kept, which is safe for replays and read_committed fetches.
+// not here.
 import { closeSync, fdatasync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { count } from '../counters.ts'
 import { topicConfigValue } from '../config/topic-config.ts'
-import { compress, decompress } from '../protocol/compression.ts'
+import { compress, compressAsync, decompress } from '../protocol/compression.ts'
 import { crc32c } from '../protocol/crc32c.ts'
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
 import {
   kAttributesOffset, kBaseTimestampOffset, kBatchHeaderSize, kBatchLengthOffset, kCompressionMask, kControlBit, kCrcOffset,
-  kDeleteHorizonBit, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerIdOffset, kRecordCountOffset,
-  kRecordsOffset, kTimestampTypeBit, kTransactionalBit
+  Compression, kDeleteHorizonBit, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerEpochOffset, kProducerIdOffset,
+  kRecordCountOffset, kRecordsOffset, kTimestampTypeBit, kTransactionalBit
 } from '../protocol/record-batch-layout.ts'
+import { controlRecord, kControlTypeAbort, readControlRecord } from '../protocol/record-batch.ts'
 import { createVarintCursor, readVarint, readVarlong, varlongSize, writeVarint, writeVarlong } from '../protocol/varint.ts'
-import { writeFileAtomic } from './files.ts'
+import { writeFileAtomic, writeFileSynced } from './files.ts'
 import { OffsetMap } from './offset-map.ts'
 import {
   kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, OffsetIndex, offsetFileName,
@@ -96,13 +115,22 @@ export const kCleanWaitingForDisk = 3
 export const kCleanDone = 4
 export const kCleanAborted = 5
 export const kCleanBusy = 6
+export const kCleanWaitingForCodec = 7
+
+/**
+ * A rebuilt gzip batch's records section from this size on is compressed off the thread (compressAsync) when
+ * the cleaner has a `resume` hook: gzip takes about 20 ms a MiB here (zstd, lz4 and snappy 2 to 3 ms: always on
+ * the thread), far over a slice's budget.
+ */
+export const kDefaultAsyncCodecMinBytes = 256 * 1024
 
 export interface CleanProgress {
   /**
    * kCleanIdle (nothing to clean: call again after the backoff), kCleanWorking (call again soon),
    * kCleanThrottled (over the rate limit: call again soon), kCleanWaitingForDisk (an fsync runs: call again
    * soon), kCleanDone (a clean just finished), kCleanAborted (a clean was dropped: see the log line), kCleanBusy
-   * (the cleaner is cleaning another log: one at a time).
+   * (the cleaner is cleaning another log: one at a time), kCleanWaitingForCodec (a large batch is being
+   * recompressed off the thread: the cleaner's `resume` hook is called when it is done).
    */
   state: number
   /** Of the current (or just finished) job. */
@@ -128,6 +156,18 @@ export interface LogCleanerOptions {
    * would; the job is then dropped and the log must be opened again to see the outcome.
    */
   stopSwapAfterSteps?: number
+  /**
+   * Tests only: the swap's file operation of this number (1-based: renames, deletions) throws EIO instead of
+   * running, as a failing disk would; the log then fails (PartitionLog.replaceSealedSegments).
+   */
+  failSwapAtStep?: number
+  /**
+   * Called (on this thread) when a clean's asynchronous step finished, so that the caller steps the clean again
+   * now rather than at its next pass. Without it every batch is recompressed on the thread, within its slice.
+   */
+  resume?: () => void
+  /** With `resume`: a rebuilt gzip records section of this many bytes or more is compressed asynchronously. */
+  asyncCodecMinBytes?: number
 }
 
 /** A compacted topic's settings, as the cleaner reads them (topicConfigValue). */
@@ -150,14 +190,34 @@ export function compactionSettings (topic: string, configs: Readonly<Record<stri
   }
 }
 
+// The checkpoint file: "<offset>\n", or "<offset> <horizonMs>\n" when batches of the cleaned section carry a
+// delete horizon that has not passed yet (the earliest of them, ms since the epoch), so that a restarted broker
+// cleans the log again once it passes without waiting for new dirty data.
+const kCheckpointPattern = /^(\d+)(?: (\d+))?\n$/
+
+function readCheckpointFile (directory: string): RegExpExecArray | null {
+  try {
+    return kCheckpointPattern.exec(readFileSync(join(directory, kCleanerOffsetCheckpointFile), 'latin1'))
+  } catch {
+    return null
+  }
+}
+
 /** The cleaner's checkpoint of `directory`: every offset below it has been cleaned; 0 when none. */
 export function readCleanerCheckpoint (directory: string): number {
-  try {
-    const text = readFileSync(join(directory, kCleanerOffsetCheckpointFile), 'latin1')
-    return /^\d+\n$/.test(text) ? Number(text.trimEnd()) : 0
-  } catch {
-    return 0
-  }
+  const found = readCheckpointFile(directory)
+  return found === null ? 0 : Number(found[1])
+}
+
+/** The earliest delete horizon pending in the cleaned section of `directory` (its checkpoint); Infinity when none. */
+export function readCleanerDeleteHorizon (directory: string): number {
+  const found = readCheckpointFile(directory)
+  return found === null || found[2] === undefined ? Infinity : Number(found[2])
+}
+
+function writeCleanerCheckpoint (directory: string, offset: number, deleteHorizonMs: number): void {
+  const text = deleteHorizonMs === Infinity ? `${offset}\n` : `${offset} ${deleteHorizonMs}\n`
+  writeFileAtomic(join(directory, kCleanerOffsetCheckpointFile), text)
 }
 
 // ---- the swap's files and their recovery ------------------------------------------------------------------
@@ -194,13 +254,17 @@ const kSegmentSuffixes = [kIndexSuffix, kTimeIndexSuffix, kLogSuffix] as const
 /**
  * Puts the cleaned segment `<base>.*.cleaned` in place of the segments `replacedBases` (oldest first,
  * replacedBases[0] === base): steps 1-3 of the swap (see the header). Returns false when `stopAfterSteps`
- * stopped it early (tests); throws when a file operation fails.
+ * stopped it early (tests); throws when a file operation fails (or is operation number `failAtStep`: tests).
  */
-export function commitCleanedFiles (directory: string, base: number, replacedBases: readonly number[], stopAfterSteps = Infinity): boolean {
+export function commitCleanedFiles (directory: string, base: number, replacedBases: readonly number[], stopAfterSteps = Infinity, failAtStep = Infinity): boolean {
   let steps = 0
+  const beforeStep = (): void => {
+    if (steps + 1 === failAtStep) throw Object.assign(new Error(`EIO: i/o error (the swap's step ${failAtStep}, simulated)`), { code: 'EIO' })
+  }
   const step = (): boolean => ++steps >= stopAfterSteps
   for (const suffix of kSegmentSuffixes) {
     const name = offsetFileName(base, suffix)
+    beforeStep()
     renameSync(join(directory, name + kCleanedSuffix), join(directory, name + kSwapSuffix))
     if (step()) return false
   }
@@ -208,12 +272,14 @@ export function commitCleanedFiles (directory: string, base: number, replacedBas
   for (const replaced of replacedBases) {
     if (replaced === base) continue
     for (const suffix of kSegmentSuffixes) {
+      beforeStep()
       unlinkIfExists(join(directory, offsetFileName(replaced, suffix)))
       if (step()) return false
     }
   }
   for (const suffix of kSegmentSuffixes) {
     const name = offsetFileName(base, suffix)
+    beforeStep()
     renameSync(join(directory, name + kSwapSuffix), join(directory, name))
     if (step()) return false
   }
@@ -403,8 +469,8 @@ class CleanedSegmentWriter {
   finish (directory: string): void {
     this.writePending()
     this.maybeAppendTimeIndex()
-    writeSynced(join(directory, offsetFileName(this.base, kIndexSuffix) + kCleanedSuffix), this.offsetIndex.encode(0, this.offsetIndex.count))
-    writeSynced(join(directory, offsetFileName(this.base, kTimeIndexSuffix) + kCleanedSuffix), this.timeIndex.encode(0, this.timeIndex.count))
+    writeFileSynced(join(directory, offsetFileName(this.base, kIndexSuffix) + kCleanedSuffix), this.offsetIndex.encode(0, this.offsetIndex.count))
+    writeFileSynced(join(directory, offsetFileName(this.base, kTimeIndexSuffix) + kCleanedSuffix), this.timeIndex.encode(0, this.timeIndex.count))
   }
 
   close (): void {
@@ -416,16 +482,6 @@ class CleanedSegmentWriter {
 function writeAll (fd: number, data: Buffer): void {
   let written = 0
   while (written < data.length) written += writeSync(fd, data, written, data.length - written)
-}
-
-function writeSynced (path: string, data: Buffer): void {
-  const fd = openSync(path, 'w')
-  try {
-    writeAll(fd, data)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
 }
 
 // ---- records --------------------------------------------------------------------------------------------
@@ -486,9 +542,14 @@ const kPhaseMap = 0
 const kPhaseClean = 1
 const kPhaseSync = 2
 const kPhaseSwap = 3
+/** A rebuilt batch's records are compressed off the thread (compressAsync); the clean phase resumes after it. */
+const kPhaseCompress = 4
 
 interface LogCleanState {
-  /** Earliest delete horizon set by a clean of this log (ms since the epoch), Infinity when none. */
+  /**
+   * Earliest delete horizon pending in this log (ms since the epoch; from the checkpoint when the log was
+   * opened), Infinity when none: once it passes the log is cleaned even with nothing dirty.
+   */
   nextDeleteHorizonMs: number
   /** Not cleaned again before this (after an error). */
   retryAfterMs: number
@@ -507,6 +568,8 @@ class CleanJob {
   endOffset: number
   /** Index in `segments` of the segment being read (map phase, then clean phase). */
   segmentIndex = 0
+  /** Index in `segments` of the first segment at or after mapEnd: where the map phase stops. */
+  readonly mapSegmentsEnd: number
   readerOpen = false
   readonly abortedByProducer = new Map<number, AbortedTransaction[]>()
   /** Clean phase: the groups (index ranges into `segments`), the current one, and its writer. */
@@ -518,10 +581,23 @@ class CleanJob {
   lastBatchDropped = false
   syncDone = false
   syncError: Error | null = null
+  /** kPhaseCompress: the rebuilt batch's header (kRecordsOffset bytes, a copy) and the compressed records. */
+  compressHeader: Buffer | null = null
+  compressed: Buffer | null = null
+  compressError: Error | null = null
   bytesRead = 0
   bytesWritten = 0
   recordsRemoved = 0
+  /** The earliest delete horizon not passed yet among the batches this clean wrote; Infinity when none. */
   nextDeleteHorizonMs = Infinity
+  // The transactions the clean phase has read, as Kafka's CleanedTransactionMetadata tracks them: the producers
+  // with a data batch of a committed (resp. aborted) transaction read since their last COMMIT (resp. ABORT)
+  // marker. The clean phase reads every batch from the log start in offset order, so a marker whose producer is
+  // not in its set has no data left in the log.
+  readonly committedDataSeen = new Set<number>()
+  readonly abortedDataSeen = new Set<number>()
+  /** The current group's ABORT markers whose transactions have no data left (their index entries go: #swap). */
+  abortMarkersWithoutData: number[] = []
 
   constructor (log: PartitionLog, settings: CompactionSettings, nowMs: number, segments: SegmentInfo[], firstDirty: number, mapEnd: number) {
     this.log = log
@@ -531,6 +607,10 @@ class CleanJob {
     this.firstDirty = firstDirty
     this.mapEnd = mapEnd
     this.endOffset = mapEnd
+    while (this.segmentIndex < segments.length && segments[this.segmentIndex].nextOffset <= firstDirty) this.segmentIndex++
+    let mapSegmentsEnd = this.segmentIndex
+    while (mapSegmentsEnd < segments.length && segments[mapSegmentsEnd].baseOffset < mapEnd) mapSegmentsEnd++
+    this.mapSegmentsEnd = mapSegmentsEnd
     for (const entry of log.abortedTransactions.entries()) {
       let list = this.abortedByProducer.get(entry.producerId)
       if (list === undefined) this.abortedByProducer.set(entry.producerId, list = [])
@@ -553,6 +633,9 @@ export class LogCleaner {
   readonly #ioMaxBytesPerSecond: number
   readonly #logger: CleanerLogger | null
   readonly #stopSwapAfterSteps: number
+  readonly #failSwapAtStep: number
+  readonly #resume: (() => void) | null
+  readonly #asyncCodecMinBytes: number
   readonly #clock: () => number
   readonly #reader = new SegmentReader(Buffer.allocUnsafeSlow(kReadChunkBytes))
   readonly #writeChunk = Buffer.allocUnsafeSlow(kWriteChunkBytes)
@@ -567,6 +650,9 @@ export class LogCleaner {
     this.#ioMaxBytesPerSecond = options.ioMaxBytesPerSecond ?? Infinity
     this.#logger = options.logger ?? null
     this.#stopSwapAfterSteps = options.stopSwapAfterSteps ?? Infinity
+    this.#failSwapAtStep = options.failSwapAtStep ?? Infinity
+    this.#resume = options.resume ?? null
+    this.#asyncCodecMinBytes = options.asyncCodecMinBytes ?? kDefaultAsyncCodecMinBytes
     this.#clock = options.clock ?? performanceNow
   }
 
@@ -602,7 +688,8 @@ export class LogCleaner {
     } catch (error) {
       const failed = this.#job
       count('log-cleaner-errors')
-      this.#logger?.warn(`log cleaner: cleaning ${log.directory} failed, retrying in a minute: ${(error as Error).message}`)
+      const next = log.hasFailed ? 'the log failed until a restart recovers it' : 'retrying in a minute'
+      this.#logger?.warn(`log cleaner: cleaning ${log.directory} failed, ${next}: ${(error as Error).message}`)
       this.#state(log).retryAfterMs = nowMs + 60_000
       this.#drop()
       return { state: kCleanAborted, bytesRead: failed?.bytesRead ?? 0, bytesWritten: failed?.bytesWritten ?? 0 }
@@ -616,7 +703,8 @@ export class LogCleaner {
 
   #state (log: PartitionLog): LogCleanState {
     let state = this.#states.get(log)
-    if (state === undefined) this.#states.set(log, state = { nextDeleteHorizonMs: Infinity, retryAfterMs: 0 })
+    // A log opened again (a restart) finds the horizon its last clean left pending in the checkpoint.
+    if (state === undefined) this.#states.set(log, state = { nextDeleteHorizonMs: readCleanerDeleteHorizon(log.directory), retryAfterMs: 0 })
     return state
   }
 
@@ -639,7 +727,7 @@ export class LogCleaner {
   /** The job for `log` when it needs a clean now, else null. */
   #plan (log: PartitionLog, settings: CompactionSettings, nowMs: number): CleanJob | null {
     const state = this.#state(log)
-    if (nowMs < state.retryAfterMs) return null
+    if (nowMs < state.retryAfterMs || log.hasFailed) return null
     const sealed = log.sealedSegments()
     if (sealed.length === 0) return null
     const start = log.logStartOffset
@@ -673,7 +761,6 @@ export class LogCleaner {
     const ratio = dirtyBytes / (cleanBytes + dirtyBytes)
     if (ratio < settings.minCleanableDirtyRatio && !horizonDue &&
       !(firstDirtySegment !== null && firstBatchTimestamp(firstDirtySegment.logPath) < nowMs - settings.maxCompactionLagMs)) return null
-    state.nextDeleteHorizonMs = Infinity
     return new CleanJob(log, settings, nowMs, cleanable, firstDirty, dirtyBytes === 0 ? firstDirty : end)
   }
 
@@ -701,6 +788,14 @@ export class LogCleaner {
         case kPhaseClean:
           this.#cleanSome(job, deadline)
           break
+        case kPhaseCompress:
+          if (job.compressError !== null) throw job.compressError
+          if (job.compressed === null) return { state: kCleanWaitingForCodec, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+          this.#account(job, 0, this.#appendRebuilt(job.writer!, job.compressHeader!, job.compressed))
+          job.compressHeader = null
+          job.compressed = null
+          job.phase = kPhaseClean
+          break
         case kPhaseSync:
           if (job.syncError !== null) throw job.syncError
           if (!job.syncDone) return { state: kCleanWaitingForDisk, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
@@ -727,24 +822,12 @@ export class LogCleaner {
 
   /** Map phase: adds the dirty section's keys to the map until the deadline, the section's end or a full map. */
   #mapSome (job: CleanJob, deadline: number): void {
-    const reader = this.#reader
     const map = this.#map
     while (performance.now() < deadline) {
-      if (!job.readerOpen) {
-        while (job.segmentIndex < job.segments.length && job.segments[job.segmentIndex].nextOffset <= job.firstDirty) job.segmentIndex++
-        if (job.segmentIndex >= job.segments.length || job.segments[job.segmentIndex].baseOffset >= job.mapEnd) {
-          this.#startCleanPhase(job)
-          return
-        }
-        reader.open(job.segments[job.segmentIndex].logPath)
-        job.readerOpen = true
-      }
-      const batch = reader.next()
+      const batch = this.#nextBatch(job, job.mapSegmentsEnd)
       if (batch === null) {
-        reader.close()
-        job.readerOpen = false
-        job.segmentIndex++
-        continue
+        this.#startCleanPhase(job)
+        return
       }
       this.#account(job, batch.length, 0)
       const baseOffset = readInt64(batch, 0)
@@ -805,7 +888,6 @@ export class LogCleaner {
 
   /** Clean phase: filters the current group's batches into its cleaned segment until the deadline or its end. */
   #cleanSome (job: CleanJob, deadline: number): void {
-    const reader = this.#reader
     const [, groupEnd] = job.groups[job.groupIndex]
     const log = job.log
     while (performance.now() < deadline) {
@@ -813,23 +895,34 @@ export class LogCleaner {
         job.writer = new CleanedSegmentWriter(log.directory, job.segments[job.segmentIndex].baseOffset, log.config.indexIntervalBytes, this.#writeChunk)
         job.lastBatchDropped = false
       }
+      const batch = this.#nextBatch(job, groupEnd)
+      if (batch === null) {
+        this.#finishGroup(job)
+        return
+      }
+      const written = this.#filterBatch(job, batch, job.writer)
+      this.#account(job, batch.length, written)
+      if (job.phase === kPhaseCompress) return
+    }
+  }
+
+  /**
+   * The next batch of the job's segments from job.segmentIndex on (opening each in turn), or null once the
+   * segments before `endIndex` are read. A view, valid until the next call.
+   */
+  #nextBatch (job: CleanJob, endIndex: number): Buffer | null {
+    const reader = this.#reader
+    for (;;) {
       if (!job.readerOpen) {
-        if (job.segmentIndex >= groupEnd) {
-          this.#finishGroup(job)
-          return
-        }
+        if (job.segmentIndex >= endIndex) return null
         reader.open(job.segments[job.segmentIndex].logPath)
         job.readerOpen = true
       }
       const batch = reader.next()
-      if (batch === null) {
-        reader.close()
-        job.readerOpen = false
-        job.segmentIndex++
-        continue
-      }
-      const written = this.#filterBatch(job, batch, job.writer)
-      this.#account(job, batch.length, written)
+      if (batch !== null) return batch
+      reader.close()
+      job.readerOpen = false
+      job.segmentIndex++
     }
   }
 
@@ -841,15 +934,16 @@ export class LogCleaner {
     const producerId = readInt64(batch, kProducerIdOffset)
     const recordCount = batch.readInt32BE(kRecordCountOffset)
     job.lastBatchDropped = false
-    if ((attributes & kControlBit) !== 0) {
-      writer.append(batch)
-      return batch.length
-    }
+    if ((attributes & kControlBit) !== 0) return this.#filterMarker(job, batch, writer, attributes, producerId, baseOffset)
     const producersLast = producerId >= 0 && job.log.producers.get(producerId)?.lastOffset === lastOffset
-    if ((attributes & kTransactionalBit) !== 0 && job.isAborted(producerId, baseOffset)) {
-      job.recordsRemoved += recordCount
-      count('log-cleaner-records-removed', recordCount)
-      return this.#dropBatch(job, batch, writer, producersLast)
+    if ((attributes & kTransactionalBit) !== 0 && producerId >= 0) {
+      if (job.isAborted(producerId, baseOffset)) {
+        job.abortedDataSeen.add(producerId)
+        job.recordsRemoved += recordCount
+        count('log-cleaner-records-removed', recordCount)
+        return this.#dropBatch(job, batch, writer, producersLast)
+      }
+      job.committedDataSeen.add(producerId)
     }
     const map = this.#map
     const horizonSet = (attributes & kDeleteHorizonBit) !== 0
@@ -884,14 +978,70 @@ export class LogCleaner {
       count('log-cleaner-records-removed', removed)
     }
     if (keptCount === 0) return this.#dropBatch(job, batch, writer, producersLast)
+    if (horizonSet && !horizonPassed) noteDeleteHorizon(job, baseTimestamp)
     const newHorizon = tombstonesKept && !horizonSet
     if (removed === 0 && !newHorizon) {
       writer.append(batch)
       return batch.length
     }
-    // Rebuild: the kept records, same offsets; with a new delete horizon the timestamp deltas are recomputed.
+    return this.#writeRebuilt(job, batch, data, start, end, keptCount, newHorizon, writer)
+  }
+
+  /**
+   * A marker (control batch), as Kafka's cleaner treats it (KIP-98, KIP-534): discardable once its transaction
+   * has no data left in the log, i.e. this clean (reading from the log start) read no data batch of the
+   * producer's committed (COMMIT) or aborted (ABORT) transaction since the producer's previous marker; a batch
+   * kept as an empty header counts as data. A discardable marker first gets a delete horizon (now +
+   * delete.retention.ms), so that consumers reading behind still see it for that long; a clean after the
+   * horizon drops it. An ABORT marker's aborted-transaction index entry goes as soon as the transaction has no
+   * data (#swap), before the marker does: no fetch needs it then. A marker that is all its producer has (no data
+   * batch in the producer state, same epoch) is kept, as Kafka keeps it, for the producer's epochs on a replay.
+   */
+  #filterMarker (job: CleanJob, batch: Buffer, writer: CleanedSegmentWriter, attributes: number, producerId: number, markerOffset: number): number {
+    let discardable: boolean
+    if (!readControlRecord(batch, 0)) {
+      // No record: an empty header kept by an earlier clean, cleaned already. A control type we do not know: kept.
+      discardable = batch.readInt32BE(kRecordCountOffset) === 0
+    } else if (controlRecord.type === kControlTypeAbort) {
+      discardable = !job.abortedDataSeen.delete(producerId)
+      if (discardable) job.abortMarkersWithoutData.push(markerOffset)
+    } else {
+      discardable = !job.committedDataSeen.delete(producerId)
+    }
+    if (discardable) {
+      const producer = job.log.producers.get(producerId)
+      if (producer !== undefined && producer.lastOffset < 0 && producer.epoch === batch.readInt16BE(kProducerEpochOffset)) discardable = false
+    }
+    const horizonSet = (attributes & kDeleteHorizonBit) !== 0
+    const horizonMs = readInt64(batch, kBaseTimestampOffset)
+    if (discardable && horizonSet && job.nowMs >= horizonMs) {
+      count('log-cleaner-markers-removed')
+      return this.#dropBatch(job, batch, writer, false)
+    }
+    if (!discardable || horizonSet) {
+      if (horizonSet && job.nowMs < horizonMs) noteDeleteHorizon(job, horizonMs)
+      writer.append(batch)
+      return batch.length
+    }
+    const recordCount = batch.readInt32BE(kRecordCountOffset)
+    if (keptScratch.length < recordCount) keptScratch = new Uint8Array(Math.max(recordCount, keptScratch.length * 2))
+    keptScratch.fill(1, 0, recordCount)
+    return this.#writeRebuilt(job, batch, batch, kRecordsOffset, batch.length, recordCount, true, writer)
+  }
+
+  /**
+   * Writes `batch` rebuilt with the records marked in keptScratch (its records section is data[start, end),
+   * inflated when compressed), same offsets and producer fields, compressed with its own codec; with
+   * `newHorizon` it gets a delete horizon of now + delete.retention.ms (the timestamp deltas recomputed against
+   * it). Returns the bytes written.
+   */
+  #writeRebuilt (job: CleanJob, batch: Buffer, data: Buffer, start: number, end: number, keptCount: number, newHorizon: boolean, writer: CleanedSegmentWriter): number {
+    const kept = keptScratch
+    const attributes = batch.readUInt16BE(kAttributesOffset)
+    const recordCount = batch.readInt32BE(kRecordCountOffset)
+    const baseTimestamp = readInt64(batch, kBaseTimestampOffset)
     const newBaseTimestamp = newHorizon ? job.nowMs + job.settings.deleteRetentionMs : baseTimestamp
-    if (newHorizon && newBaseTimestamp < job.nextDeleteHorizonMs) job.nextDeleteHorizonMs = newBaseTimestamp
+    if (newHorizon) noteDeleteHorizon(job, newBaseTimestamp)
     const logAppendTime = (attributes & kTimestampTypeBit) !== 0
     let maxTimestamp = logAppendTime ? readInt64(batch, kMaxTimestampOffset) : -1
     const section = Buffer.allocUnsafe(end - start + keptCount * 12)
@@ -913,15 +1063,48 @@ export class LogCleaner {
       out += data.copy(section, out, recordOffsetDeltaAt, recordEnd)
     }
     if (maxTimestamp < 0) maxTimestamp = readInt64(batch, kMaxTimestampOffset)
+    // The header of the rebuilt batch (a copy: `batch` is a view into the reader's chunk), all but its length and CRC.
+    const header = Buffer.allocUnsafe(kRecordsOffset)
+    batch.copy(header, 0, 0, kRecordsOffset)
+    header.writeUInt16BE(newHorizon ? attributes | kDeleteHorizonBit : attributes, kAttributesOffset)
+    writeInt64(header, kBaseTimestampOffset, newBaseTimestamp)
+    writeInt64(header, kMaxTimestampOffset, maxTimestamp)
+    header.writeInt32BE(keptCount, kRecordCountOffset)
     const codec = attributes & kCompressionMask
-    const payload = compress(codec, section.subarray(0, out))
+    const records = section.subarray(0, out)
+    if (codec === Compression.gzip && this.#resume !== null && out >= this.#asyncCodecMinBytes) {
+      this.#compressOffThread(job, header, records)
+      return 0
+    }
+    return this.#appendRebuilt(writer, header, compress(codec, records))
+  }
+
+  /**
+   * Starts compressing a rebuilt batch's `records` (a buffer of its own, unchanged until the codec is done) off
+   * the thread: the job waits in kPhaseCompress, and the resume hook is called once the codec is done.
+   */
+  #compressOffThread (job: CleanJob, header: Buffer, records: Buffer): void {
+    const resume = this.#resume!
+    job.phase = kPhaseCompress
+    job.compressHeader = header
+    job.compressed = null
+    job.compressError = null
+    count('log-cleaner-async-compressions')
+    // zlib's default level, as compress() uses.
+    compressAsync(Compression.gzip, records, -1).then((compressed) => {
+      job.compressed = compressed
+      resume()
+    }, (error: Error) => {
+      job.compressError = error
+      resume()
+    })
+  }
+
+  /** Appends the rebuilt batch `header` + `payload` (its length and CRC set here) to `writer`; returns its size. */
+  #appendRebuilt (writer: CleanedSegmentWriter, header: Buffer, payload: Buffer): number {
     const rebuilt = Buffer.allocUnsafe(kRecordsOffset + payload.length)
-    batch.copy(rebuilt, 0, 0, kRecordsOffset)
+    header.copy(rebuilt, 0, 0, kRecordsOffset)
     rebuilt.writeInt32BE(rebuilt.length - kLogOverhead, kBatchLengthOffset)
-    rebuilt.writeUInt16BE(newHorizon ? attributes | kDeleteHorizonBit : attributes, kAttributesOffset)
-    writeInt64(rebuilt, kBaseTimestampOffset, newBaseTimestamp)
-    writeInt64(rebuilt, kMaxTimestampOffset, maxTimestamp)
-    rebuilt.writeInt32BE(keptCount, kRecordCountOffset)
     payload.copy(rebuilt, kRecordsOffset)
     rebuilt.writeUInt32BE(crc32c(rebuilt.subarray(kAttributesOffset)), kCrcOffset)
     writer.append(rebuilt)
@@ -967,9 +1150,12 @@ export class LogCleaner {
     const bases: number[] = []
     for (let index = first; index < end; index++) bases.push(job.segments[index].baseOffset)
     const directory = job.log.directory
+    // The index entries of transactions with no data left go first (fsynced), then their markers may go.
+    job.log.abortedTransactions.removeMarkers(job.abortMarkersWithoutData)
+    job.abortMarkersWithoutData = []
     let stopped = false
     const swapped = job.log.replaceSealedSegments(bases, () => {
-      if (commitCleanedFiles(directory, writer.base, bases, this.#stopSwapAfterSteps)) return true
+      if (commitCleanedFiles(directory, writer.base, bases, this.#stopSwapAfterSteps, this.#failSwapAtStep)) return true
       stopped = true
       return false
     })
@@ -998,9 +1184,13 @@ export class LogCleaner {
 
   #finish (job: CleanJob): void {
     const log = job.log
-    writeFileAtomic(join(log.directory, kCleanerOffsetCheckpointFile), `${job.endOffset}\n`)
+    // The clean read every batch that can carry a delete horizon (only cleans set them, below their checkpoint)
+    // unless the cleanable section shrank since (a longer min.compaction.lag.ms): a pending horizon known before
+    // stays too, one that has passed was this clean's to act on.
     const state = this.#state(log)
-    state.nextDeleteHorizonMs = Math.min(state.nextDeleteHorizonMs, job.nextDeleteHorizonMs)
+    const previous = state.nextDeleteHorizonMs > job.nowMs ? state.nextDeleteHorizonMs : Infinity
+    state.nextDeleteHorizonMs = Math.min(job.nextDeleteHorizonMs, previous)
+    writeCleanerCheckpoint(log.directory, job.endOffset, state.nextDeleteHorizonMs)
     count('log-cleaner-cleans')
     const durationMs = performance.now() - job.startedAt
     this.#logger?.info(`log cleaner: cleaned ${log.directory} up to offset ${job.endOffset}: read ${job.bytesRead} bytes, wrote ${job.bytesWritten}, removed ${job.recordsRemoved} records in ${durationMs.toFixed(0)} ms`, {
@@ -1013,6 +1203,10 @@ export class LogCleaner {
 }
 
 let keptScratch = new Uint8Array(1024)
+
+function noteDeleteHorizon (job: CleanJob, horizonMs: number): void {
+  if (horizonMs < job.nextDeleteHorizonMs) job.nextDeleteHorizonMs = horizonMs
+}
 
 function performanceNow (): number {
   return performance.now()

@@ -26,13 +26,7 @@ export function writeFileAtomic (path: string, data: Buffer | string): void {
 export function writeFileDurable (path: string, data: Buffer | string): void {
   const temporaryPath = path + '.tmp'
   try {
-    const fd = openSync(temporaryPath, 'w')
-    try {
-      writeFileSync(fd, data)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
+    writeFileSynced(temporaryPath, data)
   } catch (error) {
     removeQuietly(temporaryPath)
     throw error
@@ -43,6 +37,20 @@ export function writeFileDurable (path: string, data: Buffer | string): void {
     fsyncSync(directoryFd)
   } finally {
     closeSync(directoryFd)
+  }
+}
+
+/**
+ * Writes `data` to `path` (created or truncated) and fsyncs the file, not its directory: for a file that a
+ * later rename publishes (the log cleaner's `.cleaned` indexes; writeFileDurable's temporary file).
+ */
+export function writeFileSynced (path: string, data: Buffer | string): void {
+  const fd = openSync(path, 'w')
+  try {
+    writeFileSync(fd, data)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 

@@ -7,11 +7,12 @@
 //   log-start-offset                               "<offset>\n": the log start offset, once DeleteRecords or retention moved it
 //   leader-epoch-checkpoint                        leader epochs and their start offsets (leader-epochs.ts)
 //   .clean-shutdown                                present only between a clean close() and the next open()
-//   cleaner-offset-checkpoint                      "<offset>\n": the log cleaner cleaned everything below it
+//   cleaner-offset-checkpoint                      "<offset>\n" or "<offset> <horizonMs>\n": the log cleaner cleaned
+//                                                  everything below it (and a delete horizon is pending; cleaner.ts)
 //   <name>.cleaned / <name>.swap                   a log cleaner swap in progress; open() deletes the first and
 //                                                  completes the second (cleaner.ts)
-//   <name>.deleted                                 files of a segment retention deleted, removed after
-//                                                  file.delete.delay.ms (and by the next open(); see retention.ts)
+//   <name>.deleted                                 files of a segment retention or DeleteRecords deleted, removed
+//                                                  after file.delete.delay.ms (and by the next open(); see retention.ts)
 //
 // Threading: a partition is owned by one worker thread and its PartitionLog is used by that thread only, so
 // nothing is locked. Appends and reads are synchronous (page cache); only flush() waits for the disk, through
@@ -28,7 +29,8 @@
 // for a failed roll (index files, producer snapshot, new segment: each undone when it fails) and for a failed
 // fsync (see flush()). Reads never write, so fetches of existing data keep working on a full disk. The log fails
 // for good (every append and flush answering KAFKA_STORAGE_ERROR until a restart, whose recovery truncates the
-// tail) only when a failed write could not be undone or data written before a failed fsync no longer checks out.
+// tail) only when a failed write could not be undone, data written before a failed fsync no longer checks out,
+// or a log cleaner swap failed midway (replaceSealedSegments; the restart completes or undoes the swap).
 // Each storage error counts `storage-errors`.
 //
 // Later: transactions (control batches, an aborted-transaction index <base>.txnindex per segment, and a last
@@ -205,7 +207,7 @@ export class PartitionLog {
   private cachedReadPosition = 0
 
   private loadedSealed: LogSegment[] = []
-  /** Retention: `.deleted` files waiting for their file.delete.delay.ms, oldest first (see removeDeletedFiles). */
+  /** Retention and DeleteRecords: `.deleted` files waiting for their file.delete.delay.ms, oldest first (see removeDeletedFiles). */
   private deletedFiles: Array<{ readonly path: string, readonly dueAtMs: number }> = []
   private readonly sizeScratch = Buffer.allocUnsafe(kLogOverhead)
 
@@ -253,6 +255,11 @@ export class PartitionLog {
   /** close() or delete() was called. */
   get isClosed (): boolean {
     return this.closed
+  }
+
+  /** The log failed (see the header's storage errors): nothing changes it until a restart recovers it. */
+  get hasFailed (): boolean {
+    return this.failure !== null
   }
 
   /** Everything below it is fsynced. */
@@ -822,9 +829,11 @@ export class PartitionLog {
   /**
    * DeleteRecords: moves the log start offset up to `offset` (no-op when not above it), persisting it in the
    * log-start-offset checkpoint, and deletes the segments that end at or before it (rolling first when that is
-   * the active one). Throws KafkaError OFFSET_OUT_OF_RANGE when offset > nextOffset.
+   * the active one) as retention deletes them (renamed `.deleted`, removed after `fileDeleteDelayMs`: the
+   * topic's file.delete.delay.ms; 0, the default, removes them now). Throws KafkaError OFFSET_OUT_OF_RANGE when
+   * offset > nextOffset.
    */
-  deleteRecordsBefore (offset: number): void {
+  deleteRecordsBefore (offset: number, fileDeleteDelayMs = 0, nowMs = Date.now()): void {
     this.ensureWritable()
     if (offset > this.nextOffset) {
       throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is above the log end offset ${this.nextOffset}`)
@@ -835,11 +844,14 @@ export class PartitionLog {
     this.startOffset = offset
     this.directoryNeedsSync = true
     if (this.active.nextOffset <= offset && !this.active.isEmpty) this.roll()
-    while (this.segments.length > 1 && this.segments[0].nextOffset <= offset) this.deleteSegment(this.segments.shift()!)
-    this.producers.evictBefore(offset)
-    this.producers.stateMayBeIncomplete = true
-    this.abortedTransactions.deleteBefore(offset)
-    this.leaderEpochs.truncateFromStart(offset)
+    const dueAtMs = nowMs + Math.max(fileDeleteDelayMs, 0)
+    let retired = 0
+    while (this.segments.length > 1 && this.segments[0].nextOffset <= offset) {
+      this.retireSegment(this.segments.shift()!, dueAtMs)
+      retired++
+    }
+    if (retired > 0) this.scheduleDeletedFiles(fileDeleteDelayMs, nowMs)
+    this.forgetBelowStart(offset)
   }
 
   // ---- retention (src/log/retention.ts decides; these do) ----
@@ -870,27 +882,44 @@ export class PartitionLog {
     }
     this.startOffset = newStart
     this.segments.shift()
+    this.retireSegment(oldest, nowMs + Math.max(fileDeleteDelayMs, 0))
+    this.scheduleDeletedFiles(fileDeleteDelayMs, nowMs)
+    this.forgetBelowStart(newStart)
+    return oldest.size
+  }
+
+  /**
+   * Retention's and DeleteRecords' deletion of a segment already taken out of `segments` (below the log start):
+   * its files are renamed `<name>.deleted`, due for removal at `dueAtMs` (scheduleDeletedFiles). When the rename
+   * fails they are removed now, or by the next open() when even that fails.
+   */
+  private retireSegment (segment: LogSegment, dueAtMs: number): void {
     let renamed: string[]
     try {
-      renamed = oldest.renameForDeletion()
-    } catch (error) {
-      // Below the log start either way: removed now, or by the next open() when even that fails.
+      renamed = segment.renameForDeletion()
+    } catch {
       count('storage-errors')
       try {
-        oldest.deleteFiles()
+        segment.deleteFiles()
       } catch {}
       renamed = []
     }
-    this.forgetSegment(oldest)
-    const dueAtMs = nowMs + Math.max(fileDeleteDelayMs, 0)
+    this.forgetSegment(segment)
     for (const path of renamed) this.deletedFiles.push({ path, dueAtMs })
+  }
+
+  /** After retireSegment: removes the due `.deleted` files now (a delay of 0), or arms a timer for them. */
+  private scheduleDeletedFiles (fileDeleteDelayMs: number, nowMs: number): void {
     if (fileDeleteDelayMs <= 0) this.removeDeletedFiles(nowMs)
-    else if (renamed.length > 0) setTimeout(removeDeletedFilesLater, Math.min(fileDeleteDelayMs, kMaxTimerDelayMs), this).unref()
+    else if (this.deletedFiles.length > 0) setTimeout(removeDeletedFilesLater, Math.min(fileDeleteDelayMs, kMaxTimerDelayMs), this).unref()
+  }
+
+  /** The log start moved up to `newStart`: producer state, aborted transactions and epochs below it go. */
+  private forgetBelowStart (newStart: number): void {
     this.producers.evictBefore(newStart)
     this.producers.stateMayBeIncomplete = true
     this.abortedTransactions.deleteBefore(newStart)
     this.leaderEpochs.truncateFromStart(newStart)
-    return oldest.size
   }
 
   /** How many `.deleted` files wait for their delay (for tests and operators). */
@@ -946,7 +975,10 @@ export class PartitionLog {
    * (cleaner.ts: commitCleanedFiles), ending where the last of them ends. Returns false, changing nothing, when
    * those segments are no longer all sealed segments of this log (retention or DeleteRecords removed one
    * meanwhile) or the log is closed or failed; also when commitFiles returns false (a test's simulated crash,
-   * after which the log must be opened again). Throws what commitFiles throws.
+   * after which the log must be opened again). When commitFiles throws (a rename, unlink or fsync failed
+   * midway), the files no longer match the segments in memory: the log fails (every append and flush answers
+   * KAFKA_STORAGE_ERROR until a restart, whose open() completes or undoes the swap from its .swap files, as
+   * after a crash there) and this throws KafkaError KAFKA_STORAGE_ERROR.
    */
   replaceSealedSegments (replacedBases: readonly number[], commitFiles: () => boolean): boolean {
     if (this.closed || this.failure !== null || replacedBases.length === 0) return false
@@ -957,27 +989,28 @@ export class PartitionLog {
       if (segments[first + index].baseOffset !== replacedBases[index]) return false
     }
     const end = segments[first + replacedBases.length].baseOffset
-    if (!commitFiles()) return false
-    for (const replaced of segments.splice(first, replacedBases.length)) {
-      replaced.deleted = true
-      this.forgetSegment(replaced)
+    try {
+      if (!commitFiles()) return false
+      for (const replaced of segments.splice(first, replacedBases.length)) {
+        replaced.deleted = true
+        this.forgetSegment(replaced)
+      }
+      this.cachedReadSegment = null
+      this.cachedReadOffset = -1
+      const cleaned = LogSegment.openExisting(this.directory, replacedBases[0], this.config.indexIntervalBytes)
+      if (!cleaned.checkSealed(end)) {
+        cleaned.rebuild()
+        cleaned.sealed = true
+        cleaned.unloadIndexes()
+        cleaned.closeFd()
+      }
+      segments.splice(first, 0, cleaned)
+    } catch (error) {
+      count('storage-errors')
+      this.failure = error as Error
+      throw this.storageError()
     }
-    this.cachedReadSegment = null
-    this.cachedReadOffset = -1
-    const cleaned = LogSegment.openExisting(this.directory, replacedBases[0], this.config.indexIntervalBytes)
-    if (!cleaned.checkSealed(end)) {
-      cleaned.rebuild()
-      cleaned.sealed = true
-      cleaned.unloadIndexes()
-      cleaned.closeFd()
-    }
-    segments.splice(first, 0, cleaned)
     return true
-  }
-
-  private deleteSegment (segment: LogSegment): void {
-    segment.deleteFiles()
-    this.forgetSegment(segment)
   }
 
   /** Drops a segment whose files are gone (or renamed) from the flush, index and read caches; closes its fd. */

@@ -10,7 +10,8 @@
 // Either rule deletes. The active segment is never deleted: segment.ms rolls it first (rollIfOlderThan), after
 // which it is sealed and these rules apply to it. Deleting moves the log start offset to the next segment's base
 // offset: Fetch and ListOffsets below it answer OFFSET_OUT_OF_RANGE, and consumers reset by auto.offset.reset.
-// The files are renamed `.deleted` and removed after file.delete.delay.ms (PartitionLog.deleteOldestSegment).
+// The files are renamed `.deleted` and removed after file.delete.delay.ms (PartitionLog.deleteOldestSegment;
+// DeleteRecords' PartitionLog.deleteRecordsBefore deletes its segments through the same path).
 import { statSync } from 'node:fs'
 import { count } from '../counters.ts'
 import type { PartitionLog } from './partition-log.ts'

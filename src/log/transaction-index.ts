@@ -14,7 +14,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { readInt64, writeInt64 } from '../protocol/int64.ts'
-import { writeFileAtomic } from './files.ts'
+import { writeFileAtomic, writeFileDurable } from './files.ts'
 
 export const kAbortedTransactionsFile = 'aborted-transactions'
 const kEntrySize = 34
@@ -124,6 +124,27 @@ export class AbortedTransactionIndex {
     if (this.#entries.length === 0 || this.#entries[0].lastOffset >= offset) return
     this.#entries = this.#entries.filter((entry) => entry.lastOffset >= offset)
     this.#rewriteOrDefer()
+  }
+
+  /**
+   * Drops the entries whose marker is at one of `markerOffsets` (the log cleaner: transactions whose data is gone
+   * from the log, so that no fetch needs them), rewriting the file durably (writeFileDurable) before this returns: the
+   * cleaner removes a marker only after its entry is gone on disk, since an entry outliving its marker would make
+   * a read_committed consumer drop that producer's later data. Throws when the file cannot be written.
+   */
+  removeMarkers (markerOffsets: readonly number[]): void {
+    if (markerOffsets.length === 0) return
+    const before = this.#entries.length
+    const removed = new Set(markerOffsets)
+    this.#entries = this.#entries.filter((entry) => !removed.has(entry.lastOffset))
+    if (this.#entries.length === before) return
+    this.close()
+    // Until the write below succeeds: when it throws, the next sync() writes the file again.
+    this.#needsRewrite = true
+    this.#unsynced = true
+    writeFileDurable(this.path, Buffer.concat(this.#entries.map(encode)))
+    this.#needsRewrite = false
+    this.#unsynced = false
   }
 
   /** fsyncs what was written (before a producer snapshot vouches for it). */

@@ -20,6 +20,11 @@ import { count } from '../counters.ts'
 import { kSmallestArenaBytes, releaseArena, releaseReaderArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
 import { workerBudget, type BudgetWaiter } from './memory-budget.ts'
 import { recordConnectionAccepted, recordConnectionClosed, recordError, recordRequest } from '../metrics/worker-metrics.ts'
+import { kAnonymousPrincipal, type KafkaPrincipal } from '../auth/principal.ts'
+import { QuotaKind } from '../quota/client-quotas.ts'
+import { recordRequestTime } from '../quota/quota-sensors.ts'
+import { SaslSession } from '../auth/sasl.ts'
+import { lookupCredential } from '../auth/credentials.ts'
 
 /** A handler's way of saying the request gets no response (acks=0 produce). */
 export const kNoResponse: unique symbol = Symbol('shoal.noResponse')
@@ -31,16 +36,38 @@ export interface RequestContext {
   readonly apiVersion: number
   readonly correlationId: number
   readonly clientId: string | null
+  /** The request's bytes (header and body, the size field excluded): what producer_byte_rate charges, as Kafka's. */
+  readonly requestBytes: number
+  /** request_percentage's throttle of this request (set by the connection only when a request quota applies). */
+  requestThrottleMs?: number
+}
+
+/** A response carries at least the request quota's throttle (every throttle_time_ms field is named throttleTimeMs). */
+function applyRequestThrottle (response: { throttleTimeMs?: unknown }, throttleMs: number): void {
+  if (typeof response.throttleTimeMs === 'number' && response.throttleTimeMs < throttleMs) response.throttleTimeMs = throttleMs
+}
+
+/** A quota throttle has passed: the connection reads again (Connection#throttle). Module-level: no closure per throttle. */
+function endThrottle (connection: Connection): void {
+  connection.endThrottle()
 }
 
 /**
  * Test-only (SHOAL_TEST_HOOKS=1, never set in production): a client id of `__shoal_test_throw__`,
  * `__shoal_test_reject__` or `__shoal_test_bad_response__` makes the handler throw, reject, or return a
- * response its definition cannot encode, so that tests can show each is contained.
+ * response its definition cannot encode, so that tests can show each is contained. A client id of
+ * `__shoal_test_principal__:NAME` makes the connection's principal User:NAME (authorization tests, before SASL).
  */
 const kTestHooks = process.env.SHOAL_TEST_HOOKS === '1'
+const kTestPrincipalPrefix = '__shoal_test_principal__:'
 
 function testHookResult (clientId: string, handler: Handler, context: RequestContext, request: unknown): unknown {
+  // `__shoal_test_principal__:alice`: the connection speaks for User:alice from here on (authorization tests).
+  if (clientId.startsWith(kTestPrincipalPrefix)) {
+    const name = clientId.slice(kTestPrincipalPrefix.length)
+    if (context.connection.principal.name !== name) context.connection.principal = { type: 'User', name }
+    return handler.handle(context, request)
+  }
   switch (clientId) {
     case '__shoal_test_throw__': throw new Error('test hook: a handler bug')
     case '__shoal_test_reject__': return Promise.reject(new Error('test hook: an asynchronous handler bug'))
@@ -175,13 +202,31 @@ export class Connection {
   #draining: boolean
   /** The socket was ended after the drain (see #endDrained). */
   #drainEnded: boolean
+  /** Who this connection speaks for: User:ANONYMOUS until (and unless) SASL authenticates it (src/auth/principal.ts). */
+  principal: KafkaPrincipal
+  /** The listener it came in on (src/config/listeners.ts): its name and security protocol. */
+  readonly listenerName: string
+  readonly securityProtocol: string
+  /**
+   * On a SASL listener, its SASL state (src/auth/sasl.ts), else null: then the pre-authentication gate of
+   * #handleFrame costs this one null check per frame.
+   */
+  readonly sasl: SaslSession | null
+  /** The largest frame read: --max-frame-bytes, or sasl.server.max.receive.size until SASL authenticates. */
+  #frameLimit: number
+  /** Set by closeAfterAnswers: once every answer so far is written, the socket is ended. */
+  #closeAfterAnswers: string | null
+  /** A client quota's mute (KIP-219): reading stays paused until this timer fires (see throttle). */
+  #throttleTimer: ReturnType<typeof setTimeout> | null
+  /** Date.now() when the current mute ends. */
+  #throttledUntil: number
 
   /**
    * Takes over `transferred`, a socket handed over by the acceptor and not yet reading (pauseOnConnect). Its
    * handle moves to a new Socket that reads into our arena (`onread`): Node accepts `onread` only when a
    * Socket is constructed, and a transferred socket is constructed by Node itself.
    */
-  static adopt (transferred: Socket, shard: Shard): Connection | null {
+  static adopt (transferred: Socket, shard: Shard, listenerName = 'PLAINTEXT'): Connection | null {
     const handle = (transferred as unknown as { _handle: unknown })._handle
     if (handle === null || handle === undefined) {
       shard.logger.error('a transferred socket came without its handle: connection dropped')
@@ -201,12 +246,12 @@ export class Connection {
         callback: (bytes: number) => connection!.#onRead(bytes)
       }
     })
-    connection = new Connection(socket, shard, firstArena)
+    connection = new Connection(socket, shard, firstArena, listenerName)
     return connection
   }
 
   /** `arena` is where the socket's first read goes. */
-  private constructor (socket: Socket, shard: Shard, arena: Arena) {
+  private constructor (socket: Socket, shard: Shard, arena: Arena, listenerName: string) {
     this.socket = socket
     this.shard = shard
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
@@ -229,6 +274,21 @@ export class Connection {
     this.#lastActivity = idleClock
     this.#draining = false
     this.#drainEnded = false
+    this.principal = kAnonymousPrincipal
+    this.listenerName = listenerName
+    const listener = shard.config.listeners.find((candidate) => candidate.name === listenerName)
+    this.securityProtocol = listener?.securityProtocol ?? 'PLAINTEXT'
+    this.sasl = this.securityProtocol === 'SASL_PLAINTEXT'
+      ? new SaslSession({
+        mechanisms: shard.config.saslEnabledMechanisms,
+        reauthMs: shard.config.connectionsMaxReauthMs,
+        lookup: (user, mechanism) => lookupCredential(this.shard.table.scramCredentials, user, mechanism)
+      })
+      : null
+    this.#frameLimit = this.sasl === null ? shard.config.maxFrameBytes : shard.config.saslServerMaxReceiveSize
+    this.#closeAfterAnswers = null
+    this.#throttleTimer = null
+    this.#throttledUntil = 0
     workerBudget.limit = shard.config.queuedMaxRequestBytes
     liveConnections.add(this)
     recordConnectionAccepted()
@@ -287,6 +347,41 @@ export class Connection {
     return this.#closed
   }
 
+  /**
+   * Mutes the connection for a client quota (KIP-219): the throttled response goes out at once, carrying
+   * throttle_time_ms, and no further request is read until `ms` have passed (requests already read go on). A
+   * longer throttle while muted extends the mute; a shorter one changes nothing.
+   */
+  throttle (ms: number): void {
+    if (this.#closed || !(ms > 0)) return
+    ms = Math.min(ms, 2 ** 31 - 1)
+    const until = Date.now() + ms
+    if (this.#throttleTimer !== null) {
+      if (until <= this.#throttledUntil) return
+      clearTimeout(this.#throttleTimer)
+    }
+    count('quota-connections-muted')
+    this.#throttledUntil = until
+    this.#throttleTimer = setTimeout(endThrottle, ms, this)
+    if (!this.#readPaused && !this.#draining) {
+      this.#readPaused = true
+      this.socket.pause()
+    }
+  }
+
+  /** Whether a quota mute is in force (tests and the throttle's timer). */
+  get throttled (): boolean {
+    return this.#throttleTimer !== null
+  }
+
+  /** The mute's timer fired (endThrottle): read on unless another cause still pauses reading. */
+  endThrottle (): void {
+    if (this.#throttleTimer === null) return
+    this.#throttleTimer = null
+    count('quota-connections-unmuted')
+    this.#maybeResume()
+  }
+
   close (reason: string): void {
     if (this.#closed) return
     this.shard.logger.warn(`closing connection ${this.remote}: ${reason}`)
@@ -307,6 +402,10 @@ export class Connection {
       const reserved = this.#reserved
       this.#reserved = 0
       workerBudget.give(reserved)
+    }
+    if (this.#throttleTimer !== null) {
+      clearTimeout(this.#throttleTimer)
+      this.#throttleTimer = null
     }
     liveConnections.delete(this)
     if (liveConnections.size === 0 && idleTimer !== null) {
@@ -403,8 +502,9 @@ export class Connection {
       if (this.#frameSize === -1) {
         if (pending < 4) break
         const size = arena.readInt32BE(this.#frameStart)
-        if (size < kMinimumRequestBytes || size > this.shard.config.maxFrameBytes) {
-          this.close(`bad frame size ${size} (limit ${this.shard.config.maxFrameBytes})`)
+        if (size < kMinimumRequestBytes || size > this.#frameLimit) {
+          if (this.#frameLimit !== this.shard.config.maxFrameBytes) count('sasl-frames-too-large')
+          this.close(`bad frame size ${size} (limit ${this.#frameLimit}${this.#frameLimit === this.shard.config.maxFrameBytes ? '' : ', sasl.server.max.receive.size before authentication'})`)
           return false
         }
         if (4 + size > workerBudget.limit) {
@@ -466,6 +566,8 @@ export class Connection {
   #handleFrame (frame: Buffer): void {
     // Shutting down: no new request is started (see drain).
     if (this.#draining) return
+    // SASL listeners only (sasl is null on PLAINTEXT ones): before authentication, SASL requests only.
+    if (this.sasl !== null && !this.#passSaslGate(frame)) return
     const apiKey = frame.readInt16BE(0)
     const apiVersion = frame.readInt16BE(2)
     const handler = this.shard.handlers.get(apiKey)
@@ -498,7 +600,8 @@ export class Connection {
       apiKey,
       apiVersion,
       correlationId: header.correlationId,
-      clientId: header.clientId
+      clientId: header.clientId,
+      requestBytes: frame.length
     }
     if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
       this.#answerUnsupported(slot, handler, context, reader)
@@ -522,6 +625,11 @@ export class Connection {
       releaseArena(slot.arena)
       slot.arena = null
     }
+    // request_percentage (KIP-124): the handler's synchronous time on this worker, timed only when some entity
+    // has a request quota (without one this is the request's one quota check).
+    const quotas = this.shard.table.quotas
+    const timed = quotas.enabled[QuotaKind.REQUEST]
+    const handleStart = timed ? performance.now() : 0
     let result
     try {
       result = kTestHooks && header.clientId !== null && header.clientId.startsWith('__shoal_test_')
@@ -531,6 +639,7 @@ export class Connection {
       this.#failed(slot, handler, context, request, error)
       return
     }
+    if (timed) context.requestThrottleMs = recordRequestTime(quotas, this.principal.name, header.clientId, performance.now() - handleStart, this.shard.config, this)
     if (result instanceof Promise) {
       result.then(
         (response) => this.#complete(slot, handler, context, request, response),
@@ -539,6 +648,78 @@ export class Connection {
     } else {
       this.#complete(slot, handler, context, request, result)
     }
+  }
+
+  /**
+   * Whether a frame on a SASL listener goes on to be handled as a request (src/auth/sasl.ts): always once
+   * authenticated, unless the session expired (closed unanswered, as Kafka closes an expired channel at its next
+   * request); before, only the SASL requests, and raw tokens after a v0 handshake (answered here). Anything else
+   * closes the connection unanswered, as Kafka does; frames after a failed authentication are dropped.
+   */
+  #passSaslGate (frame: Buffer): boolean {
+    const session = this.sasl as SaslSession
+    const state = session.state
+    if (state === 'authenticated') {
+      if (this.shard.config.connectionsMaxReauthMs === 0 || !session.expired(Date.now())) return true
+      count('sasl-sessions-expired')
+      this.close(`SASL session of ${this.principal.type}:${this.principal.name} expired (--connections-max-reauth-ms ${this.shard.config.connectionsMaxReauthMs}) without re-authentication`)
+      return false
+    }
+    if (state === 'failed' || this.#closeAfterAnswers !== null) return false
+    if (state === 'authenticate' && session.rawTokens) {
+      this.#answerRawToken(session, frame)
+      return false
+    }
+    const apiKey = frame.readInt16BE(0)
+    if (session.allows(apiKey)) return true
+    count('sasl-requests-before-authentication')
+    this.close(`API key ${apiKey} before SASL authentication (${state === 'handshake' ? 'expected ApiVersions or SaslHandshake' : 'expected SaslAuthenticate'})`)
+    return false
+  }
+
+  /**
+   * A raw SASL token (after a v0 SaslHandshake): answered with the raw challenge, size-prefixed, in its place in
+   * the answer order; a failure closes the connection after the failed-authentication delay (a raw exchange has
+   * no way to carry an error).
+   */
+  #answerRawToken (session: SaslSession, frame: Buffer): void {
+    const slot: Slot = { chunks: null, done: false, arena: null, apiKey: 36, apiVersion: 0, startedAt: performance.now(), correlationId: -1, clientId: null, errorCode: 0 }
+    this.#slots.push(slot)
+    this.#inFlight++
+    // The token is a view of the read arena: copied before the exchange may wait (PLAIN's key stretching).
+    session.authenticate(Buffer.from(frame), Date.now()).then((result) => {
+      if (result.kind === 'failure') {
+        slot.errorCode = ErrorCode.SASL_AUTHENTICATION_FAILED
+        this.closeAfterAnswers(`SASL authentication failed: ${result.message}`)
+        setTimeout(() => this.#settle(slot), this.shard.config.connectionFailedAuthenticationDelayMs)
+        return
+      }
+      const answer = Buffer.allocUnsafe(4 + result.bytes.length)
+      answer.writeInt32BE(result.bytes.length, 0)
+      result.bytes.copy(answer, 4)
+      slot.chunks = [answer]
+      if (result.kind === 'success') this.saslAuthenticated(result.principal)
+      this.#settle(slot)
+    }, (error: unknown) => {
+      this.close(`SASL exchange failed: ${(error as Error).message}`)
+      this.#settle(slot)
+    })
+  }
+
+  /** SASL authenticated the connection (or re-authenticated it) as `principal`: frames up to --max-frame-bytes. */
+  saslAuthenticated (principal: KafkaPrincipal): void {
+    this.principal = principal
+    this.#frameLimit = this.shard.config.maxFrameBytes
+  }
+
+  /**
+   * The connection ends once every request read so far is answered (a failed authentication, an unsupported
+   * SASL mechanism): nothing read from now on is handled.
+   */
+  closeAfterAnswers (reason: string): void {
+    if (this.#closeAfterAnswers !== null) return
+    this.#closeAfterAnswers = reason
+    this.shard.logger.limited('sasl-close-after-answers', 'warn', `closing connection ${this.remote} once answered: ${reason}`)
   }
 
   /**
@@ -649,6 +830,7 @@ export class Connection {
     }
     // Only at debug: the walk finds the error code the per-request line reports (see #logAnswered).
     if (this.shard.logger.debugEnabled && response !== null && typeof response === 'object') slot.errorCode = firstErrorCode(response)
+    if (context.requestThrottleMs !== undefined && context.requestThrottleMs > 0 && response !== null && typeof response === 'object') applyRequestThrottle(response, context.requestThrottleMs)
     if (response !== kNoResponse && !this.#encodeInto(slot, handler.api, context.apiVersion, context.correlationId, response)) {
       // A response the handler built but the definition cannot carry (a null where none is allowed, a number
       // out of range): a bug, answered like a thrown one.
@@ -708,6 +890,13 @@ export class Connection {
     if (this.#head === this.#slots.length) {
       this.#slots.length = 0
       this.#head = 0
+      if (this.#closeAfterAnswers !== null) {
+        // Everything asked so far is written: the FIN follows the last answer.
+        this.#closed = true
+        socket.end()
+        socket.once('finish', () => socket.destroy())
+        return
+      }
     } else if (this.#head > 256) {
       this.#slots.splice(0, this.#head)
       this.#head = 0
@@ -734,7 +923,7 @@ export class Connection {
       if (this.#inFlight >= this.#maxInFlight / 2) return
       this.#inFlightPaused = false
     }
-    if (this.#inFlight >= this.#maxInFlight || this.socket.writableNeedDrain || this.#budgetWaiting) return
+    if (this.#inFlight >= this.#maxInFlight || this.socket.writableNeedDrain || this.#budgetWaiting || this.#throttleTimer !== null) return
     this.#readPaused = false
     this.socket.resume()
   }

@@ -7,6 +7,10 @@
 // that single-partition topics do not all land on worker 0.
 
 import { kNoDynamicBrokerConfigs, type DynamicBrokerConfigs } from '../config/broker-configs.ts'
+import { kNoScramCredentials, type StoredScramCredentials } from '../auth/credentials.ts'
+import { QuotaResolver, kNoClientQuotas, kNoQuotaResolver, type ClientQuotaConfigs } from '../quota/client-quotas.ts'
+import type { AclBinding } from '../auth/acl.ts'
+import { Authorizer, type AuthorizerSettings } from '../auth/authorizer.ts'
 
 export interface TopicMetadata {
   readonly name: string
@@ -28,6 +32,15 @@ export interface ClusterMetadata {
   readonly brokerConfigs?: DynamicBrokerConfigs
   /** Log levels set at run time (BROKER_LOGGER), by logger name; not persisted, as in Kafka. */
   readonly loggers?: Readonly<Record<string, string>>
+  /**
+   * SCRAM users (src/auth/credentials.ts): salts and derived keys only, persisted with the topics. Every worker
+   * gets them, since any worker may authenticate a connection.
+   */
+  readonly scramCredentials?: StoredScramCredentials
+  /** ACLs (CreateAcls; src/auth/acl.ts), persisted with the topics; every worker authorizes from them. */
+  readonly acls?: readonly AclBinding[]
+  /** Client quotas (AlterClientQuotas; src/quota/client-quotas.ts), persisted with the topics; absent: none. */
+  readonly clientQuotas?: ClientQuotaConfigs
 }
 
 export class TopicEntry {
@@ -58,6 +71,14 @@ export class ShardTable {
   /** The metadata's dynamic broker configs and logger levels (DescribeConfigs reads them here). */
   readonly brokerConfigs: DynamicBrokerConfigs
   readonly loggers: Readonly<Record<string, string>> | undefined
+  /** The metadata's SCRAM users (SASL authentication and DescribeUserScramCredentials read them here). */
+  readonly scramCredentials: StoredScramCredentials
+  readonly acls: readonly AclBinding[]
+  /** The metadata's client quotas, and their resolver (built once per version; `quotas.enabled[kind]` is the hot-path check). */
+  readonly clientQuotas: ClientQuotaConfigs
+  readonly quotas: QuotaResolver
+  /** Built on first use from `acls` (src/auth/authorizer.ts), so a table of a new version starts with fresh caches. */
+  #authorizer: Authorizer | null
   readonly #byName: Map<string, TopicEntry>
   readonly #byId: Map<string, TopicEntry>
 
@@ -67,6 +88,11 @@ export class ShardTable {
     this.workers = workers
     this.brokerConfigs = metadata.brokerConfigs ?? kNoDynamicBrokerConfigs
     this.loggers = metadata.loggers
+    this.scramCredentials = metadata.scramCredentials ?? kNoScramCredentials
+    this.acls = metadata.acls ?? []
+    this.clientQuotas = metadata.clientQuotas ?? kNoClientQuotas
+    this.quotas = this.clientQuotas.length === 0 ? kNoQuotaResolver : new QuotaResolver(this.clientQuotas)
+    this.#authorizer = null
     this.#byName = new Map()
     this.#byId = new Map()
     for (const topic of metadata.topics) {
@@ -74,6 +100,12 @@ export class ShardTable {
       this.#byName.set(entry.name, entry)
       this.#byId.set(entry.id, entry)
     }
+  }
+
+  /** The authorizer of this version's ACLs with `settings` (the broker's, the same on every call). */
+  authorizer (settings: AuthorizerSettings): Authorizer {
+    if (this.#authorizer === null) this.#authorizer = new Authorizer(settings, this.acls)
+    return this.#authorizer
   }
 
   topic (name: string): TopicEntry | undefined {

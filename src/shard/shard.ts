@@ -133,6 +133,8 @@ export class Shard {
   readonly handlers: Map<number, Handler>
   readonly remoteServers: Map<number, RemoteServer>
   advertised: AdvertisedAddress
+  /** The address given to clients of each listener, by listener name (Metadata answers with its connection's). */
+  advertisedListeners: Readonly<Record<string, AdvertisedAddress>>
   table: ShardTable
   readonly #port: MessagePort
   readonly #partitions: Map<string, Array<LocalPartition | undefined>>
@@ -179,6 +181,8 @@ export class Shard {
     doorbells: SharedArrayBuffer
     metadata: ClusterMetadata
     advertised: AdvertisedAddress
+    /** By listener name; absent: every listener advertises `advertised`. */
+    advertisedListeners?: Readonly<Record<string, AdvertisedAddress>>
     handlers: Map<number, Handler>
     remoteServers: Map<number, RemoteServer>
     /** Workers restarting when this one starts (each comes back with a peerUp). */
@@ -193,6 +197,7 @@ export class Shard {
     this.handlers = options.handlers
     this.remoteServers = options.remoteServers
     this.advertised = options.advertised
+    this.advertisedListeners = options.advertisedListeners ?? {}
     this.#port = options.port
     this.#partitions = new Map()
     this.#writers = options.outgoing.map((sab) => sab === null ? null : new RingWriter(sab))
@@ -238,7 +243,8 @@ export class Shard {
       intervalMs: options.config.logCleanerBackoffMs,
       tasks: [new CompactionTask(cleaner)]
     })
-    this.compaction.start()
+    // Kafka's log.cleaner.enable=false: no cleaning at all (compacted topics' logs only grow).
+    if (options.config.logCleanerEnable) this.compaction.start()
   }
 
   // ---- partitions ----------------------------------------------------------------------------------------
@@ -334,12 +340,13 @@ export class Shard {
 
   // ---- connections ---------------------------------------------------------------------------------------
 
-  adopt (socket: Socket): void {
+  /** `listener`: the name of the listener the socket was accepted on (src/config/listeners.ts). */
+  adopt (socket: Socket, listener?: string): void {
     if (this.#stopping || this.#draining) {
       socket.destroy()
       return
     }
-    const connection = Connection.adopt(socket, this)
+    const connection = Connection.adopt(socket, this, listener)
     if (connection !== null) this.#connections.add(connection)
     else this.#port.postMessage({ type: 'connection-closed', worker: this.index })
   }

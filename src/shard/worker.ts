@@ -19,6 +19,8 @@ interface WorkerData {
   doorbells: SharedArrayBuffer
   metadata: import('./shard-table.ts').ClusterMetadata
   advertised: { host: string, port: number }
+  /** Each listener's advertised address, by listener name. */
+  advertisedListeners: Record<string, { host: string, port: number }>
   /** Workers restarting as this one starts; see Shard's header. */
   downPeers: number[]
   /** First call token: a restarted worker numbers its calls apart from its predecessor's. */
@@ -39,7 +41,7 @@ const shard = new Shard({ ...data, logger, port, handlers, remoteServers })
 port.on('message', (message) => {
   switch (message.type) {
     case 'socket':
-      shard.adopt(message.socket)
+      shard.adopt(message.socket, message.listener)
       break
     case 'metadata':
       shard.applyMetadata(message.metadata)
@@ -59,6 +61,7 @@ port.on('message', (message) => {
       break
     case 'advertised':
       shard.advertised = message.advertised
+      if (message.advertisedListeners !== undefined) shard.advertisedListeners = message.advertisedListeners
       break
     case 'metrics-scrape':
       // One answer per scrape of /metrics (src/metrics/broker-metrics.ts): what has dynamic names.

@@ -6,7 +6,8 @@
 // -Date.now(). Node 24+ prints `TimeoutNegativeWarning: -1796228266625 is a negative number` (and runs the timer
 // after 1 ms, to look at an empty queue). With nothing pending and no throttle in force there is nothing to
 // check: a request queued later (push) schedules its own check, and one held back by the in-flight limit is sent
-// when a response frees a slot (checkPendingRequests). The broker is not involved: Shoal never throttles.
+// when a response frees a slot (checkPendingRequests). The broker is not involved: Shoal throttles only clients past a client quota (src/quota/), which
+// sets throttledUntil to a real time and so never makes the delay negative.
 import { createRequire } from 'node:module'
 import kafkajs from 'kafkajs'
 

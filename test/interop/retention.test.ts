@@ -40,6 +40,12 @@ async function offsets (admin: Admin, topic: string): Promise<{ low: number, hig
   return { low: Number(partition.low), high: Number(partition.high) }
 }
 
+/** Creates a one-partition topic of 1 MiB segments with `configs`, and waits for its leader. */
+async function createTopic (admin: Admin, topic: string, configs: Record<string, string>): Promise<void> {
+  const configEntries = Object.entries({ 'segment.bytes': String(kMiB), ...configs }).map(([name, value]) => ({ name, value }))
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries }] })
+}
+
 /** Sends `count` records of 100 KiB in batches of `perSend`. */
 async function produce (producer: Producer, topic: string, count: number, perSend = 4): Promise<void> {
   for (let sent = 0; sent < count; sent += perSend) {
@@ -81,19 +87,7 @@ describe('log retention with kafkajs', () => {
 
   test('retention.bytes keeps the partition near its limit while produce goes on; a consumer below the log start resets to it', async () => {
     const topic = 'retention-bytes'
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{
-        topic,
-        numPartitions: 1,
-        configEntries: [
-          { name: 'segment.bytes', value: String(kMiB) },
-          { name: 'retention.bytes', value: String(2 * kMiB) },
-          { name: 'retention.ms', value: '-1' },
-          { name: 'file.delete.delay.ms', value: '200' }
-        ]
-      }]
-    })
+    await createTopic(admin, topic, { 'retention.bytes': String(2 * kMiB), 'retention.ms': '-1', 'file.delete.delay.ms': '200' })
     // A consumer reads the first records and commits, then goes away while retention deletes them.
     const early: number[] = []
     await produce(producer, topic, 2)
@@ -147,19 +141,7 @@ describe('log retention with kafkajs', () => {
 
   test('retention.ms deletes segments past it as produce goes on, and segment.ms lets it empty a quiet partition', async () => {
     const topic = 'retention-ms'
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{
-        topic,
-        numPartitions: 1,
-        configEntries: [
-          { name: 'segment.bytes', value: String(kMiB) },
-          { name: 'segment.ms', value: '300' },
-          { name: 'retention.ms', value: '1000' },
-          { name: 'file.delete.delay.ms', value: '0' }
-        ]
-      }]
-    })
+    await createTopic(admin, topic, { 'segment.ms': '300', 'retention.ms': '1000', 'file.delete.delay.ms': '0' })
     const received: number[] = []
     consumers.push(await startConsumer(kafka, 'timed', topic, received))
     // Produce until retention has deleted something behind the producer (each round ~400 KiB).

@@ -1,14 +1,15 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  kCleanAborted, kCleanDone, kCleanIdle, kCleanThrottled, kCleanWaitingForDisk, kCleanWorking, LogCleaner,
-  readCleanerCheckpoint
+  kCleanAborted, kCleanDone, kCleanIdle, kCleanThrottled, kCleanWaitingForCodec, kCleanWaitingForDisk, kCleanWorking, LogCleaner,
+  readCleanerCheckpoint, readCleanerDeleteHorizon
 } from '../../src/log/cleaner.ts'
+import { ErrorCode } from '../../src/protocol/errors.ts'
 import { PartitionLog } from '../../src/log/partition-log.ts'
 import { Compression, kAttributesOffset, kCompressionMask, kControlBit, kDeleteHorizonBit, kLastOffsetDeltaOffset, kRecordCountOffset } from '../../src/protocol/record-batch-layout.ts'
-import { buildRecordBatch, parseRecords, type RecordInput } from '../../src/protocol/record-batch.ts'
+import { buildRecordBatch, parseRecords, type BuildBatchOptions, type RecordInput } from '../../src/protocol/record-batch.ts'
 import { readInt64 } from '../../src/protocol/int64.ts'
 import { temporaryDirectory } from './helpers.ts'
 
@@ -48,13 +49,24 @@ function latestPerKey (records: ReadRecord[]): Map<string, { offset: number, val
 }
 
 /** Runs cleanSlice until the clean finishes (or there is none); resolves with the last state. */
-async function cleanFully (cleaner: LogCleaner, log: PartitionLog, configs: Record<string, string>, nowMs: number): Promise<number> {
+async function cleanFully (cleaner: LogCleaner, log: PartitionLog, configs: Record<string, string>, nowMs: number, statesSeen?: Set<number>): Promise<number> {
   const deadline = Date.now() + 60_000
   for (;;) {
     const progress = cleaner.cleanSlice(log, kTopic, configs, nowMs, 20)
-    if (progress.state !== kCleanWorking && progress.state !== kCleanWaitingForDisk && progress.state !== kCleanThrottled) return progress.state
+    statesSeen?.add(progress.state)
+    if (progress.state !== kCleanWorking && progress.state !== kCleanWaitingForDisk && progress.state !== kCleanThrottled &&
+      progress.state !== kCleanWaitingForCodec) return progress.state
     assert.ok(Date.now() < deadline, 'the clean finishes')
     await new Promise(resolve => setImmediate(resolve))
+  }
+}
+
+/** Appends `rounds` batches, each with a record of every key k0 .. k(keys - 1), valued value(round, key). */
+function appendKeyRounds (log: PartitionLog, rounds: number, keys: number, value: (round: number, key: number) => string, options: BuildBatchOptions = {}): void {
+  for (let round = 0; round < rounds; round++) {
+    const records: RecordInput[] = []
+    for (let key = 0; key < keys; key++) records.push(record(`k${key}`, value(round, key)))
+    log.append(buildRecordBatch(records, options), -1)
   }
 }
 
@@ -243,11 +255,7 @@ test('min.compaction.lag.ms keeps recent segments dirty; min.cleanable.dirty.rat
 test('a full dedupe buffer cleans up to the offset it covers; later cleans do the rest', async (t) => {
   const directory = temporaryDirectory(t)
   const log = PartitionLog.open(directory, logConfig(1024 * 1024, 0))
-  for (let round = 0; round < 2; round++) {
-    const records: RecordInput[] = []
-    for (let key = 0; key < 100; key++) records.push(record(`k${key}`, `v${round}-${key}`))
-    log.append(buildRecordBatch(records), -1)
-  }
+  appendKeyRounds(log, 2, 100, (round, key) => `v${round}-${key}`)
   log.rollIfOlderThan(0)
   const cleaner = new LogCleaner({ dedupeBufferBytes: 64 * 16 }) // 64 slots: 57 keys
   assert.equal(await cleanFully(cleaner, log, kCompact, Date.now()), kCleanDone)
@@ -297,50 +305,74 @@ test('internal topics and topics without compact are not cleaned', async (t) => 
   log.close()
 })
 
-test('a crash at each step of the swap, then open(), loses nothing and reads back a consistent log', async (t) => {
+/** Appends round `round` of the keys k0..k39, four a batch, and rolls; notes each key's value in `expected`. */
+function writeRound (log: PartitionLog, round: number, expected: Map<string, string>): void {
+  for (let first = 0; first < 40; first += 4) {
+    const records: RecordInput[] = []
+    for (let key = first; key < first + 4; key++) {
+      records.push(record(`k${key}`, `v${round}-${key}`))
+      expected.set(`k${key}`, `v${round}-${key}`)
+    }
+    log.append(buildRecordBatch(records), -1)
+  }
+  log.rollIfOlderThan(0)
+}
+
+/** Opens the log in `directory` again and checks that no swap file is left and it reads back `expected`. */
+function reopenAndCheck (directory: string, config: ReturnType<typeof logConfig>, nextOffset: number, expected: Map<string, string>, when: string): PartitionLog {
+  const reopened = PartitionLog.open(directory, config)
+  assert.equal(reopened.nextOffset, nextOffset)
+  assert.deepEqual(readdirSync(directory).filter(name => name.endsWith('.swap') || name.endsWith('.cleaned')), [])
+  const { records } = readLog(reopened)
+  assertOffsetsIncrease(records)
+  const latest = latestPerKey(records)
+  assert.equal(latest.size, expected.size, when)
+  for (const [key, value] of expected) assert.equal(latest.get(key)?.value, value, `${key} ${when}`)
+  return reopened
+}
+
+/**
+ * For step = 1, 2, ... until the clean completes: a fresh log of keys k0..k39 written three times (a complete
+ * clean after the second, so that the next one groups several small cleaned segments into one), cleaned by
+ * cleanerFor(step) (which stops or fails its swap at that step); `interrupted` checks the log the clean was
+ * dropped on; then the directory, opened again, must read back every key's last value, and `reopened` checks more.
+ */
+async function atEachSwapStep (t: TestContext, cleanerFor: (step: number) => LogCleaner, interrupted: (log: PartitionLog, step: number) => Promise<void>,
+  reopened: (log: PartitionLog, step: number) => Promise<void>): Promise<number> {
   const config = logConfig(2048, 256)
-  let completed = false
-  for (let steps = 1; !completed; steps++) {
-    assert.ok(steps < 64, 'the swap completes within its steps')
+  for (let step = 1; ; step++) {
+    assert.ok(step < 64, 'the swap completes within its steps')
     const directory = temporaryDirectory(t)
     const log = PartitionLog.open(directory, config)
     const expected = new Map<string, string>()
-    const write = (round: number): void => {
-      for (let first = 0; first < 40; first += 4) {
-        const records: RecordInput[] = []
-        for (let key = first; key < first + 4; key++) {
-          records.push(record(`k${key}`, `v${round}-${key}`))
-          expected.set(`k${key}`, `v${round}-${key}`)
-        }
-        log.append(buildRecordBatch(records), -1)
-      }
-      log.rollIfOlderThan(0)
-    }
-    write(0)
-    write(1)
-    // First a complete clean, so that the next one groups several (small) cleaned segments into one.
+    writeRound(log, 0, expected)
+    writeRound(log, 1, expected)
     assert.equal(await cleanFully(new LogCleaner(), log, kCompact, Date.now()), kCleanDone)
-    write(2)
+    writeRound(log, 2, expected)
     const sealedBefore = log.sealedSegments().length
-    const state = await cleanFully(new LogCleaner({ stopSwapAfterSteps: steps }), log, kCompact, Date.now())
-    completed = state === kCleanDone
-    if (!completed) assert.equal(state, kCleanAborted)
     const nextOffset = log.nextOffset
-    // The crash: the log is abandoned as it is (no close()); a new open() recovers the directory.
-    const reopened = PartitionLog.open(directory, config)
-    assert.equal(reopened.nextOffset, nextOffset)
-    assert.equal(readdirSync(directory).filter(name => name.endsWith('.swap') || name.endsWith('.cleaned')).length, 0)
-    const { records } = readLog(reopened)
-    assertOffsetsIncrease(records)
-    const latest = latestPerKey(records)
-    assert.equal(latest.size, expected.size, `after ${steps} steps`)
-    for (const [key, value] of expected) assert.equal(latest.get(key)?.value, value, `${key} after ${steps} steps`)
-    if (completed) assert.ok(reopened.sealedSegments().length < sealedBefore, 'segments were grouped')
-    // A clean after the recovery finishes the job.
-    assert.equal(await cleanFully(new LogCleaner(), reopened, kCompact, Date.now()) !== kCleanAborted, true)
-    assert.equal(latestPerKey(readLog(reopened).records).size, expected.size)
-    reopened.close()
+    const state = await cleanFully(cleanerFor(step), log, kCompact, Date.now())
+    const completed = state === kCleanDone
+    if (!completed) {
+      assert.equal(state, kCleanAborted)
+      await interrupted(log, step)
+    }
+    const recovered = reopenAndCheck(directory, config, nextOffset, expected, `after step ${step}`)
+    if (completed) assert.ok(recovered.sealedSegments().length < sealedBefore, 'segments were grouped')
+    await reopened(recovered, step)
+    recovered.close()
+    if (completed) return step
   }
+}
+
+test('a crash at each step of the swap, then open(), loses nothing and reads back a consistent log', async (t) => {
+  // The crash: the log is abandoned as it is (no close()); a new open() recovers the directory.
+  await atEachSwapStep(t, (step) => new LogCleaner({ stopSwapAfterSteps: step }), async () => {}, async (reopened) => {
+    // A clean after the recovery finishes the job.
+    const keys = latestPerKey(readLog(reopened).records).size
+    assert.notEqual(await cleanFully(new LogCleaner(), reopened, kCompact, Date.now()), kCleanAborted)
+    assert.equal(latestPerKey(readLog(reopened).records).size, keys)
+  })
 })
 
 test('leftover .cleaned files of a clean interrupted before its swap are removed at open', (t) => {
@@ -392,4 +424,128 @@ test('a segment deleted by retention during a clean drops the clean; the next on
   assert.equal(await cleanFully(cleaner, log, kCompact, now + 61_000), kCleanDone)
   assert.deepEqual(readLog(log).records.map(found => [found.key, found.value]), [['only-1', 'x'], ['a', 'a2'], ['only-2', 'x']])
   log.close()
+})
+
+test('a rename or unlink failing at any step of the swap fails the log; the restart completes or undoes the swap', async (t) => {
+  const steps = await atEachSwapStep(t, (step) => new LogCleaner({ failSwapAtStep: step }), async (log, step) => {
+    assert.equal(log.hasFailed, true, `failed at step ${step}`)
+    assert.throws(() => log.append(buildRecordBatch([record('k0', 'refused')]), -1), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)
+    await assert.rejects(log.flush(), (error: { code: number }) => error.code === ErrorCode.KAFKA_STORAGE_ERROR)
+    assert.equal(await cleanFully(new LogCleaner(), log, kCompact, Date.now()), kCleanIdle, 'a failed log is not cleaned')
+  }, async (reopened) => {
+    reopened.append(buildRecordBatch([record('k0', 'accepted')]), -1)
+    await reopened.flush()
+  })
+  assert.ok(steps > 6, `the swap ran ${steps - 1} file operations`)
+})
+
+/** The base offsets of the log's markers, and whether each carries a delete horizon. */
+function markersOf (log: PartitionLog): Array<[number, boolean]> {
+  return readLog(log).batches
+    .filter(batch => (batch.readUInt16BE(kAttributesOffset) & kControlBit) !== 0 && batch.readInt32BE(kRecordCountOffset) > 0)
+    .map(batch => [readInt64(batch, 0), (batch.readUInt16BE(kAttributesOffset) & kDeleteHorizonBit) !== 0])
+}
+
+test('a marker whose transaction has no data left gets a delete horizon, then goes with its aborted-index entry, also after a restart', async (t) => {
+  const directory = temporaryDirectory(t)
+  const config = logConfig(1024 * 1024, 0)
+  const log = PartitionLog.open(directory, config)
+  const txn = (producerId: number, baseSequence: number): { producerId: number, producerEpoch: number, baseSequence: number, isTransactional: boolean } =>
+    ({ producerId, producerEpoch: 0, baseSequence, isTransactional: true })
+  log.append(buildRecordBatch([record('x', 'x-aborted'), record('y', 'y-aborted')], txn(7, 0)), -1) // 0..1
+  log.append(buildRecordBatch([record('x', 'x-committed')], txn(8, 0)), -1) // 2
+  log.appendMarker(7, 0, false, 0) // 3: ABORT
+  log.appendMarker(8, 0, true, 0) // 4: COMMIT
+  log.append(buildRecordBatch([record('z', 'z0')], txn(8, 1)), -1) // 5
+  log.appendMarker(8, 0, true, 0) // 6
+  log.append(buildRecordBatch([record('w', 'w0')], txn(7, 2)), -1) // 7
+  log.appendMarker(7, 0, true, 0) // 8
+  log.append(buildRecordBatch([record('x', 'x-last')]), -1) // 9
+  log.rollIfOlderThan(0)
+  const configs = { ...kCompact, 'delete.retention.ms': '1000' }
+  const now = 1_000_000_000
+  const cleaner = new LogCleaner()
+  // First clean: the aborted data and the committed x go; their markers stay while the clean removes their data.
+  assert.equal(await cleanFully(cleaner, log, configs, now), kCleanDone)
+  assert.deepEqual(readLog(log).records.map(found => found.offset), [5, 7, 9])
+  assert.deepEqual(markersOf(log), [[3, false], [4, false], [6, false], [8, false]])
+  assert.deepEqual(log.read(0, 1 << 20, true, 1).abortedTransactions?.map(entry => [entry.producerId, entry.lastOffset]), [[7, 3]])
+  // Second clean (new dirty data): markers 3 and 4 have no data left: a delete horizon; the ABORT's entry goes.
+  log.append(buildRecordBatch([record('q', 'q0')]), -1) // 10
+  log.rollIfOlderThan(0)
+  assert.equal(await cleanFully(cleaner, log, configs, now), kCleanDone)
+  assert.deepEqual(markersOf(log), [[3, true], [4, true], [6, false], [8, false]])
+  assert.deepEqual(log.abortedTransactions.entries(), [])
+  assert.deepEqual(log.read(0, 1 << 20, true, 1).abortedTransactions, [])
+  assert.equal(readCleanerDeleteHorizon(directory), now + 1000, 'the pending horizon is in the checkpoint')
+  assert.equal(await cleanFully(cleaner, log, configs, now + 999), kCleanIdle, 'nothing dirty, horizon not reached')
+  log.close()
+  // A restart (a new log and cleaner): the horizon passing alone cleans the markers away.
+  for (const name of readdirSync(directory)) if (name.endsWith('.snapshot')) unlinkSync(join(directory, name))
+  const reopened = PartitionLog.open(directory, config)
+  assert.equal(reopened.lastStableOffset, reopened.nextOffset, 'the replay leaves no transaction open')
+  assert.deepEqual(reopened.abortedTransactions.entries(), [])
+  const restarted = new LogCleaner()
+  assert.equal(await cleanFully(restarted, reopened, configs, now + 999), kCleanIdle)
+  assert.equal(await cleanFully(restarted, reopened, configs, now + 1000), kCleanDone)
+  assert.deepEqual(markersOf(reopened), [[6, false], [8, false]])
+  assert.deepEqual(readLog(reopened).records.map(found => [found.offset, found.value]), [[5, 'z0'], [7, 'w0'], [9, 'x-last'], [10, 'q0']])
+  assert.equal(readCleanerDeleteHorizon(directory), Infinity)
+  assert.equal(await cleanFully(restarted, reopened, configs, now + 5000), kCleanIdle, 'no horizon left')
+  const committed = reopened.read(0, 1 << 20, true, 1)
+  assert.deepEqual(committed.abortedTransactions, [])
+  reopened.close()
+})
+
+test('tombstone horizons survive a restart: the checkpoint keeps the earliest one pending', async (t) => {
+  const directory = temporaryDirectory(t)
+  const config = logConfig(1024 * 1024, 0)
+  const log = PartitionLog.open(directory, config)
+  const configs = { ...kCompact, 'delete.retention.ms': '1000' }
+  log.append(buildRecordBatch([record('a', 'a0'), record('b', 'b0')]), -1)
+  log.append(buildRecordBatch([record('a', null)]), -1)
+  log.rollIfOlderThan(0)
+  const now = 2_000_000_000
+  assert.equal(await cleanFully(new LogCleaner(), log, configs, now), kCleanDone)
+  // A second tombstone, cleaned later: its horizon is later, and the earlier one stays the pending one.
+  log.append(buildRecordBatch([record('b', null)]), -1)
+  log.rollIfOlderThan(0)
+  assert.equal(await cleanFully(new LogCleaner(), log, configs, now + 500), kCleanDone)
+  assert.equal(readCleanerDeleteHorizon(directory), now + 1000)
+  log.close()
+  const reopened = PartitionLog.open(directory, config)
+  const cleaner = new LogCleaner()
+  assert.equal(await cleanFully(cleaner, reopened, configs, now + 1000), kCleanDone)
+  assert.deepEqual(readLog(reopened).records.map(found => [found.key, found.value]), [['b', null]])
+  assert.equal(readCleanerDeleteHorizon(directory), now + 1500, 'the later horizon is pending now')
+  assert.equal(await cleanFully(cleaner, reopened, configs, now + 1500), kCleanDone)
+  assert.deepEqual(readLog(reopened).records, [])
+  reopened.close()
+})
+
+test('a large gzip batch is recompressed off the thread when the cleaner has a resume hook, and the clean goes on after it', async (t) => {
+  const directory = temporaryDirectory(t)
+  const log = PartitionLog.open(directory, logConfig(1024 * 1024, 0))
+  appendKeyRounds(log, 2, 200, (round, key) => `value-${round}-${key}`.padEnd(200, '.'), { compression: Compression.gzip })
+  log.append(buildRecordBatch([record('k0', 'last-0'), record('k1', 'last-1')]), -1) // two keys of the second batch superseded
+  log.rollIfOlderThan(0)
+  let resumed = 0
+  const cleaner = new LogCleaner({ resume: () => { resumed++ }, asyncCodecMinBytes: 1024 })
+  const states = new Set<number>()
+  assert.equal(await cleanFully(cleaner, log, kCompact, Date.now(), states), kCleanDone)
+  assert.ok(states.has(kCleanWaitingForCodec))
+  assert.ok(resumed >= 1)
+  const { records, batches } = readLog(log)
+  assert.deepEqual(batches.map(batch => [batch.readUInt16BE(kAttributesOffset) & kCompressionMask, batch.readInt32BE(kRecordCountOffset)]),
+    [[Compression.gzip, 198], [Compression.none, 2]])
+  const latest = latestPerKey(records)
+  assert.equal(latest.size, 200)
+  assert.equal(latest.get('k0')?.value, 'last-0')
+  assert.equal(latest.get('k1')?.value, 'last-1')
+  assert.equal(latest.get('k7')?.value, 'value-1-7'.padEnd(200, '.'))
+  assert.equal(records.length, 200)
+  log.close()
+  const reopened = PartitionLog.open(directory, logConfig(1024 * 1024, 0))
+  assert.equal(readLog(reopened).records.length, 200)
+  reopened.close()
 })

@@ -1,7 +1,7 @@
 // Log retention (src/log/retention.ts and PartitionLog's deleteOldestSegment / rollIfOlderThan /
 // removeDeletedFiles): by time and by size, whole segments, never the active one, the log start moving, and the
 // `.deleted` files with their delay, across reopen and a crash.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -24,6 +24,26 @@ function appendTimed (log: PartitionLog, from: number, to: number): void {
   }
 }
 
+/** A log in a fresh directory, in small segments, holding batches 0 .. batches - 1 of appendTimed. */
+function openTimedLog (t: TestContext, batches: number): { directory: string, log: PartitionLog } {
+  const directory = temporaryDirectory(t)
+  const log = PartitionLog.open(directory, kSmallSegments)
+  appendTimed(log, 0, batches)
+  return { directory, log }
+}
+
+/**
+ * openTimedLog, then retention by size with a file.delete.delay.ms of an hour deletes all it may (`all`) or one
+ * segment, whose `.deleted` files wait; with the log's start and end offsets after it.
+ */
+function openWithPendingDeletion (t: TestContext, batches: number, all: boolean): { directory: string, log: PartitionLog, start: number, next: number } {
+  const { directory, log } = openTimedLog(t, batches)
+  const config = retention({ retentionBytes: 0, fileDeleteDelayMs: 3_600_000 })
+  if (all) applyRetention(log, config, 0)
+  else deleteOneExpiredSegment(log, config, 0)
+  return { directory, log, start: log.logStartOffset, next: log.nextOffset }
+}
+
 function retention (overrides: Partial<RetentionConfig>): RetentionConfig {
   return { retentionMs: -1, retentionBytes: -1, fileDeleteDelayMs: 0, ...overrides }
 }
@@ -33,9 +53,7 @@ function deletedFiles (directory: string): string[] {
 }
 
 test('retention.ms deletes the sealed segments whose largest timestamp is older than now - retention.ms, oldest first', t => {
-  const directory = temporaryDirectory(t)
-  const log = PartitionLog.open(directory, kSmallSegments)
-  appendTimed(log, 0, 40)
+  const { directory, log } = openTimedLog(t, 40)
   const sealed = log.sealedSegments()
   assert.ok(sealed.length >= 3, `expected several sealed segments, got ${sealed.length}`)
   // Expire exactly the first two segments: their max timestamps are <= the cut, the third's is above it.
@@ -90,9 +108,7 @@ test('retention.ms never deletes the active segment, however old, until segment.
 })
 
 test('retention.bytes deletes the oldest segments while the partition stays at least retention.bytes without them', t => {
-  const directory = temporaryDirectory(t)
-  const log = PartitionLog.open(directory, kSmallSegments)
-  appendTimed(log, 0, 60)
+  const { log } = openTimedLog(t, 60)
   const sizeBefore = log.sizeBytes
   const retentionBytes = Math.floor(sizeBefore / 2)
   assert.equal(retentionBreach(log, retention({ retentionBytes }), 0), kRetentionBySize)
@@ -112,9 +128,7 @@ test('retention.bytes deletes the oldest segments while the partition stays at l
 })
 
 test('either rule deletes: time reports first, then size', t => {
-  const directory = temporaryDirectory(t)
-  const log = PartitionLog.open(directory, kSmallSegments)
-  appendTimed(log, 0, 30)
+  const { log } = openTimedLog(t, 30)
   const oldest = log.sealedSegments()[0]
   assert.equal(retentionBreach(log, retention({ retentionMs: 0, retentionBytes: 0 }), oldest.maxTimestamp + 1), kRetentionByTime)
   assert.equal(retentionBreach(log, retention({ retentionMs: 1_000_000_000, retentionBytes: 0 }), oldest.maxTimestamp + 1), kRetentionBySize)
@@ -122,9 +136,7 @@ test('either rule deletes: time reports first, then size', t => {
 })
 
 test('deleted segments are renamed .deleted and removed once file.delete.delay.ms has passed', t => {
-  const directory = temporaryDirectory(t)
-  const log = PartitionLog.open(directory, kSmallSegments)
-  appendTimed(log, 0, 30)
+  const { directory, log } = openTimedLog(t, 30)
   const oldest = log.sealedSegments()[0]
   const nowMs = 10_000_000
   assert.equal(deleteOneExpiredSegment(log, retention({ retentionBytes: 0, fileDeleteDelayMs: 60_000 }), nowMs), oldest.size)
@@ -145,12 +157,7 @@ test('deleted segments are renamed .deleted and removed once file.delete.delay.m
 })
 
 test('.deleted files left by a close are removed when the log opens again, and the log start stays', t => {
-  const directory = temporaryDirectory(t)
-  const log = PartitionLog.open(directory, kSmallSegments)
-  appendTimed(log, 0, 30)
-  applyRetention(log, retention({ retentionBytes: 0, fileDeleteDelayMs: 3_600_000 }), 0)
-  const start = log.logStartOffset
-  const next = log.nextOffset
+  const { directory, log, start, next } = openWithPendingDeletion(t, 30, true)
   const values = valuesOf(log.read(start, 1 << 20, true).records)
   assert.ok(deletedFiles(directory).length > 0)
   log.close()
@@ -164,12 +171,7 @@ test('.deleted files left by a close are removed when the log opens again, and t
 })
 
 test('a crash between the rename and the removal, or between the checkpoint and the rename, recovers the same log', t => {
-  const directory = temporaryDirectory(t)
-  const log = PartitionLog.open(directory, kSmallSegments)
-  appendTimed(log, 0, 40)
-  deleteOneExpiredSegment(log, retention({ retentionBytes: 0, fileDeleteDelayMs: 3_600_000 }), 0)
-  const start = log.logStartOffset
-  const next = log.nextOffset
+  const { directory, log, start, next } = openWithPendingDeletion(t, 40, false)
   const second = log.sealedSegments()[0]
   assert.ok(deletedFiles(directory).length === 3)
   // Crash 1: no close (no clean-shutdown marker), the .deleted files still there.
@@ -216,5 +218,28 @@ test('updateSegmentConfig makes later rolls follow the new segment.bytes and seg
   assert.ok(log.segmentCount > 1, `expected rolls at 1 KiB, got ${log.segmentCount} segment(s)`)
   assert.equal(log.rollIfOlderThan(1000, Date.now() + 1000), true)
   assert.throws(() => log.updateSegmentConfig(0, undefined), RangeError)
+  log.close()
+})
+
+test('DeleteRecords renames the segments below the new log start .deleted and removes them after file.delete.delay.ms, as retention does', t => {
+  const { directory, log } = openTimedLog(t, 60)
+  const sealed = log.sealedSegments()
+  assert.ok(sealed.length >= 4, `${sealed.length} sealed segments`)
+  const nowMs = 10_000_000
+  log.deleteRecordsBefore(sealed[2].baseOffset, 60_000, nowMs)
+  assert.equal(log.logStartOffset, sealed[2].baseOffset)
+  const name = (base: number): string => String(base).padStart(20, '0')
+  assert.deepEqual(deletedFiles(directory), [sealed[0].baseOffset, sealed[1].baseOffset].flatMap(base =>
+    [`${name(base)}.index.deleted`, `${name(base)}.log.deleted`, `${name(base)}.timeindex.deleted`]))
+  assert.equal(existsSync(sealed[0].logPath), false)
+  assert.equal(log.read(sealed[1].baseOffset, 1 << 20, true).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE)
+  assert.equal(log.removeDeletedFiles(nowMs + 59_999), 0)
+  assert.equal(log.removeDeletedFiles(nowMs + 60_000), 6)
+  assert.deepEqual(deletedFiles(directory), [])
+  // The default delay (0) removes them at once.
+  log.deleteRecordsBefore(sealed[3].baseOffset)
+  assert.deepEqual(deletedFiles(directory), [])
+  assert.equal(existsSync(sealed[2].logPath), false)
+  assert.equal(log.pendingDeletedFiles, 0)
   log.close()
 })
