@@ -48,6 +48,8 @@ export function defaultPrerequisites (env: NodeJS.ProcessEnv = process.env, root
   const python = '/usr/bin/python3'
   return [
     { what: `${kcat} (on PATH)`, from: { apt: 'kcat' }, present: () => findExecutable(kcat, env.PATH) },
+    // test/net/tls-certificates.ts makes the TLS tests' CA and certificates with it.
+    { what: 'openssl (on PATH)', from: { apt: 'openssl' }, present: () => findExecutable('openssl', env.PATH) },
     {
       what: `${python} with confluent_kafka`,
       from: { apt: 'python3-confluent-kafka' },
@@ -62,7 +64,7 @@ export function defaultPrerequisites (env: NodeJS.ProcessEnv = process.env, root
 }
 
 /** The Debian packages .ci/run installs; `npm run setup` installs the same. */
-export const kAptPackages = 'kcat librdkafka-dev python3-confluent-kafka'
+export const kAptPackages = 'kcat librdkafka-dev python3-confluent-kafka openssl'
 
 /** null when everything is there, else the one message for the whole run. */
 export function checkPrerequisites (prerequisites: readonly Prerequisite[]): string | null {

@@ -28,7 +28,8 @@ import { Controller, type AdminOp } from './admin/controller.ts'
 import { dynamicBrokerSetting, installBrokerConfigs } from './config/broker-configs.ts'
 import { createRingBuffer, Doorbells, resetRingBuffer } from './shard/ring.ts'
 import { ConfigError, type BrokerConfig } from './config/config.ts'
-import { isSaslListener } from './config/listeners.ts'
+import { isSaslListener, isTlsListener } from './config/listeners.ts'
+import { checkTlsFiles, watchTlsReload } from './net/tls.ts'
 import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
@@ -122,6 +123,9 @@ const kDownConnections = 2 ** 30
 const kRestartWindowMs = 10_000
 
 export async function startBroker (config: BrokerConfig, logger: Logger): Promise<Broker> {
+  // TLS listeners: certificate files that do not load stop the start here (src/net/tls.ts), not at a first client.
+  const tlsListeners = config.listeners.some(isTlsListener)
+  if (tlsListeners) checkTlsFiles(config)
   const controller = new Controller(config.dataDir, config.defaultPartitions, logger, { maxPartitionsPerTopic: config.maxPartitionsPerTopic, maxBrokerPartitions: config.maxBrokerPartitions, maxTopics: config.maxTopics })
   // Dynamic broker configs and logger levels reach this thread too (topic defaults in CreateTopics answers, the
   // main thread's log level), before every worker gets the same version.
@@ -148,7 +152,9 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   const addedUsers = await controller.addInitialScramCredentials(config.initialScramCredentials)
   if (addedUsers.length > 0) logger.info(`SCRAM users added: ${addedUsers.join(', ')}`)
   const saslListeners = config.listeners.filter(isSaslListener)
-  if (saslListeners.length > 0 && !controller.hasScramCredentials && !config.saslAllowNoUsers) {
+  // OAUTHBEARER needs no stored user (the JWKS vouches for its tokens): the check is for the user-store mechanisms.
+  const needsUsers = config.saslEnabledMechanisms.some((mechanism) => mechanism !== 'OAUTHBEARER')
+  if (saslListeners.length > 0 && needsUsers && !controller.hasScramCredentials && !config.saslAllowNoUsers) {
     throw new ConfigError(`SASL listener ${saslListeners.map((listener) => listener.name).join(', ')} but no SCRAM user stored or given: add users with --scram-users or --scram-users-file, or start with --sasl-allow-no-users`)
   }
   const handles: WorkerHandle[] = []
@@ -396,6 +402,15 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   }
   if (snapshotDir !== undefined && process.env.SHOAL_TEST_HOOKS !== '1') process.on('SIGUSR2', onSnapshotSignal)
 
+  // SIGHUP rereads the certificate files; only files that load reach the workers, which use them for new
+  // connections (existing ones keep their context).
+  const stopTlsReload = tlsListeners
+    ? watchTlsReload(config, () => {
+      logger.info('SIGHUP: TLS certificates reloaded; new connections get them')
+      for (const handle of handles) if (handle.up) handle.worker.postMessage({ type: 'tls-reload' })
+    }, (reason) => logger.error(`SIGHUP: TLS certificates not reloaded, the old ones stay: ${reason}`))
+    : () => {}
+
   let next = 0
   // One server per listener; a socket goes to its worker with the name of the listener it came in on.
   const accept = (socket: Socket, listener: string): void => {
@@ -462,6 +477,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       reclaim.close()
       process.off('SIGUSR2', onTestSignal)
       process.off('SIGUSR2', onSnapshotSignal)
+      stopTlsReload()
       for (const server of servers) server.close()
       for (const handle of handles) if (handle.restartTimer !== null) clearTimeout(handle.restartTimer)
       const live = handles.filter((handle) => handle.up)

@@ -19,7 +19,7 @@ import type { ClusterMetadata, TopicMetadata } from '../shard/shard-table.ts'
 import { alterScramCredentials, hasAnyCredential, kNoScramCredentials, type ScramAlterationResult, type ScramDeletion, type ScramUpsertion, type StoredScramCredentials } from '../auth/credentials.ts'
 import { alterClientQuotas, kNoClientQuotas, type AlterEntry, type AlterResult } from '../quota/client-quotas.ts'
 import type { Logger } from '../logger.ts'
-import { clipName } from '../group/clip.ts'
+import { clipName } from '../protocol/clip.ts'
 import { filterMatches, sameBinding, type AclBinding, type AclBindingFilter } from '../auth/acl.ts'
 
 /** Producer ids are reserved on disk in blocks, so that a crash never hands out an id twice. */

@@ -9,6 +9,7 @@
 //
 // No imports from shard/, net/, handlers/ or admin/: this module is shared by the controller (main thread) and
 // every worker.
+import { clipName } from '../protocol/clip.ts'
 
 export const ResourceType = {
   UNKNOWN: 0, ANY: 1, TOPIC: 2, GROUP: 3, CLUSTER: 4, TRANSACTIONAL_ID: 5, DELEGATION_TOKEN: 6, USER: 7
@@ -83,7 +84,7 @@ export function newBindingError (binding: AclBinding): string | null {
   if (permission !== AclPermissionType.ALLOW && permission !== AclPermissionType.DENY) return `Invalid permissionType ${binding.permissionType}`
   if (typeof binding.resourceName !== 'string' || binding.resourceName === '') return 'Resource name should not be empty'
   if (resourceType === ResourceType.CLUSTER && binding.resourceName !== kClusterName) return `The only valid name for the CLUSTER resource is ${kClusterName}`
-  if (typeof binding.principal !== 'string' || !isValidPrincipal(binding.principal)) return `Could not parse principal from \`${binding.principal}\` (no colon is present separating the principal type from name)`
+  if (typeof binding.principal !== 'string' || !isValidPrincipal(binding.principal)) return `Could not parse principal from \`${clipName(String(binding.principal))}\` (no colon is present separating the principal type from name)`
   if (typeof binding.host !== 'string' || binding.host === '') return 'Invalid empty host'
   return null
 }

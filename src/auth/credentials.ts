@@ -12,7 +12,7 @@ import {
 } from './scram.ts'
 
 export type { ScramMechanismName }
-export type SaslMechanismName = ScramMechanismName | 'PLAIN'
+export type SaslMechanismName = ScramMechanismName | 'PLAIN' | 'OAUTHBEARER'
 
 /** One user's keys for one mechanism, as persisted. */
 export interface StoredScramCredential {
@@ -40,14 +40,14 @@ export function hasAnyCredential (store: StoredScramCredentials): boolean {
   return false
 }
 
-const kSaslMechanisms: ReadonlySet<string> = new Set(['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'])
+const kSaslMechanisms: ReadonlySet<string> = new Set(['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN', 'OAUTHBEARER'])
 
-/** `sasl.enabled.mechanisms`: a comma-separated list of SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN. */
+/** `sasl.enabled.mechanisms`: a comma-separated list of SCRAM-SHA-256, SCRAM-SHA-512, PLAIN and OAUTHBEARER. */
 export function parseSaslMechanisms (value: string, where: string): SaslMechanismName[] {
   const mechanisms: SaslMechanismName[] = []
   for (const part of value.split(',').map((text) => text.trim()).filter((text) => text !== '')) {
     const name = part.toUpperCase()
-    if (!kSaslMechanisms.has(name)) throw new ConfigError(`${where}: unsupported SASL mechanism "${part}" (SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN)`)
+    if (!kSaslMechanisms.has(name)) throw new ConfigError(`${where}: unsupported SASL mechanism "${part}" (SCRAM-SHA-256, SCRAM-SHA-512, PLAIN or OAUTHBEARER)`)
     if (!mechanisms.includes(name as SaslMechanismName)) mechanisms.push(name as SaslMechanismName)
   }
   return mechanisms

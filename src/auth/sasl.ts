@@ -18,6 +18,9 @@
 // PLAIN (RFC 4616: `[authzid] NUL authcid NUL password`) checks the password against the SCRAM store: the
 // password is salted and stretched with a stored salt and iteration count (SCRAM-SHA-256's, else SCRAM-SHA-512's)
 // and the StoredKey compared, so there is one user store. Kafka's PLAIN reads JAAS-configured users instead.
+// OAUTHBEARER (src/auth/oauthbearer.ts) verifies a JWT against the JWKS; the principal is its subject claim, and
+// the session's lifetime is capped by the token's `exp` when --connections-max-reauth-ms is set.
+import { clipName } from '../protocol/clip.ts'
 import { pbkdf2 } from 'node:crypto'
 import { timingSafeEqual } from 'node:crypto'
 import { count } from '../counters.ts'
@@ -27,6 +30,7 @@ import {
   scramMechanismByName, type CredentialLookup
 } from './scram.ts'
 import type { SaslMechanismName } from './credentials.ts'
+import { OAuthBearerServer, type OAuthBearerValidator } from './oauthbearer.ts'
 
 /** API keys served before authentication. */
 const kApiVersions = 18
@@ -41,6 +45,8 @@ export interface SaslOptions {
   readonly lookup: CredentialLookup
   /** connections.max.reauth.ms; 0: sessions do not expire. */
   readonly reauthMs: number
+  /** OAUTHBEARER's token verifier (src/auth/oauthbearer.ts); needed only when OAUTHBEARER is enabled. */
+  readonly oauthBearer?: OAuthBearerValidator | null
 }
 
 export type SaslStepResult =
@@ -66,6 +72,7 @@ export class SaslSession {
   #rawTokens: boolean
   #mechanism: SaslMechanismName | null
   #scram: ScramServer | null
+  #oauthBearer: OAuthBearerServer | null
   /** The authenticated principal (kept through a re-authentication, which must name the same user). */
   #principal: KafkaPrincipal | null
   /** Date.now() at which the session expires; 0: never. */
@@ -77,6 +84,7 @@ export class SaslSession {
     this.#rawTokens = false
     this.#mechanism = null
     this.#scram = null
+    this.#oauthBearer = null
     this.#principal = null
     this.#expiresAt = 0
   }
@@ -125,12 +133,14 @@ export class SaslSession {
     const enabled = this.#options.mechanisms.find((name) => name === mechanism)
     if (enabled === undefined || (this.#state === 'authenticated' && enabled !== this.#mechanism)) {
       this.#state = 'failed'
-      return { errorCode: kUnsupportedSaslMechanism, errorMessage: `Unsupported SASL mechanism ${mechanism}`, mechanisms }
+      return { errorCode: kUnsupportedSaslMechanism, errorMessage: `Unsupported SASL mechanism ${clipName(mechanism)}`, mechanisms }
     }
     this.#mechanism = enabled
     this.#rawTokens = version === 0
     const scram = scramMechanismByName(enabled)
     this.#scram = scram === undefined ? null : new ScramServer(scram, this.#options.lookup)
+    const validator = this.#options.oauthBearer ?? null
+    this.#oauthBearer = enabled === 'OAUTHBEARER' && validator !== null ? new OAuthBearerServer(validator) : null
     this.#state = 'authenticate'
     return { errorCode: 0, errorMessage: null, mechanisms }
   }
@@ -147,8 +157,18 @@ export class SaslSession {
     }
     let user: string
     let bytes: Buffer
+    /** OAUTHBEARER: when the token expires (KIP-368 caps the session there); 0 otherwise. */
+    let credentialExpiresAt = 0
     try {
-      if (this.#scram !== null) {
+      if (mechanism === 'OAUTHBEARER') {
+        if (this.#oauthBearer === null) throw new ScramError('Authentication failed: OAUTHBEARER has no JWKS (--sasl-oauthbearer-jwks-endpoint-url)')
+        const step = await this.#oauthBearer.step(token, now)
+        if (step.kind === 'challenge') return { kind: 'challenge', bytes: step.bytes }
+        if (step.kind === 'failure') throw new ScramError(step.message)
+        user = step.subject
+        bytes = kEmpty
+        credentialExpiresAt = step.expiresAtMs
+      } else if (this.#scram !== null) {
         const step = this.#scram.step(token)
         if (!step.done) return { kind: 'challenge', bytes: step.message }
         user = step.user
@@ -169,8 +189,12 @@ export class SaslSession {
     }
     this.#state = 'authenticated'
     this.#scram = null
+    this.#oauthBearer = null
     this.#principal ??= Object.freeze({ type: 'User', name: user })
-    const lifetime = this.#options.reauthMs
+    // KIP-368: a session ends at connections.max.reauth.ms, or earlier when its credential (a JWT) expires first.
+    const lifetime = this.#options.reauthMs > 0 && credentialExpiresAt > 0
+      ? Math.max(1, Math.min(this.#options.reauthMs, credentialExpiresAt - now))
+      : this.#options.reauthMs
     this.#expiresAt = lifetime > 0 ? now + lifetime : 0
     countOutcome('succeeded', mechanism)
     return { kind: 'success', bytes, principal: this.#principal, sessionLifetimeMs: lifetime }

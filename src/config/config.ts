@@ -10,8 +10,10 @@ import { resolve } from 'node:path'
 import { ConfigError } from './config-error.ts'
 import { parseProperties } from './properties.ts'
 import { isStaticBrokerConfig, parseStaticBrokerConfig } from './broker-configs.ts'
-import { checkKafkaListenerProperty, isSaslListener, parseHostPort, parseListeners, type ListenerConfig } from './listeners.ts'
+import { checkKafkaListenerProperty, isSaslListener, isTlsListener, parseHostPort, parseListeners, type ListenerConfig } from './listeners.ts'
+import { parsePrincipalMappingRules } from '../auth/principal-mapping.ts'
 import { parseSaslMechanisms, parseScramUsers, type SaslMechanismName, type StoredScramCredentials } from '../auth/credentials.ts'
+import type { OAuthBearerConfig } from '../auth/oauthbearer.ts'
 
 export { ConfigError }
 
@@ -42,6 +44,19 @@ export interface BrokerConfig {
   readonly initialScramCredentials: StoredScramCredentials
   /** Start a SASL listener even with no SCRAM user at all (nobody can log in until one is added). */
   readonly saslAllowNoUsers: boolean
+  /** A connection on a SASL listener not authenticated this long after it was accepted is closed (0 = no limit). */
+  readonly saslAuthenticationTimeoutMs: number
+  /** SASL/OAUTHBEARER's JWT validation (Kafka's sasl.oauthbearer.*, KIP-768); null unless a JWKS URL is given. */
+  readonly oauthBearer: OAuthBearerConfig | null
+  /** TLS listeners (src/net/tls.ts): PEM files, read at start and again on SIGHUP; null where not given. */
+  readonly sslCertificateChain: string | null
+  readonly sslPrivateKey: string | null
+  readonly sslTruststore: string | null
+  /** Kafka's `ssl.client.auth`. */
+  readonly sslClientAuth: 'none' | 'requested' | 'required'
+  /** Kafka's `ssl.principal.mapping.rules`, as given (src/auth/principal-mapping.ts parses it). */
+  readonly sslPrincipalMappingRules: string
+  readonly sslHandshakeTimeoutMs: number
   readonly dataDir: string
   readonly workers: number
   readonly defaultPartitions: number
@@ -175,14 +190,27 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--config', env: 'SHOAL_CONFIG', property: null, help: 'a server.properties-style file of settings, in Kafka\'s property names where they mean the same (flags and SHOAL_* variables win over it)' },
   { flag: '--listen', flagAliases: ['--listeners'], env: 'SHOAL_LISTEN', property: 'listeners', fromProperty: (value, where) => checkKafkaListenerProperty(value, where, false), help: 'host:port to accept Kafka clients on, or (also as --listeners) Kafka\'s list NAME://host:port,... e.g. PLAINTEXT://0.0.0.0:9092,SASL_PLAINTEXT://0.0.0.0:9094 (default 127.0.0.1:9092; port 0 = any free port)' },
   { flag: '--advertised-listener', flagAliases: ['--advertised-listeners'], env: 'SHOAL_ADVERTISED_LISTENER', property: 'advertised.listeners', fromProperty: (value, where) => checkKafkaListenerProperty(value, where, true), help: 'host:port clients are told to connect to, or (also as --advertised-listeners) NAME://host:port,... per listener (default: each listener\'s address)' },
-  { flag: '--listener-security-protocol-map', env: 'SHOAL_LISTENER_SECURITY_PROTOCOL_MAP', property: 'listener.security.protocol.map', help: 'NAME:PROTOCOL,... security protocol of each listener name, PLAINTEXT or SASL_PLAINTEXT (default: PLAINTEXT and SASL_PLAINTEXT map to themselves)' },
-  { flag: '--sasl-enabled-mechanisms', env: 'SHOAL_SASL_ENABLED_MECHANISMS', property: 'sasl.enabled.mechanisms', help: 'SASL mechanisms SASL listeners offer: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (default SCRAM-SHA-256,SCRAM-SHA-512)' },
+  { flag: '--listener-security-protocol-map', env: 'SHOAL_LISTENER_SECURITY_PROTOCOL_MAP', property: 'listener.security.protocol.map', help: 'NAME:PROTOCOL,... security protocol of each listener name, PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default: each protocol\'s name maps to itself)' },
+  { flag: '--sasl-enabled-mechanisms', env: 'SHOAL_SASL_ENABLED_MECHANISMS', property: 'sasl.enabled.mechanisms', help: 'SASL mechanisms SASL listeners offer: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN, OAUTHBEARER (default SCRAM-SHA-256,SCRAM-SHA-512)' },
   { flag: '--connections-max-reauth-ms', env: 'SHOAL_CONNECTIONS_MAX_REAUTH_MS', property: 'connections.max.reauth.ms', help: 'lifetime of a SASL session (KIP-368); a connection not re-authenticated by then is closed at its next request; 0 = no expiry (default 0)' },
   { flag: '--sasl-server-max-receive-size', env: 'SHOAL_SASL_SERVER_MAX_RECEIVE_SIZE', property: 'sasl.server.max.receive.size', help: 'largest frame a SASL listener reads before authentication; a larger one closes the connection (default 524288)' },
   { flag: '--connection-failed-authentication-delay-ms', env: 'SHOAL_CONNECTION_FAILED_AUTHENTICATION_DELAY_MS', property: 'connection.failed.authentication.delay.ms', help: 'how long a failed SASL authentication waits before it is answered and the connection closed (default 100)' },
   { flag: '--scram-users', env: 'SHOAL_SCRAM_USERS', property: 'shoal.scram.users', help: 'SCRAM users to create at start if not stored yet, kafka-storage --add-scram\'s syntax: SCRAM-SHA-256=[name=alice,password=secret],SCRAM-SHA-512=[name=bob,password=x,iterations=8192]' },
   { flag: '--scram-users-file', env: 'SHOAL_SCRAM_USERS_FILE', property: 'shoal.scram.users.file', help: 'a file of SCRAM users to create at start if not stored yet, one --scram-users entry a line (# comments)' },
   { flag: '--sasl-allow-no-users', env: 'SHOAL_SASL_ALLOW_NO_USERS', property: 'shoal.sasl.allow.no.users', help: 'start a SASL listener with no SCRAM user stored or given (default false: that is an error)', boolean: true },
+  { flag: '--sasl-authentication-timeout-ms', env: 'SHOAL_SASL_AUTHENTICATION_TIMEOUT_MS', property: 'shoal.sasl.authentication.timeout.ms', help: 'a connection on a SASL listener that has not authenticated this long after it was accepted is closed, however slowly it keeps sending; 0 = no limit (default 30000)' },
+  { flag: '--sasl-oauthbearer-jwks-endpoint-url', env: 'SHOAL_SASL_OAUTHBEARER_JWKS_ENDPOINT_URL', property: 'sasl.oauthbearer.jwks.endpoint.url', help: 'the JWKS OAUTHBEARER tokens are verified against (RS256, ES256): file:///path or an https URL, read at start and refreshed; needed when --sasl-enabled-mechanisms has OAUTHBEARER' },
+  { flag: '--sasl-oauthbearer-jwks-endpoint-refresh-ms', env: 'SHOAL_SASL_OAUTHBEARER_JWKS_ENDPOINT_REFRESH_MS', property: 'sasl.oauthbearer.jwks.endpoint.refresh.ms', help: 'how often the JWKS is read again; a failed read keeps the last good keys (default 3600000)' },
+  { flag: '--sasl-oauthbearer-expected-audience', env: 'SHOAL_SASL_OAUTHBEARER_EXPECTED_AUDIENCE', property: 'sasl.oauthbearer.expected.audience', help: 'comma-separated audiences; a token whose aud names none of them is refused (default: any audience)' },
+  { flag: '--sasl-oauthbearer-expected-issuer', env: 'SHOAL_SASL_OAUTHBEARER_EXPECTED_ISSUER', property: 'sasl.oauthbearer.expected.issuer', help: 'the iss a token must carry (default: any issuer)' },
+  { flag: '--sasl-oauthbearer-sub-claim-name', env: 'SHOAL_SASL_OAUTHBEARER_SUB_CLAIM_NAME', property: 'sasl.oauthbearer.sub.claim.name', help: 'the token claim that names the principal User:NAME (default sub)' },
+  { flag: '--sasl-oauthbearer-clock-skew-seconds', env: 'SHOAL_SASL_OAUTHBEARER_CLOCK_SKEW_SECONDS', property: 'sasl.oauthbearer.clock.skew.seconds', help: 'leeway when checking a token\'s exp and nbf against the clock (default 30)' },
+  { flag: '--ssl-certificate-chain', env: 'SHOAL_SSL_CERTIFICATE_CHAIN', property: 'ssl.keystore.location', help: 'PEM file of the certificate chain SSL and SASL_SSL listeners present (server certificate first), and of its private key unless --ssl-private-key names another file; Kafka\'s ssl.keystore.location with ssl.keystore.type=PEM. Reread on SIGHUP' },
+  { flag: '--ssl-private-key', env: 'SHOAL_SSL_PRIVATE_KEY', property: 'shoal.ssl.private.key.location', help: 'PEM file of the private key of --ssl-certificate-chain (unencrypted; default: the key in that file)' },
+  { flag: '--ssl-truststore', env: 'SHOAL_SSL_TRUSTSTORE', property: 'ssl.truststore.location', help: 'PEM file of the CA certificates that client certificates are checked against; Kafka\'s ssl.truststore.location with ssl.truststore.type=PEM (default: Node\'s bundled CAs)' },
+  { flag: '--ssl-client-auth', env: 'SHOAL_SSL_CLIENT_AUTH', property: 'ssl.client.auth', help: 'none | requested | required: whether TLS listeners ask clients for a certificate, and refuse those without one (default none)' },
+  { flag: '--ssl-principal-mapping-rules', env: 'SHOAL_SSL_PRINCIPAL_MAPPING_RULES', property: 'ssl.principal.mapping.rules', help: 'how a client certificate\'s subject (RFC 2253, CN=alice,O=Acme) becomes the principal on SSL listeners: RULE:pattern/replacement/[LU],...,DEFAULT (default DEFAULT: the subject as it is)' },
+  { flag: '--ssl-handshake-timeout-ms', env: 'SHOAL_SSL_HANDSHAKE_TIMEOUT_MS', property: 'shoal.ssl.handshake.timeout.ms', help: 'a TLS handshake not done this long after the connection is accepted closes it, counted in tls-handshake-failures (default 10000)' },
   { flag: '--data-dir', env: 'SHOAL_DATA_DIR', property: 'log.dirs', aliases: ['log.dir'], fromProperty: oneLogDir, help: 'directory for partition logs and metadata (default ./data)' },
   { flag: '--workers', env: 'SHOAL_WORKERS', property: 'shoal.workers', help: 'partition worker threads (default: number of cores)' },
   { flag: '--default-partitions', env: 'SHOAL_DEFAULT_PARTITIONS', property: 'num.partitions', help: 'partitions of auto-created topics and of CreateTopics with -1 (default 1)' },
@@ -291,6 +319,11 @@ function parseInteger (value: string, what: string, min: number): number {
   const n = Number(value)
   if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new ConfigError(`${what}: expected an integer >= ${min}, got "${value}"`)
   return n
+}
+
+/** A setting's value, null where absent or empty. */
+function nonEmpty (value: string | undefined): string | null {
+  return value === undefined || value === '' ? null : value
 }
 
 function parseBoolean (value: string, what: string): boolean {
@@ -486,6 +519,26 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
   ])
   const anySasl = listeners.some(isSaslListener)
   if (anySasl && saslEnabledMechanisms.length === 0) throw new ConfigError(`${where('--sasl-enabled-mechanisms')}: a SASL listener needs at least one mechanism`)
+  const jwksEndpointUrl = nonEmpty(get('--sasl-oauthbearer-jwks-endpoint-url'))
+  if (jwksEndpointUrl !== null && !/^(file|https?):/i.test(jwksEndpointUrl)) throw new ConfigError(`${where('--sasl-oauthbearer-jwks-endpoint-url')}: expected a file:// or https:// URL, got "${jwksEndpointUrl}"`)
+  if (anySasl && saslEnabledMechanisms.includes('OAUTHBEARER') && jwksEndpointUrl === null) throw new ConfigError(`${where('--sasl-enabled-mechanisms')}: OAUTHBEARER needs --sasl-oauthbearer-jwks-endpoint-url (sasl.oauthbearer.jwks.endpoint.url)`)
+  const oauthBearer: OAuthBearerConfig | null = jwksEndpointUrl === null
+    ? null
+    : {
+        jwksEndpointUrl,
+        jwksRefreshMs: parseInteger(get('--sasl-oauthbearer-jwks-endpoint-refresh-ms') ?? '3600000', where('--sasl-oauthbearer-jwks-endpoint-refresh-ms'), 0),
+        expectedAudience: (get('--sasl-oauthbearer-expected-audience') ?? '').split(',').map((part) => part.trim()).filter((part) => part !== ''),
+        expectedIssuer: nonEmpty(get('--sasl-oauthbearer-expected-issuer')),
+        subClaimName: nonEmpty(get('--sasl-oauthbearer-sub-claim-name')) ?? 'sub',
+        clockSkewSeconds: parseInteger(get('--sasl-oauthbearer-clock-skew-seconds') ?? '30', where('--sasl-oauthbearer-clock-skew-seconds'), 0)
+      }
+  const sslClientAuth = (get('--ssl-client-auth') ?? 'none').toLowerCase()
+  if (sslClientAuth !== 'none' && sslClientAuth !== 'requested' && sslClientAuth !== 'required') throw new ConfigError(`${where('--ssl-client-auth')}: expected none, requested or required, got "${sslClientAuth}"`)
+  const sslPrincipalMappingRules = get('--ssl-principal-mapping-rules') ?? 'DEFAULT'
+  parsePrincipalMappingRules(sslPrincipalMappingRules, where('--ssl-principal-mapping-rules'))
+  const sslCertificateChain = nonEmpty(get('--ssl-certificate-chain'))
+  const tlsListeners = listeners.filter(isTlsListener)
+  if (tlsListeners.length > 0 && sslCertificateChain === null) throw new ConfigError(`${where('--listen')}: TLS listener ${tlsListeners.map((listener) => listener.name).join(', ')} needs a certificate: --ssl-certificate-chain (ssl.keystore.location)`)
   const logLevel = (get('--log-level') ?? 'info') as LogLevel
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`${where('--log-level')}: unknown level "${logLevel}"`)
   const logFormat = (get('--log-format') ?? 'text') as LogFormat
@@ -506,6 +559,14 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     connectionFailedAuthenticationDelayMs: parseInteger(get('--connection-failed-authentication-delay-ms') ?? '100', where('--connection-failed-authentication-delay-ms'), 0),
     initialScramCredentials,
     saslAllowNoUsers: parseBoolean(get('--sasl-allow-no-users') ?? 'false', where('--sasl-allow-no-users')),
+    oauthBearer,
+    saslAuthenticationTimeoutMs: parseInteger(get('--sasl-authentication-timeout-ms') ?? '30000', where('--sasl-authentication-timeout-ms'), 0),
+    sslCertificateChain: sslCertificateChain === null ? null : resolve(sslCertificateChain),
+    sslPrivateKey: nonEmpty(get('--ssl-private-key')) === null ? null : resolve(get('--ssl-private-key') as string),
+    sslTruststore: nonEmpty(get('--ssl-truststore')) === null ? null : resolve(get('--ssl-truststore') as string),
+    sslClientAuth,
+    sslPrincipalMappingRules,
+    sslHandshakeTimeoutMs: parseInteger(get('--ssl-handshake-timeout-ms') ?? '10000', where('--ssl-handshake-timeout-ms'), 1),
     dataDir: resolve(get('--data-dir') ?? './data'),
     workers: parseInteger(get('--workers') ?? String(availableParallelism()), where('--workers'), 1),
     defaultPartitions: parseInteger(get('--default-partitions') ?? '1', where('--default-partitions'), 1),

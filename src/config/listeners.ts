@@ -8,11 +8,11 @@
 // DescribeCluster, FindCoordinator); a listener it does not name advertises its own address.
 //
 // Shoal's own `--listen host:port` is one PLAINTEXT listener named PLAINTEXT (and `--advertised-listener host:port`
-// its advertised address). TLS is not implemented: a listener whose protocol is SSL or SASL_SSL is refused.
+// its advertised address). SSL and SASL_SSL listeners speak TLS (src/net/tls.ts), with the --ssl-* settings.
 
 import { ConfigError } from './config-error.ts'
 
-export type SecurityProtocol = 'PLAINTEXT' | 'SASL_PLAINTEXT'
+export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL'
 
 const kKnownProtocols: ReadonlySet<string> = new Set(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'])
 
@@ -30,7 +30,12 @@ export interface ListenerConfig {
 
 /** Whether a listener authenticates its connections with SASL before serving them. */
 export function isSaslListener (listener: { readonly securityProtocol: string }): boolean {
-  return listener.securityProtocol === 'SASL_PLAINTEXT'
+  return listener.securityProtocol === 'SASL_PLAINTEXT' || listener.securityProtocol === 'SASL_SSL'
+}
+
+/** Whether a listener's connections speak TLS (SSL, SASL_SSL): src/net/tls.ts wraps them on their worker. */
+export function isTlsListener (listener: { readonly securityProtocol: string }): boolean {
+  return listener.securityProtocol === 'SSL' || listener.securityProtocol === 'SASL_SSL'
 }
 
 interface Entry {
@@ -136,9 +141,6 @@ export function parseListeners (settings: ListenerSettings): ListenerConfig[] {
     const protocol = map.get(entry.name)
     if (protocol === undefined) {
       throw new ConfigError(`${settings.listenersWhere}: cannot serve listener "${entry.text}": no security protocol for listener name ${entry.name} (map it in listener.security.protocol.map / --listener-security-protocol-map)`)
-    }
-    if (protocol === 'SSL' || protocol === 'SASL_SSL') {
-      throw new ConfigError(`${settings.listenersWhere}: cannot serve listener "${entry.text}": its security protocol ${protocol} needs TLS, which Shoal does not implement yet (use PLAINTEXT or SASL_PLAINTEXT)`)
     }
     if (entry.port !== 0) {
       if (ports.has(entry.port)) throw new ConfigError(`${settings.listenersWhere}: two listeners on port ${entry.port}`)

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { CommittedOffset, GroupRecord } from './offset-store.ts'
-import { clipName } from './clip.ts'
+import { clipName } from '../protocol/clip.ts'
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead'
 

@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../protocol/errors.ts'
 import type { CommittedOffset, GroupRecord } from './offset-store.ts'
-import { clipName } from './clip.ts'
+import { clipName } from '../protocol/clip.ts'
 
 export type ConsumerGroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable'
 /** Kafka's MemberState: stable, unrevoked_partitions, unreleased_partitions. */

@@ -20,7 +20,7 @@ import { brokerConfigEntries, kBrokerLoggerResource, kBrokerResource, kTopicReso
 import { brokerConfigChain, brokerConfigMode, isKafkaLogLevel, isListBrokerConfig, kKafkaLogLevels, kLoggerNames, kRootLogger, validateBrokerConfig } from '../config/broker-configs.ts'
 import type { Shard } from '../shard/shard.ts'
 import { repeatedKeys } from '../protocol/repeated.ts'
-import { clipName } from '../group/clip.ts'
+import { clipName } from '../protocol/clip.ts'
 
 const alterApi = apiByKey(33)!
 const incrementalApi = apiByKey(44)!

@@ -40,8 +40,9 @@ export function splitByTopic<T> (context: RequestContext, topics: readonly T[], 
     if (name !== undefined && !authorizer.allows(context.connection, operation, ResourceType.TOPIC, name)) (denied ??= []).push(topic)
   }
   if (denied === null) return null
-  const refused = denied
-  return { allowed: topics.filter((topic) => !refused.includes(topic)), denied: refused }
+  // A Set: a request naming thousands of denied topics must not cost their square.
+  const refused = new Set(denied)
+  return { allowed: topics.filter((topic) => !refused.has(topic)), denied }
 }
 
 /**

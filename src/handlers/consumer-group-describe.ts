@@ -10,7 +10,7 @@ import { allows, authorizedOperations, kOperationsNotRequested } from './authori
 import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { callWorker, clientInfo, coordinatorServer, groupsByCoordinator } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
-import { clipName } from '../group/clip.ts'
+import { clipName } from '../protocol/clip.ts'
 
 const api = apiByKey(69)!
 

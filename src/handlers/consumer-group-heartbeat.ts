@@ -11,7 +11,7 @@ import { requireAllowed } from './authorize.ts'
 import { AclOperation, ResourceType } from '../auth/acl.ts'
 import { coordinatorServer, routeToCoordinator, type ClientInfo } from './coordinated.ts'
 import type { Shard } from '../shard/shard.ts'
-import { clipName } from '../group/clip.ts'
+import { clipName } from '../protocol/clip.ts'
 
 const api = apiByKey(68)!
 

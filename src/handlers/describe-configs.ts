@@ -23,7 +23,7 @@ import { AclOperation, ResourceType, kClusterName } from '../auth/acl.ts'
 import type { Shard } from '../shard/shard.ts'
 import type { BrokerConfig } from '../config/config.ts'
 import { describeAdvertisedListeners, describeListeners, describeSecurityProtocolMap } from '../config/listeners.ts'
-import { clipName } from '../group/clip.ts'
+import { clipName } from '../protocol/clip.ts'
 
 const api = apiByKey(32)!
 
@@ -67,6 +67,16 @@ export function brokerConfigEntries (config: BrokerConfig, advertisedHost: strin
     entry('connections.max.reauth.ms', config.connectionsMaxReauthMs),
     entry('sasl.server.max.receive.size', config.saslServerMaxReceiveSize),
     entry('connection.failed.authentication.delay.ms', config.connectionFailedAuthenticationDelayMs),
+    entry('sasl.oauthbearer.jwks.endpoint.url', config.oauthBearer?.jwksEndpointUrl ?? ''),
+    entry('sasl.oauthbearer.jwks.endpoint.refresh.ms', config.oauthBearer?.jwksRefreshMs ?? 3600000),
+    entry('sasl.oauthbearer.expected.audience', config.oauthBearer?.expectedAudience.join(',') ?? ''),
+    entry('sasl.oauthbearer.expected.issuer', config.oauthBearer?.expectedIssuer ?? ''),
+    entry('sasl.oauthbearer.sub.claim.name', config.oauthBearer?.subClaimName ?? 'sub'),
+    entry('sasl.oauthbearer.clock.skew.seconds', config.oauthBearer?.clockSkewSeconds ?? 30),
+    entry('ssl.keystore.location', config.sslCertificateChain ?? ''),
+    entry('ssl.truststore.location', config.sslTruststore ?? ''),
+    entry('ssl.client.auth', config.sslClientAuth),
+    entry('ssl.principal.mapping.rules', config.sslPrincipalMappingRules),
     entry('quota.window.num', config.quotaWindowNum),
     entry('quota.window.size.seconds', config.quotaWindowSizeSeconds),
     entry('log.dirs', config.dataDir),

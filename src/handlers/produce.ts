@@ -470,6 +470,16 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
   return { responses, throttleTimeMs: 0 }
 }
 
+/**
+ * An acks=0 produce that authorization refuses: nothing can carry the error (no response is sent), so the
+ * connection is closed, as Kafka closes it, and the client learns of the failure by reconnecting.
+ */
+function refuseUnanswered (context: RequestContext, reason: string): typeof kNoResponse {
+  count('produce-acks0-refused')
+  context.connection.close(reason)
+  return kNoResponse
+}
+
 async function handle (context: RequestContext, request: ProduceRequest): Promise<ProduceResponse | typeof kNoResponse> {
   const { shard, apiVersion } = context
   if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
@@ -480,9 +490,11 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
   let authorized: AuthorizedSplit<TopicData> | null = null
   if (shard.config.authorizer) {
     if (typeof request.transactionalId === 'string' && !allows(context, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId)) {
+      if (request.acks === 0) return refuseUnanswered(context, 'acks=0 produce without WRITE on its transactional id')
       return { responses: errorTopics(request.topicData, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), throttleTimeMs: 0 }
     }
     authorized = splitByTopic(context, request.topicData, AclOperation.WRITE, (t) => apiVersion >= 13 ? shard.table.topicById(t.topicId)?.name : t.name)
+    if (authorized !== null && request.acks === 0) return refuseUnanswered(context, 'acks=0 produce to a topic without WRITE on it')
     if (authorized !== null) request = { ...request, topicData: authorized.allowed }
   }
   const grouping = groupByOwner(shard, request.topicData, (t) => topicEntry(shard, t, apiVersion), (t) => t.partitionData, (p) => p.index,

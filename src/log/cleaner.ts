@@ -26,10 +26,14 @@
 //           Keeping the group's last batch is Shoal's choice: every cleaned segment then ends exactly where the
 //           segments it replaces ended, so segment ends stay contiguous and recovery's checks hold as before.
 //           Offsets are never renumbered: cleaning leaves gaps.
-//   sync    The cleaned files are fsynced (the log's fdatasync is asynchronous: no slice waits for the disk).
-//   swap    PartitionLog.replaceSealedSegments(): the group's segments must still be there (retention may have
-//           deleted one meanwhile: then the job is dropped), then commitCleanedFiles() below, then the new
-//           segment replaces the old ones in memory.
+//   sync    The cleaned files are fsynced: every fsync and fdatasync of a clean (these, and the directory's in
+//           the swap) runs on libuv's pool, never on this thread; the job waits (kCleanWaitingForDisk) and
+//           the cleaner's `resume` hook asks the caller to step it again once the disk is done.
+//   swap    Steps 1-3 below, each run under PartitionLog.replaceSealedSegments() (the group's segments must
+//           still be there: retention may have deleted one meanwhile, then the job is dropped; a file operation
+//           failing fails the log): step 1 changes nothing in memory, step 3 replaces the old segments by the
+//           new one there. The renames run on this thread (a few µs each); the directory fsyncs after step 1
+//           and after step 3 are waited for asynchronously, like the files'.
 //   finish  The checkpoint is set to endOffset; a log line with bytes read and written and the duration.
 //
 // Tombstones (KIP-534): a batch rewritten with tombstones kept gets a delete horizon (attributes bit 6, the
@@ -48,12 +52,20 @@
 // read_committed consumers. Batches kept as empty headers (a producer's last) count as data, so the marker of a
 // transaction whose data a replay still sees is kept; so is a marker that is all its producer has left.
 //
-// Crash safety of the swap (a kill -9 at any point leaves the old segments or the new one, never a mix):
+// Crash safety of the swap (a kill -9 or a power loss at any point leaves the old segments or the new one, never
+// a mix). Each arrow waits for the syncs before it to be done (asynchronously, in a later slice):
+//   0. the three .cleaned files are fsynced            -> 1.
 //   1. rename <base>.index.cleaned and .timeindex.cleaned to .swap, then <base>.log.cleaned to .log.swap:
-//      the commit point. fsync the directory.
+//      the commit point. fsync the directory            -> 2. (the old segments' files still serve reads)
 //   2. delete the files of the group's other segments.
-//   3. rename the index .swap files over <base>.index/.timeindex, then <base>.log.swap over <base>.log.
-//      fsync the directory.
+//   3. rename the index .swap files over <base>.index/.timeindex, then <base>.log.swap over <base>.log; the
+//      new segment replaces the old ones in memory. fsync the directory  -> the next group, or the checkpoint.
+// A job dropped between 1 and 2 (the segments changed during the directory fsync: retention deleted one) undoes
+// step 1: it deletes <base>.log.swap, then the index .swap files; a closed log's are left to its next open().
+// (A crash in that window, before the undo, completes the swap at the next open: the cleaned segment may then
+// hold records below the log start offset, which retention advanced and checkpointed.)
+// Not yet off the thread: AbortedTransactionIndex.removeMarkers' writeFileDurable (only a clean that removes an
+// aborted transaction's index entry), and recoverInterruptedClean's directory fsync (at open, after a crash).
 // A file operation failing midway (EIO, ENOSPC) leaves the files as a crash there would: the log then fails
 // (PartitionLog.replaceSealedSegments: every append and flush answers KAFKA_STORAGE_ERROR, the cleaner leaves
 // it alone) until a restart, whose recovery below completes or undoes the swap.
@@ -64,7 +76,8 @@
 // by the log's recovery.
 //
 // Rate limit: bytes read plus written per second across the cleaner (Kafka's log.cleaner.io.max.bytes.per.
-// second); a slice over the rate returns at once with kCleanThrottled.
+// second); a slice over the rate returns at once with kCleanThrottled (throttledForMs: until when; CompactionTask
+// wakes the clean then).
 //
 // Recompression: a rebuilt batch is compressed with its codec on the thread, inside its slice (1 MiB takes
 // about 2-3 ms with zstd, lz4 or snappy here), except a large gzip batch (about 20 ms a MiB) when the cleaner
@@ -73,7 +86,7 @@
 //
 // Internal topics (__consumer_offsets, __transaction_state) are compacted by their coordinators' checkpoints,
 // not here.
-import { closeSync, fdatasync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { count } from '../counters.ts'
 import { topicConfigValue } from '../config/topic-config.ts'
@@ -87,7 +100,7 @@ import {
 } from '../protocol/record-batch-layout.ts'
 import { controlRecord, kControlTypeAbort, readControlRecord } from '../protocol/record-batch.ts'
 import { createVarintCursor, readVarint, readVarlong, varlongSize, writeVarint, writeVarlong } from '../protocol/varint.ts'
-import { writeFileAtomic, writeFileSynced } from './files.ts'
+import { syncDirectoryAsync, writeFileAtomic, writeFileThenSync, type SyncFunction } from './files.ts'
 import { OffsetMap } from './offset-map.ts'
 import {
   kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, OffsetIndex, offsetFileName,
@@ -168,6 +181,11 @@ export interface LogCleanerOptions {
   resume?: () => void
   /** With `resume`: a rebuilt gzip records section of this many bytes or more is compressed asynchronously. */
   asyncCodecMinBytes?: number
+  /**
+   * Tests only: every sync of a clean (the cleaned files' and the directory's) goes through it instead of
+   * fs.fdatasync (the cleaned log) and fs.fsync (the rest), e.g. to hold them and look at the files meanwhile.
+   */
+  sync?: SyncFunction
 }
 
 /** A compacted topic's settings, as the cleaner reads them (topicConfigValue). */
@@ -252,38 +270,62 @@ function syncDirectory (directory: string): void {
 const kSegmentSuffixes = [kIndexSuffix, kTimeIndexSuffix, kLogSuffix] as const
 
 /**
- * Puts the cleaned segment `<base>.*.cleaned` in place of the segments `replacedBases` (oldest first,
- * replacedBases[0] === base): steps 1-3 of the swap (see the header). Returns false when `stopAfterSteps`
- * stopped it early (tests); throws when a file operation fails (or is operation number `failAtStep`: tests).
+ * The swap's file operations done so far (renames, deletions: the directory fsyncs between them are not
+ * counted), and the test hooks that stop or fail it at one of them.
  */
-export function commitCleanedFiles (directory: string, base: number, replacedBases: readonly number[], stopAfterSteps = Infinity, failAtStep = Infinity): boolean {
-  let steps = 0
-  const beforeStep = (): void => {
-    if (steps + 1 === failAtStep) throw Object.assign(new Error(`EIO: i/o error (the swap's step ${failAtStep}, simulated)`), { code: 'EIO' })
-  }
-  const step = (): boolean => ++steps >= stopAfterSteps
+export interface SwapSteps {
+  done: number
+  /** Stop (return false) once this many are done: a simulated crash. */
+  stopAfter: number
+  /** Throw EIO instead of running operation number `failAt` (1-based): a failing disk. */
+  failAt: number
+}
+
+function beforeSwapStep (steps: SwapSteps): void {
+  if (steps.done + 1 === steps.failAt) throw Object.assign(new Error(`EIO: i/o error (the swap's step ${steps.failAt}, simulated)`), { code: 'EIO' })
+}
+
+/** Counts a swap step done; true when the test hook stops the swap here. */
+function swapStepStops (steps: SwapSteps): boolean {
+  return ++steps.done >= steps.stopAfter
+}
+
+/**
+ * Step 1 of the swap (see the header): renames `<base>.*.cleaned` (fsynced) to `.swap`, the log file last (the
+ * commit point). The caller then fsyncs the directory, and only after that runs commitCleanedFiles. Returns
+ * false when the test hook stopped it; throws when a rename fails.
+ */
+export function renameCleanedToSwap (directory: string, base: number, steps: SwapSteps): boolean {
   for (const suffix of kSegmentSuffixes) {
     const name = offsetFileName(base, suffix)
-    beforeStep()
+    beforeSwapStep(steps)
     renameSync(join(directory, name + kCleanedSuffix), join(directory, name + kSwapSuffix))
-    if (step()) return false
+    if (swapStepStops(steps)) return false
   }
-  syncDirectory(directory)
+  return true
+}
+
+/**
+ * Steps 2 and 3 of the swap (see the header), once step 1 (renameCleanedToSwap) is durable: deletes the files
+ * of the segments `replacedBases` (oldest first, replacedBases[0] === base) other than `base`'s, then renames
+ * the `.swap` files into place, the log file last. The caller then fsyncs the directory. Returns false when
+ * the test hook stopped it; throws when a file operation fails.
+ */
+export function commitCleanedFiles (directory: string, base: number, replacedBases: readonly number[], steps: SwapSteps): boolean {
   for (const replaced of replacedBases) {
     if (replaced === base) continue
     for (const suffix of kSegmentSuffixes) {
-      beforeStep()
+      beforeSwapStep(steps)
       unlinkIfExists(join(directory, offsetFileName(replaced, suffix)))
-      if (step()) return false
+      if (swapStepStops(steps)) return false
     }
   }
   for (const suffix of kSegmentSuffixes) {
     const name = offsetFileName(base, suffix)
-    beforeStep()
+    beforeSwapStep(steps)
     renameSync(join(directory, name + kSwapSuffix), join(directory, name))
-    if (step()) return false
+    if (swapStepStops(steps)) return false
   }
-  syncDirectory(directory)
   return true
 }
 
@@ -465,12 +507,16 @@ class CleanedSegmentWriter {
     }
   }
 
-  /** Writes what is pending and both index files (`.index.cleaned`, `.timeindex.cleaned`, each fsynced). */
-  finish (directory: string): void {
+  /**
+   * Writes what is pending and both index files (`.index.cleaned`, `.timeindex.cleaned`), and starts an fsync
+   * of each on libuv's pool, which calls `indexSynced` (resp. `timeIndexSynced`) when it is done. The log
+   * file's fdatasync is the caller's (it takes over `fd`).
+   */
+  finish (directory: string, indexSynced: (error: Error | null) => void, timeIndexSynced: (error: Error | null) => void, sync: SyncFunction): void {
     this.writePending()
     this.maybeAppendTimeIndex()
-    writeFileSynced(join(directory, offsetFileName(this.base, kIndexSuffix) + kCleanedSuffix), this.offsetIndex.encode(0, this.offsetIndex.count))
-    writeFileSynced(join(directory, offsetFileName(this.base, kTimeIndexSuffix) + kCleanedSuffix), this.timeIndex.encode(0, this.timeIndex.count))
+    writeFileThenSync(join(directory, offsetFileName(this.base, kIndexSuffix) + kCleanedSuffix), this.offsetIndex.encode(0, this.offsetIndex.count), indexSynced, sync)
+    writeFileThenSync(join(directory, offsetFileName(this.base, kTimeIndexSuffix) + kCleanedSuffix), this.timeIndex.encode(0, this.timeIndex.count), timeIndexSynced, sync)
   }
 
   close (): void {
@@ -538,12 +584,23 @@ function recordsSection (batch: Buffer): Buffer {
 
 // ---- the cleaner ----------------------------------------------------------------------------------------
 
+// A job's phases. Each group goes clean -> sync -> commit -> commit sync -> replace -> replace sync; the three
+// sync phases wait (kCleanWaitingForDisk) for fsyncs running on libuv's pool, whose completion calls the
+// cleaner's resume hook.
 const kPhaseMap = 0
 const kPhaseClean = 1
+/** The group's cleaned files (.log.cleaned, .index.cleaned, .timeindex.cleaned) are being fsynced. */
 const kPhaseSync = 2
-const kPhaseSwap = 3
+/** Swap step 1 (renameCleanedToSwap) runs next. */
+const kPhaseCommit = 3
 /** A rebuilt batch's records are compressed off the thread (compressAsync); the clean phase resumes after it. */
 const kPhaseCompress = 4
+/** The directory is being fsynced after step 1: the commit point becomes durable. A job dropped here undoes it. */
+const kPhaseCommitSync = 5
+/** Swap steps 2 and 3 (commitCleanedFiles) and the in-memory replacement run next. */
+const kPhaseReplace = 6
+/** The directory is being fsynced after step 3; then the next group, or the checkpoint. */
+const kPhaseReplaceSync = 7
 
 interface LogCleanState {
   /**
@@ -579,8 +636,14 @@ class CleanJob {
   /** Header of the last batch read when it was dropped whole (kept as an empty batch if it ends the group). */
   readonly droppedHeader = Buffer.allocUnsafe(kBatchHeaderSize)
   lastBatchDropped = false
-  syncDone = false
+  /** The current group's base offsets (its segments'), from the commit on. */
+  replacedBases: number[] = []
+  /** Syncs (fsync, fdatasync) started and not done yet; the first error any of them reported. */
+  pendingSyncs = 0
   syncError: Error | null = null
+  readonly swapSteps: SwapSteps
+  /** Swap step 1 is done and step 2 not started: a job dropped now removes the `.swap` files (#drop). */
+  committed = false
   /** kPhaseCompress: the rebuilt batch's header (kRecordsOffset bytes, a copy) and the compressed records. */
   compressHeader: Buffer | null = null
   compressed: Buffer | null = null
@@ -599,7 +662,8 @@ class CleanJob {
   /** The current group's ABORT markers whose transactions have no data left (their index entries go: #swap). */
   abortMarkersWithoutData: number[] = []
 
-  constructor (log: PartitionLog, settings: CompactionSettings, nowMs: number, segments: SegmentInfo[], firstDirty: number, mapEnd: number) {
+  constructor (log: PartitionLog, settings: CompactionSettings, nowMs: number, segments: SegmentInfo[], firstDirty: number, mapEnd: number,
+    stopSwapAfterSteps: number, failSwapAtStep: number) {
     this.log = log
     this.settings = settings
     this.nowMs = nowMs
@@ -607,6 +671,7 @@ class CleanJob {
     this.firstDirty = firstDirty
     this.mapEnd = mapEnd
     this.endOffset = mapEnd
+    this.swapSteps = { done: 0, stopAfter: stopSwapAfterSteps, failAt: failSwapAtStep }
     while (this.segmentIndex < segments.length && segments[this.segmentIndex].nextOffset <= firstDirty) this.segmentIndex++
     let mapSegmentsEnd = this.segmentIndex
     while (mapSegmentsEnd < segments.length && segments[mapSegmentsEnd].baseOffset < mapEnd) mapSegmentsEnd++
@@ -637,6 +702,8 @@ export class LogCleaner {
   readonly #resume: (() => void) | null
   readonly #asyncCodecMinBytes: number
   readonly #clock: () => number
+  readonly #fsync: SyncFunction
+  readonly #fdatasync: SyncFunction
   readonly #reader = new SegmentReader(Buffer.allocUnsafeSlow(kReadChunkBytes))
   readonly #writeChunk = Buffer.allocUnsafeSlow(kWriteChunkBytes)
   readonly #states = new WeakMap<PartitionLog, LogCleanState>()
@@ -654,6 +721,8 @@ export class LogCleaner {
     this.#resume = options.resume ?? null
     this.#asyncCodecMinBytes = options.asyncCodecMinBytes ?? kDefaultAsyncCodecMinBytes
     this.#clock = options.clock ?? performanceNow
+    this.#fsync = options.sync ?? fsync
+    this.#fdatasync = options.sync ?? fdatasync
   }
 
   /** The log being cleaned now, if any. */
@@ -708,19 +777,40 @@ export class LogCleaner {
     return state
   }
 
+  /**
+   * Drops the running job and removes its group's files: the `.cleaned` ones, or, between the commit and the
+   * replacement (job.committed: step 1 done, nothing deleted yet), the `.swap` ones, the log's first so that
+   * the commit point goes first. A closed log's swap files stay: its next open() completes the swap. Syncs
+   * still running close their own files when they are done and no longer call the resume hook.
+   */
   #drop (): void {
     const job = this.#job
     this.#job = null
     this.#reader.close()
-    if (job?.writer != null) {
-      const writer = job.writer
-      job.writer = null
-      writer.close()
-      for (const suffix of kSegmentSuffixes) {
-        try {
-          unlinkIfExists(join(job.log.directory, offsetFileName(writer.base, suffix) + kCleanedSuffix))
-        } catch {}
-      }
+    if (job === null || job.writer === null) return
+    const writer = job.writer
+    job.writer = null
+    writer.close()
+    const committed = job.committed
+    if (committed && job.log.isClosed) return
+    const suffix = committed ? kSwapSuffix : kCleanedSuffix
+    for (let index = kSegmentSuffixes.length - 1; index >= 0; index--) {
+      try {
+        unlinkIfExists(join(job.log.directory, offsetFileName(writer.base, kSegmentSuffixes[index]) + suffix))
+      } catch {}
+    }
+  }
+
+  /**
+   * Counts a sync started for `job`; the callback to give it. The last of the job's pending syncs to finish
+   * calls the resume hook (while the job is still the cleaner's), so that the caller steps the clean again
+   * now, not at its next pass.
+   */
+  #syncStarted (job: CleanJob): (error: Error | null) => void {
+    job.pendingSyncs++
+    return (error) => {
+      if (error !== null && job.syncError === null) job.syncError = error
+      if (--job.pendingSyncs === 0 && this.#job === job) this.#resume?.()
     }
   }
 
@@ -761,7 +851,13 @@ export class LogCleaner {
     const ratio = dirtyBytes / (cleanBytes + dirtyBytes)
     if (ratio < settings.minCleanableDirtyRatio && !horizonDue &&
       !(firstDirtySegment !== null && firstBatchTimestamp(firstDirtySegment.logPath) < nowMs - settings.maxCompactionLagMs)) return null
-    return new CleanJob(log, settings, nowMs, cleanable, firstDirty, dirtyBytes === 0 ? firstDirty : end)
+    return new CleanJob(log, settings, nowMs, cleanable, firstDirty, dirtyBytes === 0 ? firstDirty : end, this.#stopSwapAfterSteps, this.#failSwapAtStep)
+  }
+
+  /** After kCleanThrottled: ms until the I/O done in the rate limit's window is back within the rate. */
+  get throttledForMs (): number {
+    if (this.#ioMaxBytesPerSecond === Infinity || this.#windowStart < 0) return 0
+    return Math.max(0, this.#windowBytes * 1000 / this.#ioMaxBytesPerSecond - (this.#clock() - this.#windowStart))
   }
 
   /** Over the rate limit now? */
@@ -797,13 +893,22 @@ export class LogCleaner {
           job.phase = kPhaseClean
           break
         case kPhaseSync:
+        case kPhaseCommitSync:
+        case kPhaseReplaceSync:
           if (job.syncError !== null) throw job.syncError
-          if (!job.syncDone) return { state: kCleanWaitingForDisk, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
-          job.phase = kPhaseSwap
+          if (job.pendingSyncs > 0) return { state: kCleanWaitingForDisk, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+          if (job.phase === kPhaseSync) job.phase = kPhaseCommit
+          else if (job.phase === kPhaseCommitSync) job.phase = kPhaseReplace
+          else if (this.#nextGroup(job)) return { state: kCleanDone, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
           break
-        case kPhaseSwap: {
-          const done = this.#swap(job)
-          if (done !== null) return done
+        case kPhaseCommit: {
+          const dropped = this.#commit(job)
+          if (dropped !== null) return dropped
+          break
+        }
+        case kPhaseReplace: {
+          const dropped = this.#replace(job)
+          if (dropped !== null) return dropped
           break
         }
       }
@@ -1132,54 +1237,105 @@ export class LogCleaner {
       this.#account(job, 0, kBatchHeaderSize)
       job.lastBatchDropped = false
     }
-    writer.finish(job.log.directory)
-    job.syncDone = false
+    // The three files are fsynced on libuv's pool (kPhaseSync waits for them): the log file's fd goes to its
+    // fdatasync, which closes it when done (also when the job is dropped meanwhile).
     job.syncError = null
     job.phase = kPhaseSync
-    fdatasync(writer.fd, (error) => {
-      if (error !== null) job.syncError = error
-      job.syncDone = true
+    writer.finish(job.log.directory, this.#syncStarted(job), this.#syncStarted(job), this.#fsync)
+    const fd = writer.fd
+    writer.fd = -1
+    const logSynced = this.#syncStarted(job)
+    this.#fdatasync(fd, (error) => {
+      try {
+        closeSync(fd)
+      } catch {}
+      logSynced(error)
     })
   }
 
-  /** Swap phase: the current group's cleaned segment replaces its segments; then the next group, or finish. */
-  #swap (job: CleanJob): CleanProgress | null {
-    const writer = job.writer!
-    writer.close()
+  /**
+   * Commit phase (swap step 1): once the group's segments are checked to be still there, their cleaned files
+   * (fsynced) are renamed to `.swap`, and the directory fsync that makes the commit point durable is started.
+   * The renames run inside replaceSealedSegments for its checks and its failure handling (a rename failing
+   * midway fails the log); its commitFiles returns false so that nothing changes in memory yet: the old
+   * segments serve reads until #replace. Returns the job's last progress when it was dropped, else null.
+   */
+  #commit (job: CleanJob): CleanProgress | null {
     const [first, end] = job.groups[job.groupIndex]
     const bases: number[] = []
     for (let index = first; index < end; index++) bases.push(job.segments[index].baseOffset)
+    job.replacedBases = bases
+    job.swapSteps.done = 0
     const directory = job.log.directory
+    const base = job.writer!.base
     // The index entries of transactions with no data left go first (fsynced), then their markers may go.
     job.log.abortedTransactions.removeMarkers(job.abortMarkersWithoutData)
     job.abortMarkersWithoutData = []
+    let renamed = false
     let stopped = false
-    const swapped = job.log.replaceSealedSegments(bases, () => {
-      if (commitCleanedFiles(directory, writer.base, bases, this.#stopSwapAfterSteps, this.#failSwapAtStep)) return true
+    job.log.replaceSealedSegments(bases, () => {
+      if (renameCleanedToSwap(directory, base, job.swapSteps)) renamed = true
+      else stopped = true
+      return false
+    })
+    if (stopped) return this.#simulatedCrash(job)
+    if (!renamed) return this.#abandon(job)
+    job.committed = true
+    job.phase = kPhaseCommitSync
+    syncDirectoryAsync(directory, this.#syncStarted(job), this.#fsync)
+    return null
+  }
+
+  /**
+   * Replace phase (swap steps 2 and 3), once the commit point is durable: the old segments' files go, the swap
+   * files are renamed into place and the cleaned segment replaces the old ones in memory (replaceSealedSegments),
+   * then the directory fsync is started. When the segments changed during the commit's directory sync
+   * (retention deleted one) the commit is undone (#drop removes the swap files) and the job dropped. Returns
+   * the job's last progress when it was dropped, else null.
+   */
+  #replace (job: CleanJob): CleanProgress | null {
+    const directory = job.log.directory
+    const base = job.writer!.base
+    let stopped = false
+    const swapped = job.log.replaceSealedSegments(job.replacedBases, () => {
+      job.committed = false // from the first deletion on, only going forward (a restart's recovery) is safe
+      if (commitCleanedFiles(directory, base, job.replacedBases, job.swapSteps)) return true
       stopped = true
       return false
     })
-    if (stopped) {
-      // A test's simulated crash: leave the files as they are.
-      job.writer = null
-      this.#drop()
-      return { state: kCleanAborted, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
-    }
-    if (!swapped) {
-      count('log-cleaner-swaps-abandoned')
-      this.#logger?.info(`log cleaner: ${directory} changed while it was cleaned (segments deleted); cleaning again later`)
-      this.#drop()
-      return { state: kCleanAborted, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
-    }
+    if (stopped) return this.#simulatedCrash(job)
+    if (!swapped) return this.#abandon(job)
     job.writer = null
+    job.phase = kPhaseReplaceSync
+    syncDirectoryAsync(directory, this.#syncStarted(job), this.#fsync)
+    return null
+  }
+
+  /** A test's simulated crash in the swap: the files stay as they are, the job is dropped. */
+  #simulatedCrash (job: CleanJob): CleanProgress {
+    job.writer = null
+    this.#drop()
+    return { state: kCleanAborted, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+  }
+
+  /** The group's segments are no longer all there (retention deleted one, or the log closed): job dropped. */
+  #abandon (job: CleanJob): CleanProgress {
+    count('log-cleaner-swaps-abandoned')
+    this.#logger?.info(`log cleaner: ${job.log.directory} changed while it was cleaned (segments deleted); cleaning again later`)
+    this.#drop()
+    return { state: kCleanAborted, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+  }
+
+  /** After a group's swap: the next group (false), or the job finished (true). */
+  #nextGroup (job: CleanJob): boolean {
     job.groupIndex++
     if (job.groupIndex < job.groups.length) {
       job.segmentIndex = job.groups[job.groupIndex][0]
       job.phase = kPhaseClean
-      return null
+      return false
     }
     this.#finish(job)
-    return { state: kCleanDone, bytesRead: job.bytesRead, bytesWritten: job.bytesWritten }
+    return true
   }
 
   #finish (job: CleanJob): void {
@@ -1240,24 +1396,67 @@ export interface CleanablePartition {
   readonly log: PartitionLog
 }
 
+/** What CompactionTask builds its LogCleaner with: its own `resume` hook wakes the maintenance. */
+export interface CompactionTaskOptions extends Omit<LogCleanerOptions, 'resume'> {
+  /** One cleanSlice's budget in ms (default 2). */
+  sliceBudgetMs?: number
+}
+
 /**
  * Compaction as a task of the worker's log maintenance (src/shard/log-maintenance.ts: PartitionMaintenanceTask,
  * matched structurally since log/ does not import shard/): each step runs one cleanSlice of `sliceBudgetMs` on
- * the partition and asks to be called again while the clean is working. A throttled clean, or one waiting for
- * its fsync, resumes on the next pass (every log.cleaner.backoff.ms).
+ * the partition and asks to be called again while the clean is working. A clean waiting for an fsync or for
+ * the codec (both on libuv's pool) is stepped again as soon as that is done: the cleaner's resume hook calls
+ * the `wake` the maintenance bound (bindWake), which steps the partition on the next setImmediate. So a clean
+ * of N groups takes about the time of its work and its fsyncs, not N passes (log.cleaner.backoff.ms apart).
+ * A throttled clean is woken by a timer once the rate limit allows more (throttledForMs), at least 1 ms later.
  */
 export class CompactionTask {
   readonly name = 'compaction'
   readonly cleaner: LogCleaner
   readonly #sliceBudgetMs: number
+  #waker: { wake (partition: CleanablePartition): void } | null = null
+  /** The partition whose log the cleaner's job is cleaning (the one to wake), null when none. */
+  #cleaning: CleanablePartition | null = null
+  /** The wake of a throttled clean, pending (unref'd: it does not keep the thread alive). */
+  #throttleTimer: NodeJS.Timeout | null = null
 
-  constructor (cleaner: LogCleaner, sliceBudgetMs = 2) {
-    this.cleaner = cleaner
-    this.#sliceBudgetMs = sliceBudgetMs
+  constructor (options: CompactionTaskOptions = {}) {
+    this.cleaner = new LogCleaner({ ...options, resume: () => { this.#resumeCleaning() } })
+    this.#sliceBudgetMs = options.sliceBudgetMs ?? 2
+  }
+
+  /** The maintenance running this task: its wake(partition) steps it on `partition` soon (next setImmediate). */
+  bindWake (waker: { wake (partition: CleanablePartition): void }): void {
+    this.#waker = waker
   }
 
   step (partition: CleanablePartition, nowMs: number): boolean {
     const topic = partition.topic
-    return this.cleaner.cleanSlice(partition.log, topic.name, topic.configs, nowMs, this.#sliceBudgetMs).state === kCleanWorking
+    const state = this.cleaner.cleanSlice(partition.log, topic.name, topic.configs, nowMs, this.#sliceBudgetMs).state
+    const cleaning = this.cleaner.cleaning
+    if (cleaning === partition.log) this.#cleaning = partition
+    else if (cleaning === null) this.#cleaning = null
+    if (state === kCleanThrottled && this.#waker !== null && this.#throttleTimer === null) {
+      count('log-cleaner-throttle-waits')
+      this.#throttleTimer = setTimeout(resumeThrottledClean, Math.max(1, Math.ceil(this.cleaner.throttledForMs)), this)
+      this.#throttleTimer.unref()
+    }
+    return state === kCleanWorking
   }
+
+  /** The throttle timer's callback (module-level resumeThrottledClean calls it). */
+  resumeThrottled (): void {
+    this.#throttleTimer = null
+    this.#resumeCleaning()
+  }
+
+  #resumeCleaning (): void {
+    const partition = this.#cleaning
+    if (partition !== null && this.#waker !== null) this.#waker.wake(partition)
+  }
+}
+
+function resumeThrottledClean (task: CompactionTask): void {
+  task.resumeThrottled()
 }

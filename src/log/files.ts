@@ -1,6 +1,6 @@
 // Small files written whole (indexes, snapshots, epochs, cluster metadata): replaced atomically through a
 // temporary file renamed over the old one, and, where the caller needs it, durably.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 /**
@@ -58,4 +58,46 @@ function removeQuietly (path: string): void {
   try {
     unlinkSync(path)
   } catch {}
+}
+
+/** An fsync or fdatasync with a callback (fs.fsync, fs.fdatasync; tests pass their own). */
+export type SyncFunction = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void
+
+/**
+ * writeFileSynced without waiting for the disk on this thread: writes `data` to `path` (created or truncated)
+ * here, then fsyncs it on libuv's pool with `sync`; the file is closed before `callback` runs. A failed open or
+ * write throws (then no sync was started and `callback` is never called).
+ */
+export function writeFileThenSync (path: string, data: Buffer | string, callback: (error: Error | null) => void, sync: SyncFunction = fsync): void {
+  const fd = openSync(path, 'w')
+  try {
+    writeFileSync(fd, data)
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+  sync(fd, (error) => {
+    callback(closeAfterSync(fd, error))
+  })
+}
+
+/**
+ * fsyncs `directory` (its entries: renames, creations, deletions) on libuv's pool; `callback` runs once it is
+ * done and the directory is closed. A failed open throws (then `callback` is never called).
+ */
+export function syncDirectoryAsync (directory: string, callback: (error: Error | null) => void, sync: SyncFunction = fsync): void {
+  const fd = openSync(directory, 'r')
+  sync(fd, (error) => {
+    callback(closeAfterSync(fd, error))
+  })
+}
+
+/** Closes `fd` once its sync is done; the sync's error, else the close's, else null. */
+function closeAfterSync (fd: number, syncError: Error | null): Error | null {
+  try {
+    closeSync(fd)
+  } catch (error) {
+    return syncError ?? (error as Error)
+  }
+  return syncError
 }

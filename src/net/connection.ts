@@ -5,6 +5,9 @@
 // is affected. Requests on a connection are handled concurrently, but answered strictly in request order: each
 // request takes the next slot of a queue, and slots are written to the socket from the head as they complete.
 // A request that needs no answer (Produce with acks=0) still takes a slot so that order holds around it.
+//
+// Reads: a plaintext socket reads straight into the connection's arena (`onread`); a TLS listener's socket
+// (src/net/tls.ts) is a TLSSocket, whose decrypted chunks are copied into the arena and framed by the same code.
 
 import { Socket } from 'node:net'
 import { Reader } from '../protocol/reader.ts'
@@ -24,7 +27,12 @@ import { kAnonymousPrincipal, type KafkaPrincipal } from '../auth/principal.ts'
 import { QuotaKind } from '../quota/client-quotas.ts'
 import { recordRequestTime } from '../quota/quota-sensors.ts'
 import { SaslSession } from '../auth/sasl.ts'
+import { isSaslListener, isTlsListener } from '../config/listeners.ts'
+import { peerVerifyError, principalMappingRules, wrapServerSocket } from './tls.ts'
+import { distinguishedName, mapPrincipalName } from '../auth/principal-mapping.ts'
+import type { TLSSocket } from 'node:tls'
 import { lookupCredential } from '../auth/credentials.ts'
+import { oauthBearerValidator } from '../auth/oauthbearer.ts'
 
 /** A handler's way of saying the request gets no response (acks=0 produce). */
 export const kNoResponse: unique symbol = Symbol('shoal.noResponse')
@@ -50,6 +58,10 @@ function applyRequestThrottle (response: { throttleTimeMs?: unknown }, throttleM
 /** A quota throttle has passed: the connection reads again (Connection#throttle). Module-level: no closure per throttle. */
 function endThrottle (connection: Connection): void {
   connection.endThrottle()
+}
+
+function authenticationTimedOut (connection: Connection): void {
+  connection.authenticationTimedOut()
 }
 
 /**
@@ -220,6 +232,11 @@ export class Connection {
   #throttleTimer: ReturnType<typeof setTimeout> | null
   /** Date.now() when the current mute ends. */
   #throttledUntil: number
+  /**
+   * On a SASL listener until the first authentication succeeds: closes the connection when it fires
+   * (--sasl-authentication-timeout-ms). Idleness alone does not bound a client that trickles a byte at a time.
+   */
+  #authenticationDeadline: ReturnType<typeof setTimeout> | null
 
   /**
    * Takes over `transferred`, a socket handed over by the acceptor and not yet reading (pauseOnConnect). Its
@@ -234,6 +251,8 @@ export class Connection {
       return null
     }
     ;(transferred as unknown as { _handle: unknown })._handle = null
+    const listener = shard.config.listeners.find((candidate) => candidate.name === listenerName)
+    if (listener !== undefined && isTlsListener(listener)) return Connection.#adoptTls(handle, shard, listenerName)
     const firstArena = takeArena(kArenaBytes)
     let connection: Connection | null = null
     const socket = new Socket({
@@ -248,6 +267,97 @@ export class Connection {
     })
     connection = new Connection(socket, shard, firstArena, listenerName)
     return connection
+  }
+
+  /**
+   * A socket of a TLS listener (src/net/tls.ts): the handshake runs here, on this worker. A TLSSocket reads
+   * through OpenSSL, not `onread`, so its decrypted chunks are copied into the arena (#onDecrypted) and framed by
+   * the same #onRead; the plaintext path above is untouched by this.
+   */
+  static #adoptTls (handle: unknown, shard: Shard, listenerName: string): Connection | null {
+    const raw = new Socket({ handle: handle as any, readable: true, writable: true })
+    let socket: TLSSocket
+    try {
+      socket = wrapServerSocket(raw, shard.config)
+    } catch (error) {
+      // The worker's context did not load (the main thread checked the files at start: they changed since).
+      count('tls-handshake-failures')
+      shard.logger.limited('tls-context', 'error', `TLS connection dropped: ${(error as Error).message}`)
+      raw.destroy()
+      return null
+    }
+    const connection = new Connection(socket, shard, takeArena(kArenaBytes), listenerName)
+    connection.#startTls(socket)
+    return connection
+  }
+
+  /**
+   * The handshake: done within --ssl-handshake-timeout-ms, or the connection closes; a failure (no client
+   * certificate where one is required, a protocol error) closes it. Both count in tls-handshake-failures.
+   * Closures here are per connection, not per read.
+   */
+  #startTls (socket: TLSSocket): void {
+    const timeoutMs = this.shard.config.sslHandshakeTimeoutMs
+    let secured = false
+    const timer = setTimeout(() => {
+      if (secured || this.#closed) return
+      count('tls-handshake-failures')
+      this.#closeForLimit('tls-handshake-timeout', `TLS handshake not done within ${timeoutMs} ms (--ssl-handshake-timeout-ms)`)
+    }, timeoutMs)
+    socket.once('secure', () => {
+      secured = true
+      clearTimeout(timer)
+      this.#tlsSecured(socket)
+    })
+    socket.on('error', (error) => {
+      if (secured) return
+      clearTimeout(timer)
+      count('tls-handshake-failures')
+      this.shard.logger.limited('tls-handshake', 'warn', `TLS handshake with ${this.remote} failed: ${error.message}`)
+    })
+    socket.once('close', () => clearTimeout(timer))
+    socket.on('data', (chunk: Buffer) => this.#onDecrypted(chunk))
+  }
+
+  /**
+   * The handshake is done. A client certificate that did not verify (ssl.client.auth=requested lets the handshake
+   * finish) is refused. On SSL the certificate's subject, mapped by ssl.principal.mapping.rules, is the principal
+   * (none: User:ANONYMOUS); on SASL_SSL the SASL exchange names it.
+   */
+  #tlsSecured (socket: TLSSocket): void {
+    const certificate = socket.getPeerX509Certificate()
+    if (certificate === undefined) return
+    const verifyError = peerVerifyError(socket)
+    if (verifyError !== null) {
+      count('tls-handshake-failures')
+      this.#closeForLimit('tls-client-certificate', `client certificate refused: ${verifyError}`)
+      return
+    }
+    if (this.sasl !== null) return
+    const subject = distinguishedName(certificate.subject)
+    const name = mapPrincipalName(principalMappingRules(this.shard.config), subject)
+    if (name === null) {
+      count('tls-principal-mapping-failures')
+      this.#closeForLimit('tls-principal-mapping', `no ssl.principal.mapping.rules rule maps the client certificate's subject "${subject}"`)
+      return
+    }
+    this.principal = { type: 'User', name }
+  }
+
+  /** A decrypted chunk of a TLS connection: copied into the arena where #nextReadBuffer says, then framed. */
+  #onDecrypted (chunk: Buffer): void {
+    let offset = 0
+    while (offset < chunk.length && !this.#closed) {
+      const target = this.#nextReadBuffer()
+      const bytes = Math.min(target.length, chunk.length - offset)
+      if (bytes === 0) {
+        this.close('no arena room for a TLS read')
+        return
+      }
+      chunk.copy(target, 0, offset, offset + bytes)
+      offset += bytes
+      this.#onRead(bytes)
+    }
   }
 
   /** `arena` is where the socket's first read goes. */
@@ -278,17 +388,20 @@ export class Connection {
     this.listenerName = listenerName
     const listener = shard.config.listeners.find((candidate) => candidate.name === listenerName)
     this.securityProtocol = listener?.securityProtocol ?? 'PLAINTEXT'
-    this.sasl = this.securityProtocol === 'SASL_PLAINTEXT'
+    this.sasl = isSaslListener(this)
       ? new SaslSession({
         mechanisms: shard.config.saslEnabledMechanisms,
         reauthMs: shard.config.connectionsMaxReauthMs,
-        lookup: (user, mechanism) => lookupCredential(this.shard.table.scramCredentials, user, mechanism)
+        lookup: (user, mechanism) => lookupCredential(this.shard.table.scramCredentials, user, mechanism),
+        oauthBearer: shard.config.oauthBearer === null ? null : oauthBearerValidator(shard.config.oauthBearer, (message) => shard.logger.limited('oauthbearer-jwks', 'warn', message))
       })
       : null
     this.#frameLimit = this.sasl === null ? shard.config.maxFrameBytes : shard.config.saslServerMaxReceiveSize
     this.#closeAfterAnswers = null
     this.#throttleTimer = null
     this.#throttledUntil = 0
+    const authenticationTimeoutMs = shard.config.saslAuthenticationTimeoutMs
+    this.#authenticationDeadline = this.sasl !== null && authenticationTimeoutMs > 0 ? setTimeout(authenticationTimedOut, authenticationTimeoutMs, this) : null
     workerBudget.limit = shard.config.queuedMaxRequestBytes
     liveConnections.add(this)
     recordConnectionAccepted()
@@ -406,6 +519,10 @@ export class Connection {
     if (this.#throttleTimer !== null) {
       clearTimeout(this.#throttleTimer)
       this.#throttleTimer = null
+    }
+    if (this.#authenticationDeadline !== null) {
+      clearTimeout(this.#authenticationDeadline)
+      this.#authenticationDeadline = null
     }
     liveConnections.delete(this)
     if (liveConnections.size === 0 && idleTimer !== null) {
@@ -710,6 +827,18 @@ export class Connection {
   saslAuthenticated (principal: KafkaPrincipal): void {
     this.principal = principal
     this.#frameLimit = this.shard.config.maxFrameBytes
+    if (this.#authenticationDeadline !== null) {
+      clearTimeout(this.#authenticationDeadline)
+      this.#authenticationDeadline = null
+    }
+  }
+
+  /** The authentication deadline fired: a connection that has not authenticated by now is closed. */
+  authenticationTimedOut (): void {
+    this.#authenticationDeadline = null
+    if (this.#closed || this.sasl === null || this.sasl.state === 'authenticated') return
+    count('sasl-authentication-timeouts')
+    this.#closeForLimit('sasl-authentication-timeout', `not authenticated within ${this.shard.config.saslAuthenticationTimeoutMs} ms (--sasl-authentication-timeout-ms)`)
   }
 
   /**

@@ -8,6 +8,7 @@
 // `<default>`). The keys a user/client-id entity may hold: producer_byte_rate, consumer_byte_rate (bytes a
 // second, whole numbers), request_percentage (percent of one worker's time a second), controller_mutation_rate
 // (partitions created or deleted a second); an ip entity holds connection_creation_rate (a whole number).
+import { clipName } from '../protocol/clip.ts'
 
 /** One entity: absent = that type not part of it; null = the type's default entity. */
 export interface QuotaEntity {
@@ -113,12 +114,12 @@ export function parseEntity (components: readonly EntityComponent[]): QuotaEntit
         ip = name
         break
       default:
-        return `Unhandled client quota entity type: ${String(component.entityType)}`
+        return `Unhandled client quota entity type: ${clipName(String(component.entityType))}`
     }
   }
   if (ip !== undefined) {
     if (user !== undefined || clientId !== undefined) return 'Invalid quota entity combination, IP entity should not be combined with User or ClientId entities.'
-    if (ip !== null && !isIpLiteral(ip)) return `${ip} is not a valid IP or resolvable host.`
+    if (ip !== null && !isIpLiteral(ip)) return `${clipName(ip)} is not a valid IP or resolvable host.`
     return { ip }
   }
   if (user === '') return 'Empty user entity name is not allowed; use a null name for the default user'
@@ -133,14 +134,14 @@ function opError (entity: QuotaEntity, op: AlterOp): string | null {
   if (typeof op.key !== 'string') return 'Invalid empty configuration key'
   const isIp = entity.ip !== undefined
   if (isIp ? op.key !== kConnectionCreationRate : !kClientKeys.has(op.key)) {
-    return `Invalid configuration key ${op.key} for ${isIp ? 'ip' : 'user/client-id'} quota entities`
+    return `Invalid configuration key ${clipName(op.key)} for ${isIp ? 'ip' : 'user/client-id'} quota entities`
   }
   if (op.remove) return null
   const value = op.value
-  if (typeof value !== 'number' || !Number.isFinite(value)) return `Invalid value ${String(value)} for configuration key ${op.key}`
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `Invalid value ${String(value)} for configuration key ${clipName(op.key)}`
   const whole = isIp || kClientKeys.get(op.key) === true
-  if (whole && !Number.isInteger(value)) return `Configuration ${op.key} must be a whole number (${value} is not)`
-  if (value <= 0) return `Invalid value ${value} for configuration key ${op.key}: a quota must be positive`
+  if (whole && !Number.isInteger(value)) return `Configuration ${clipName(op.key)} must be a whole number (${value} is not)`
+  if (value <= 0) return `Invalid value ${value} for configuration key ${clipName(op.key)}: a quota must be positive`
   return null
 }
 
@@ -164,7 +165,7 @@ export function alterClientQuotas (configs: ClientQuotaConfigs, entries: readonl
     const seen = new Set<string>()
     for (const op of ops) {
       error = opError(entity, op)
-      if (error === null && seen.has(op.key)) error = `Duplicate quota key ${op.key} not updated`
+      if (error === null && seen.has(op.key)) error = `Duplicate quota key ${clipName(op.key)} not updated`
       if (error !== null) break
       seen.add(op.key)
     }
@@ -210,8 +211,8 @@ export function describeClientQuotas (configs: ClientQuotaConfigs, components: r
   for (const component of components) {
     const field = component.entityType === kEntityUser ? 'user' : component.entityType === kEntityClientId ? 'clientId' : component.entityType === kEntityIp ? 'ip' : null
     if (component.entityType === '') return invalid('Unexpected empty filter component entity type')
-    if (field === null) return invalid(`Custom entity type '${String(component.entityType)}' not supported`)
-    if (filters.some((filter) => filter.field === field)) return invalid(`Duplicate ${component.entityType} filter component entity type`)
+    if (field === null) return invalid(`Custom entity type '${clipName(String(component.entityType))}' not supported`)
+    if (filters.some((filter) => filter.field === field)) return invalid(`Duplicate ${clipName(String(component.entityType))} filter component entity type`)
     switch (component.matchType) {
       case MatchType.EXACT:
         if (component.match === null) return invalid('Request specified MATCH_TYPE_EXACT, but set match string to null.')

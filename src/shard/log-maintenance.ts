@@ -9,6 +9,12 @@
 // about one budget plus one step. Partitions are looked up again before each step: one deleted or moved to
 // another worker since the pass began is skipped, and a topic whose configs changed is seen with its new ones.
 //
+// Wakes: a task whose work waits for something asynchronous (compaction's fsyncs and gzip, on libuv's pool)
+// returns false meanwhile and, once it is done, calls the `wake` bound to it (bindWake): the partition is
+// stepped again on the next setImmediate, in the running pass (appended to it) or in a pass of its own over
+// the woken partitions, under the same slice budget. So an asynchronous step costs its own latency, not the
+// time to the next pass (log.cleaner.backoff.ms, 15 s by default).
+//
 // Threading: runs on the worker's own thread, like everything touching its logs; nothing is shared.
 import type { Logger } from '../logger.ts'
 import type { TopicEntry } from './shard-table.ts'
@@ -28,8 +34,18 @@ export interface PartitionMaintenanceTask {
    * (`log-maintenance-errors`), and the task skips that partition until the next pass.
    */
   step (partition: LocalPartition, nowMs: number): boolean
-  /** After each pass: e.g. one log line of what the pass did. */
+  /** After each full pass (not after a pass of woken partitions only): e.g. one log line of what it did. */
   passDone? (): void
+  /**
+   * Called once by the LogMaintenance running the task, with itself: its wake(partition) steps its tasks on
+   * `partition` on the next setImmediate (see Wakes in the header). For tasks with asynchronous steps.
+   */
+  bindWake? (waker: PartitionWaker): void
+}
+
+/** What a task wakes (LogMaintenance). */
+export interface PartitionWaker {
+  wake (partition: LocalPartition): void
 }
 
 /** Where the scheduler finds partitions: the worker's Shard. */
@@ -49,7 +65,7 @@ export interface LogMaintenanceOptions {
 
 const kDefaultSliceBudgetMs = 5
 
-export class LogMaintenance {
+export class LogMaintenance implements PartitionWaker {
   readonly tasks: readonly PartitionMaintenanceTask[]
   readonly #partitions: MaintainedPartitions
   readonly #logger: Logger
@@ -65,8 +81,13 @@ export class LogMaintenance {
   #passPosition = 0
   #taskPosition = 0
   #running: PromiseWithResolvers<void> | null = null
-  /** Passes finished so far (for tests and operators). */
+  /** Whether the running pass walks every partition (runPass), not only woken ones (wake). */
+  #runningFull = false
+  /** Full passes finished so far (for tests and operators). */
   passes = 0
+  /** Slices run so far (each one up to a budget, setImmediate between them), and wakes asked for. */
+  slices = 0
+  wakes = 0
 
   constructor (options: LogMaintenanceOptions) {
     this.tasks = options.tasks
@@ -74,6 +95,7 @@ export class LogMaintenance {
     this.#logger = options.logger
     this.#intervalMs = options.intervalMs
     this.#sliceBudgetMs = options.sliceBudgetMs ?? kDefaultSliceBudgetMs
+    for (const task of this.tasks) task.bindWake?.(this)
   }
 
   /** Schedules a pass every intervalMs (the timer does not keep the thread alive). */
@@ -90,11 +112,25 @@ export class LogMaintenance {
     this.#timer = null
   }
 
-  /** Runs a pass now (or joins the running one); resolves when it is done. For tests and the timer. */
+  /**
+   * Runs a pass now (or joins the running one: a pass of woken partitions only then goes on over every
+   * partition); resolves when it is done. For tests and the timer.
+   */
   runPass (): Promise<void> {
-    if (this.#running !== null) return this.#running.promise
+    const joined = this.#running
+    if (joined !== null) {
+      if (!this.#runningFull) {
+        this.#runningFull = true
+        for (const local of this.#partitions.localPartitions()) {
+          this.#passTopics.push(local.topic)
+          this.#passIndexes.push(local.index)
+        }
+      }
+      return joined.promise
+    }
     const running = Promise.withResolvers<void>()
     this.#running = running
+    this.#runningFull = true
     this.#passTopics = []
     this.#passIndexes = []
     for (const local of this.#partitions.localPartitions()) {
@@ -105,6 +141,35 @@ export class LogMaintenance {
     this.#taskPosition = 0
     this.#slice()
     return running.promise
+  }
+
+  /**
+   * Steps the tasks on `partition` again soon (see Wakes in the header): appended to the running pass unless
+   * it is queued there already, else in a pass of its own, whose first slice runs on the next setImmediate.
+   * While a pass runs, a slice of it is either running or scheduled, so the appended partition is reached.
+   */
+  wake (partition: LocalPartition): void {
+    if (this.#stopped) return
+    this.wakes++
+    const topic = partition.topic
+    const index = partition.index
+    if (this.#running !== null) {
+      // Queued already: at the current position with no task run yet, or further on.
+      for (let position = this.#passPosition; position < this.#passTopics.length; position++) {
+        if (this.#passTopics[position] === topic && this.#passIndexes[position] === index &&
+          (position > this.#passPosition || this.#taskPosition === 0)) return
+      }
+      this.#passTopics.push(topic)
+      this.#passIndexes.push(index)
+      return
+    }
+    this.#running = Promise.withResolvers<void>()
+    this.#runningFull = false
+    this.#passTopics = [topic]
+    this.#passIndexes = [index]
+    this.#passPosition = 0
+    this.#taskPosition = 0
+    setImmediate(runSlice, this)
   }
 
   #schedule (): void {
@@ -122,6 +187,7 @@ export class LogMaintenance {
 
   /** Steps until the pass is done or the budget is spent; then yields (setImmediate) and goes on. */
   #slice (): void {
+    this.slices++
     const started = performance.now()
     const tasks = this.tasks
     while (this.#passPosition < this.#passTopics.length) {
@@ -158,6 +224,12 @@ export class LogMaintenance {
   #finishPass (): void {
     this.#passTopics = []
     this.#passIndexes = []
+    const running = this.#running
+    this.#running = null
+    if (!this.#runningFull) {
+      running?.resolve()
+      return
+    }
     this.passes++
     for (const task of this.tasks) {
       try {
@@ -167,8 +239,6 @@ export class LogMaintenance {
         this.#logger.limited(`log-maintenance:${task.name}:done`, 'error', `${task.name}: ${(error as Error).message}`)
       }
     }
-    const running = this.#running
-    this.#running = null
     running?.resolve()
   }
 }

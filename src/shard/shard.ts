@@ -45,7 +45,7 @@ import { count } from '../counters.ts'
 import { createPartitionStats } from '../metrics/worker-metrics.ts'
 import { RecoveryProgress } from './recovery-progress.ts'
 import { LogMaintenance, RetentionTask } from './log-maintenance.ts'
-import { CompactionTask, LogCleaner } from '../log/cleaner.ts'
+import { CompactionTask } from '../log/cleaner.ts'
 import { installBrokerConfigs } from '../config/broker-configs.ts'
 import { topicConfigValue } from '../config/topic-config.ts'
 
@@ -232,7 +232,9 @@ export class Shard {
       tasks: [new RetentionTask(this.logger)]
     })
     this.maintenance.start()
-    const cleaner = new LogCleaner({
+    // The task's cleaner wakes this scheduler when an fsync or an off-thread gzip of a clean is done (and
+    // recompresses large gzip batches off the thread), so a clean does not wait log.cleaner.backoff.ms per step.
+    const compactionTask = new CompactionTask({
       dedupeBufferBytes: options.config.logCleanerDedupeBufferSize,
       ioMaxBytesPerSecond: options.config.logCleanerIoMaxBytesPerSecond === 0 ? Infinity : options.config.logCleanerIoMaxBytesPerSecond,
       logger: this.logger
@@ -241,7 +243,7 @@ export class Shard {
       partitions: this,
       logger: this.logger,
       intervalMs: options.config.logCleanerBackoffMs,
-      tasks: [new CompactionTask(cleaner)]
+      tasks: [compactionTask]
     })
     // Kafka's log.cleaner.enable=false: no cleaning at all (compacted topics' logs only grow).
     if (options.config.logCleanerEnable) this.compaction.start()

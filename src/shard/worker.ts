@@ -9,6 +9,7 @@ import { buildHandlers } from '../handlers/index.ts'
 import type { BrokerConfig } from '../config/config.ts'
 import { collectGarbage, reclaimWhenQuiet } from '../memory-reclaim.ts'
 import { dropIdleArenas } from '../net/arena-pool.ts'
+import { reloadServerContext } from '../net/tls.ts'
 import { attachMetricsSlab, startEventLoopSampler, workerSnapshot } from '../metrics/worker-metrics.ts'
 
 interface WorkerData {
@@ -63,6 +64,13 @@ port.on('message', (message) => {
       shard.advertised = message.advertised
       if (message.advertisedListeners !== undefined) shard.advertisedListeners = message.advertisedListeners
       break
+    case 'tls-reload': {
+      // SIGHUP on the main thread, which checked that the files load (src/net/tls.ts).
+      const failure = reloadServerContext(data.config)
+      if (failure === null) logger.info('TLS certificates reloaded for new connections')
+      else logger.error(`TLS certificates not reloaded, the old ones stay: ${failure}`)
+      break
+    }
     case 'metrics-scrape':
       // One answer per scrape of /metrics (src/metrics/broker-metrics.ts): what has dynamic names.
       port.postMessage({ type: 'metrics-snapshot', id: message.id, worker: data.index, ...workerSnapshot(shard) })

@@ -59,11 +59,11 @@ test('SASL settings default to Kafka\'s values, SCRAM mechanisms only', () => {
   assert.equal(config.saslAllowNoUsers, false)
 })
 
-test('TLS listeners are refused: TLS is not implemented yet', () => {
-  assert.match(errorOf(['--listeners', 'SSL://:9093']), /^--listeners: cannot serve listener "SSL:\/\/:9093": its security protocol SSL needs TLS, which Shoal does not implement yet/)
-  assert.match(errorOf(['--listeners', 'SASL_SSL://:9093']), /SASL_SSL needs TLS, which Shoal does not implement yet/)
-  assert.match(errorOf(['--listeners', 'CLIENT://:9093', '--listener-security-protocol-map', 'CLIENT:SSL']), /CLIENT:\/\/:9093.*SSL needs TLS/)
-  assert.match(errorOf([], {}, 'listeners=SSL://:9093'), /^server\.properties:1: listeners: cannot serve listener "SSL:\/\/:9093": .*TLS/)
+test('a TLS listener without a certificate is refused, naming the flag that gives one', () => {
+  assert.match(errorOf(['--listeners', 'SSL://:9093']), /^--listeners: TLS listener SSL needs a certificate: --ssl-certificate-chain \(ssl\.keystore\.location\)/)
+  assert.match(errorOf(['--listeners', 'SASL_SSL://:9093']), /^--listeners: TLS listener SASL_SSL needs a certificate: --ssl-certificate-chain \(ssl\.keystore\.location\)/)
+  assert.match(errorOf(['--listeners', 'CLIENT://:9093', '--listener-security-protocol-map', 'CLIENT:SSL']), /TLS listener CLIENT needs a certificate/)
+  assert.match(errorOf([], {}, 'listeners=SSL://:9093'), /^server\.properties:1: listeners: TLS listener SSL needs a certificate/)
 })
 
 test('bad listener settings are ConfigErrors naming the setting', () => {

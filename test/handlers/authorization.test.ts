@@ -72,6 +72,15 @@ test('Produce and Fetch answer TOPIC_AUTHORIZATION_FAILED for topics without WRI
   assert.deepEqual(offsets.topics.map((t: any) => [t.name, t.partitions[0].errorCode]).sort(), [['open', 0], ['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED]])
 })
 
+test('an acks=0 Produce authorization refuses closes the connection (no response could carry the error), as Kafka does', async () => {
+  const unanswered = await KafkaClient.to(broker.bootstrap, principal('alice'))
+  await produce(unanswered, 'open', 0, ['a'], { acks: 0 })
+  assert.equal((await produce(unanswered, 'open', 0, ['b'])).errorCode, 0)
+  await produce(unanswered, 'secret', 0, ['a'], { acks: 0 })
+  await unanswered.closed
+  assert.equal(unanswered.isClosed, true)
+})
+
 test('CreateTopics needs CREATE on the cluster or the topic; DeleteTopics DELETE on the topic', async () => {
   const create = (client: KafkaClient, name: string): Promise<any> => client.request(19, 7, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 10_000, validateOnly: false })
   assert.equal((await create(alice, 'other')).topics[0].errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED)

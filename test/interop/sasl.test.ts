@@ -5,11 +5,12 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Connection, Consumer, FetchIsolationLevels, Producer, alterUserScramCredentialsV0, saslScramSha } from '@platformatic/kafka'
+import { Connection, alterUserScramCredentialsV0, saslScramSha } from '@platformatic/kafka'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import { Kafka, logLevel } from '../helpers/kafkajs.ts'
 import { run } from './processes.ts'
 import { freePort, kPassword, kScramUsers, kUser } from '../auth/sasl-helpers.ts'
+import { platformaticRoundTrip } from './platformatic-round-trip.ts'
 
 const kKcat = process.env.KCAT ?? 'kcat'
 const kPython = process.env.PYTHON ?? '/usr/bin/python3'
@@ -157,36 +158,8 @@ describe('kafkajs', () => {
 describe('@platformatic/kafka', () => {
   const saslOptions = (mechanism: Mechanism, username = kUser, password = kPassword) => ({ mechanism, username, password })
 
-  async function produceAndFetch (mechanism: Mechanism, topic: string, username = kUser, password = kPassword): Promise<string[]> {
-    const base = { bootstrapBrokers: [sasl()], retries: 2, retryDelay: 100, sasl: saslOptions(mechanism, username, password) }
-    const producer = new Producer({ ...base, clientId: 'shoal-sasl-producer', autocreateTopics: true })
-    const consumer = new Consumer({ ...base, clientId: 'shoal-sasl-consumer', groupId: 'unused' })
-    try {
-      await producer.send({ messages: [0, 1, 2].map((i) => ({ topic, partition: 0, value: Buffer.from(`platformatic-${i}`) })) })
-      const metadata = await consumer.metadata({ topics: [topic], forceUpdate: true })
-      const described = metadata.topics.get(topic)!
-      const values: string[] = []
-      await waitFor(async () => {
-        const response = await consumer.fetch({
-          node: described.partitions[0].leader,
-          maxWaitTime: 50,
-          isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
-          topics: [{ topicId: described.id, partitions: [{ partition: 0, fetchOffset: BigInt(values.length), currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: 1 << 20 }] }]
-        })
-        for (const partition of response.responses.flatMap((t) => t.partitions)) {
-          for (const batch of partition.records ?? []) {
-            for (const record of batch.records) {
-              if (Number(batch.firstOffset) + record.offsetDelta >= values.length) values.push(record.value?.toString() ?? '')
-            }
-          }
-        }
-        return values.length >= 3
-      }, 20_000, 'platformatic fetched 3 records')
-      return values
-    } finally {
-      await Promise.allSettled([producer.close(), consumer.close()])
-    }
-  }
+  const produceAndFetch = (mechanism: Mechanism, topic: string, username = kUser, password = kPassword): Promise<string[]> =>
+    platformaticRoundTrip({ bootstrapBrokers: [sasl()], sasl: saslOptions(mechanism, username, password) }, topic)
 
   for (const mechanism of kMechanisms) {
     test(`produces and fetches over SASL_PLAINTEXT with ${mechanism}`, async () => {

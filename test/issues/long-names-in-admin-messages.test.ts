@@ -2,7 +2,7 @@
 // name answered "The topic '<name>' does not exist.", which exceeds the 32767 bytes a string may take; its
 // encoding failed and the request was answered UNKNOWN_SERVER_ERROR (contained, logged as a broker ERROR).
 // DescribeConfigs, AlterConfigs and IncrementalAlterConfigs composed messages around client names the same way.
-// The names are now clipped (src/group/clip.ts) and every one is answered with its own error code.
+// The names are now clipped (src/protocol/clip.ts) and every one is answered with its own error code.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startBroker, type TestBroker } from '../helpers/broker.ts'

@@ -2,7 +2,7 @@
 // (32784 bytes), whose encoding threw; forwarded from another worker, the throw ended the worker and the
 // process. The same held for every message or id the group code composes around a client's name (JoinGroup's
 // member id `<clientId>-<uuid>`, static `<instanceId>-<uuid>`, ConsumerGroupHeartbeat's messages quoting a
-// member id or a regex). Names are now clipped in what the broker composes (src/group/clip.ts).
+// member id or a regex). Names are now clipped in what the broker composes (src/protocol/clip.ts).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startBroker, type TestBroker } from '../helpers/broker.ts'

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, unlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { fstatSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import {
   kCleanAborted, kCleanDone, kCleanIdle, kCleanThrottled, kCleanWaitingForCodec, kCleanWaitingForDisk, kCleanWorking, LogCleaner,
   readCleanerCheckpoint, readCleanerDeleteHorizon
@@ -547,5 +547,108 @@ test('a large gzip batch is recompressed off the thread when the cleaner has a r
   log.close()
   const reopened = PartitionLog.open(directory, logConfig(1024 * 1024, 0))
   assert.equal(readLog(reopened).records.length, 200)
+  reopened.close()
+})
+
+/** A sync for LogCleaner's `sync` hook that holds every call until release(); notes whether each was a directory's. */
+class HeldSyncs {
+  readonly held: Array<{ directory: boolean, callback: (error: NodeJS.ErrnoException | null) => void }> = []
+  fileSyncs = 0
+  directorySyncs = 0
+  readonly sync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
+    const directory = fstatSync(fd).isDirectory()
+    if (directory) this.directorySyncs++
+    else this.fileSyncs++
+    this.held.push({ directory, callback })
+  }
+
+  release (): void {
+    for (const { callback } of this.held.splice(0)) callback(null)
+  }
+}
+
+function swapAndCleanedFiles (directory: string): string[] {
+  return readdirSync(directory).filter(name => name.endsWith('.cleaned') || name.endsWith('.swap')).sort()
+}
+
+test('every sync of a clean runs off the thread, and the swap waits for each in the crash-safe order', async (t) => {
+  const directory = temporaryDirectory(t)
+  const log = PartitionLog.open(directory, logConfig(2048, 256))
+  const expected = new Map<string, string>()
+  for (let round = 0; round < 3; round++) writeRound(log, round, expected)
+  const sizeBefore = log.sizeBytes
+  const syncs = new HeldSyncs()
+  let resumed = 0
+  const cleaner = new LogCleaner({ sync: syncs.sync, resume: () => { resumed++ } })
+  const now = Date.now()
+  let groups = 0
+  for (let slices = 0; ; slices++) {
+    assert.ok(slices < 10_000, 'the clean finishes')
+    const state = cleaner.cleanSlice(log, kTopic, kCompact, now, 20).state
+    if (state === kCleanDone) break
+    if (state !== kCleanWaitingForDisk) {
+      assert.equal(state, kCleanWorking)
+      continue
+    }
+    assert.ok(syncs.held.length > 0, 'it waits for a sync it started')
+    const files = swapAndCleanedFiles(directory)
+    const base = (files[0] ?? '').slice(0, 20)
+    if (!syncs.held[0].directory) {
+      // 0: the three cleaned files are fsynced before anything is renamed.
+      groups++
+      assert.equal(syncs.held.length, 3)
+      assert.deepEqual(files, [`${base}.index.cleaned`, `${base}.log.cleaned`, `${base}.timeindex.cleaned`])
+    } else if (files.length > 0) {
+      // 1: the commit point is made durable before any old segment is deleted.
+      assert.deepEqual(files, [`${base}.index.swap`, `${base}.log.swap`, `${base}.timeindex.swap`])
+      for (const segment of log.sealedSegments()) assert.ok(readdirSync(directory).includes(basename(segment.logPath)), 'the old segments are all there')
+    } else {
+      // 3: the swap is done; the directory is fsynced before the next group or the checkpoint.
+      assert.equal(syncs.held.length, 1)
+    }
+    // Stepping while the disk is busy changes nothing.
+    const listing = readdirSync(directory).sort()
+    assert.equal(cleaner.cleanSlice(log, kTopic, kCompact, now, 20).state, kCleanWaitingForDisk)
+    assert.deepEqual(readdirSync(directory).sort(), listing)
+    const resumedBefore = resumed
+    syncs.release()
+    assert.equal(resumed, resumedBefore + 1, 'the last sync done calls the resume hook once')
+  }
+  assert.ok(groups >= 2, `${groups} groups`)
+  assert.equal(syncs.fileSyncs, 3 * groups)
+  assert.equal(syncs.directorySyncs, 2 * groups)
+  assert.ok(log.sizeBytes < sizeBefore, 'the clean removed the older rounds')
+  assert.deepEqual(swapAndCleanedFiles(directory), [])
+  log.close()
+  reopenAndCheck(directory, logConfig(2048, 256), log.nextOffset, expected, 'after the clean').close()
+})
+
+test('a segment deleted while the commit point is being fsynced undoes the commit; nothing is lost', async (t) => {
+  const directory = temporaryDirectory(t)
+  const config = logConfig(2048, 256)
+  const log = PartitionLog.open(directory, config)
+  const expected = new Map<string, string>()
+  for (let round = 0; round < 2; round++) writeRound(log, round, expected)
+  const syncs = new HeldSyncs()
+  const cleaner = new LogCleaner({ sync: syncs.sync })
+  const now = Date.now()
+  let state = kCleanWorking
+  for (let slices = 0; slices < 10_000; slices++) {
+    state = cleaner.cleanSlice(log, kTopic, kCompact, now, 20).state
+    if (state !== kCleanWorking && !(state === kCleanWaitingForDisk && !syncs.held[0].directory)) break
+    syncs.release()
+  }
+  assert.equal(state, kCleanWaitingForDisk)
+  assert.equal(syncs.held[0].directory, true, 'the commit point\'s directory fsync is pending')
+  assert.equal(swapAndCleanedFiles(directory).filter(name => name.endsWith('.log.swap')).length, 1)
+  // Retention takes the group's first segment meanwhile (a delete policy would); the commit is undone.
+  log.deleteOldestSegment(0, now)
+  syncs.release()
+  assert.equal(await cleanFully(cleaner, log, kCompact, now), kCleanAborted)
+  assert.deepEqual(swapAndCleanedFiles(directory), [])
+  const offsetsBefore = readLog(log).records.map(found => found.offset)
+  log.close()
+  const reopened = PartitionLog.open(directory, config)
+  assert.deepEqual(readLog(reopened).records.map(found => found.offset), offsetsBefore)
   reopened.close()
 })

@@ -1,7 +1,8 @@
 // The per-worker log maintenance scheduler (src/shard/log-maintenance.ts): passes walk the partitions in bounded
 // slices that yield to the event loop, skip partitions gone since the pass began, contain a failing task, and
-// the retention task deletes by the topic's configs (skipping compact-only and internal topics).
-import { test } from 'node:test'
+// the retention task deletes by the topic's configs (skipping compact-only and internal topics); a task's wake
+// steps a partition again at once (compaction's fsyncs), without waiting for the next pass.
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { MessageChannel } from 'node:worker_threads'
 import { counterValue } from '../../src/counters.ts'
@@ -12,8 +13,10 @@ import { PartitionLog } from '../../src/log/partition-log.ts'
 import { TopicEntry } from '../../src/shard/shard-table.ts'
 import { LocalPartition, Shard } from '../../src/shard/shard.ts'
 import {
-  hasDeletePolicy, LogMaintenance, RetentionTask, type MaintainedPartitions, type PartitionMaintenanceTask
+  hasDeletePolicy, LogMaintenance, RetentionTask, type MaintainedPartitions, type PartitionMaintenanceTask, type PartitionWaker
 } from '../../src/shard/log-maintenance.ts'
+import { CompactionTask, readCleanerCheckpoint } from '../../src/log/cleaner.ts'
+import { buildRecordBatch, type RecordInput } from '../../src/protocol/record-batch.ts'
 import { buildBatch, standardValues, temporaryDirectory } from '../log/helpers.ts'
 
 const logger = new Logger('error', 'test')
@@ -186,4 +189,94 @@ test('a Shard gives its open logs a topic\'s changed segment.bytes and segment.m
   assert.equal(log.config.segmentBytes, 2 * 1024 * 1024)
   assert.equal(log.config.segmentMs, 5000)
   assert.equal(shard.maintenance.tasks[0].name, 'retention')
+})
+
+test('a woken partition is stepped again on the next turn, in a pass of its own or appended to the running one', async () => {
+  const partitions = new FakePartitions()
+  const topic = topicEntry('t', 3)
+  const locals = [0, 1, 2].map((p) => fakeLocal(topic, p))
+  for (const local of locals) partitions.add(local)
+  const stepped: number[] = []
+  // A task whose work on partition 1 finishes asynchronously three times: it wakes the partition each time.
+  let asyncLeft = 3
+  let waker: PartitionWaker | null = null
+  const task: PartitionMaintenanceTask = {
+    name: 'async',
+    bindWake (bound) { waker = bound },
+    step (local) {
+      stepped.push(local.index)
+      if (local.index === 1 && asyncLeft > 0) {
+        asyncLeft--
+        setImmediate(() => waker!.wake(local))
+      }
+      return false
+    }
+  }
+  const maintenance = new LogMaintenance({ partitions, logger, intervalMs: 1_000_000, tasks: [task] })
+  assert.notEqual(waker, null, 'the scheduler binds itself to its tasks')
+  await maintenance.runPass()
+  const deadline = Date.now() + 10_000
+  while (asyncLeft > 0 || stepped.filter((index) => index === 1).length < 4) {
+    assert.ok(Date.now() < deadline, 'the wakes are served')
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.deepEqual(stepped.filter((index) => index !== 1), [0, 2], 'a wake steps only its partition')
+  assert.equal(stepped.filter((index) => index === 1).length, 4)
+  assert.equal(maintenance.passes, 1, 'woken steps are not full passes')
+  assert.equal(maintenance.wakes, 3)
+  // A full pass asked for while a wake's pass runs walks every partition.
+  stepped.length = 0
+  maintenance.wake(locals[2])
+  await maintenance.runPass()
+  assert.deepEqual(stepped, [2, 0, 1, 2])
+  assert.equal(maintenance.passes, 2)
+  maintenance.stop()
+  maintenance.wake(locals[0])
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(stepped, [2, 0, 1, 2], 'no wake after stop()')
+})
+
+/** A log of 12 rounds of 40 keys (one sealed segment each, one group each), cleaned by `task` from one pass. */
+async function cleanFromOnePass (t: TestContext, task: CompactionTask): Promise<{ maintenance: LogMaintenance, segments: number }> {
+  const log = PartitionLog.open(temporaryDirectory(t), { segmentBytes: 2048, indexIntervalBytes: 256, segmentMs: 2 ** 40 })
+  t.after(() => log.close())
+  // 12 rounds of 40 keys, one sealed segment each (more than half of segment.bytes: one group each).
+  for (let round = 0; round < 12; round++) {
+    for (let first = 0; first < 40; first += 4) {
+      const records: RecordInput[] = []
+      for (let key = first; key < first + 4; key++) records.push({ key: Buffer.from(`k${key}`), value: Buffer.from(`${round}-${key}`), timestamp: 1_000_000 })
+      log.append(buildRecordBatch(records), -1)
+    }
+    log.rollIfOlderThan(0)
+  }
+  const segments = log.sealedSegments().length
+  assert.ok(segments >= 12, `${segments} sealed segments`)
+  const partitions = new FakePartitions()
+  partitions.add(new LocalPartition(topicEntry('table', 1, { 'cleanup.policy': 'compact', 'min.cleanable.dirty.ratio': '0' }), 0, log))
+  const maintenance = new LogMaintenance({ partitions, logger, intervalMs: 1_000_000, tasks: [task] })
+  t.after(() => maintenance.stop())
+  const cleansBefore = counterValue('log-cleaner-cleans')
+  await maintenance.runPass()
+  const deadline = Date.now() + 30_000
+  while (counterValue('log-cleaner-cleans') === cleansBefore) {
+    assert.ok(Date.now() < deadline, 'the clean finishes')
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  assert.equal(task.cleaner.cleaning, null)
+  assert.equal(readCleanerCheckpoint(log.directory), log.sealedSegments().at(-1)!.nextOffset)
+  assert.equal(maintenance.passes, 1, 'one pass (log.cleaner.backoff.ms never came)')
+  return { maintenance, segments }
+}
+
+test('a clean of many segments finishes within one pass: each fsync done wakes the partition', async (t) => {
+  const { maintenance, segments } = await cleanFromOnePass(t, new CompactionTask())
+  // Each group waits three times (its files' fsyncs, the commit's and the swap's directory fsync).
+  assert.ok(maintenance.wakes >= 3 * segments, `${maintenance.wakes} wakes for ${segments} groups`)
+})
+
+test('a throttled clean is woken when the I/O rate allows more, not at the next pass', async (t) => {
+  const waitsBefore = counterValue('log-cleaner-throttle-waits')
+  // About 120 KB of reads and writes at 400 KB/s: throttled several times on the way.
+  await cleanFromOnePass(t, new CompactionTask({ ioMaxBytesPerSecond: 400_000 }))
+  assert.ok(counterValue('log-cleaner-throttle-waits') > waitsBefore, 'the clean was throttled')
 })
