@@ -45,6 +45,7 @@ import { count } from '../counters.ts'
 import { createPartitionStats } from '../metrics/worker-metrics.ts'
 import { RecoveryProgress } from './recovery-progress.ts'
 import { LogMaintenance, RetentionTask } from './log-maintenance.ts'
+import { oauthBearerValidator } from '../auth/oauthbearer.ts'
 import { CompactionTask } from '../log/cleaner.ts'
 import { installBrokerConfigs } from '../config/broker-configs.ts'
 import { topicConfigValue } from '../config/topic-config.ts'
@@ -247,6 +248,9 @@ export class Shard {
     })
     // Kafka's log.cleaner.enable=false: no cleaning at all (compacted topics' logs only grow).
     if (options.config.logCleanerEnable) this.compaction.start()
+    // OAUTHBEARER's key set loads as the worker starts, so the first login does not wait for the JWKS.
+    const oauthBearer = options.config.oauthBearer
+    if (oauthBearer !== null) oauthBearerValidator(oauthBearer, (message) => this.logger.limited('oauthbearer-jwks', 'warn', message))
   }
 
   // ---- partitions ----------------------------------------------------------------------------------------
