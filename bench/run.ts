@@ -9,6 +9,7 @@ import { formatDiskProbe, probeDisk, type DiskProbeSummary } from './lib/disk-pr
 import { gitInfo, machineInfo } from './lib/machine.ts'
 import { kMaintenanceScenario, renderMaintenanceTable, runMaintenanceScenarios, selectMaintenance, type MaintenanceResult } from './lib/maintenance.ts'
 import { Progress } from './lib/progress.ts'
+import { kQuotaScenario, renderQuotaTable, runQuotaScenarios, selectQuota, type QuotaResult } from './lib/quota.ts'
 import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
 import { renderRestartTable, restartGigabytes, restartScenarios, runRestarts, selectRestartScenarios, type RestartResult } from './lib/restart.ts'
 import { runLoads, type Tools } from './lib/runner.ts'
@@ -28,7 +29,8 @@ async function runLoad (options: BenchOptions): Promise<number> {
   const scenarios = scenariosOf(options)
   const restarts = selectRestartScenarios(options.scenarios, options.matrix)
   const maintenance = options.shoal && selectMaintenance(options.scenarios, options.matrix)
-  if (scenarios.length === 0 && restarts.length === 0 && !maintenance) {
+  const quota = options.shoal && selectQuota(options.scenarios, options.matrix)
+  if (scenarios.length === 0 && restarts.length === 0 && !maintenance && !quota) {
     process.stderr.write(`no scenario matches ${options.scenarios.join(', ')} (see --list${options.matrix === 'full' ? '' : ', or --full'})\n`)
     return 2
   }
@@ -51,6 +53,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
       `x workers ${workers.join(', ')}, once each\n`)
   }
   if (maintenance) process.stderr.write(`shoal bench: ${kMaintenanceScenario} x workers ${workers.join(', ')}, ${options.repeat} rounds each\n`)
+  if (quota) process.stderr.write(`shoal bench: ${kQuotaScenario} x workers ${workers.join(', ')}, once each\n`)
   process.stderr.write(`machine: ${machine.cores} cores, ${machine.cpuModel ?? 'unknown CPU'}, ${formatMiB(machine.totalMemoryBytes)} MiB, ` +
     `Node ${machine.node}, load average ${machine.loadAverage?.join(' ') ?? '?'}; commit ${git.commit?.slice(0, 7) ?? '?'}${git.dirty === true ? ' (dirty)' : ''}\n`)
   for (const name of options.tools) {
@@ -64,6 +67,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
   let result: Awaited<ReturnType<typeof runLoads>> = { cases: [], targets: [] }
   let restartResults: RestartResult[] = []
   let maintenanceResults: MaintenanceResult[] = []
+  let quotaResults: QuotaResult[] = []
   try {
     if (scenarios.length > 0) result = await runLoads({ options, scenarios, workers, tools, node: process.execPath, mainPath, workDir, progress })
     if (restarts.length > 0) {
@@ -72,6 +76,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
     if (maintenance) {
       maintenanceResults = await runMaintenanceScenarios({ options, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, workDir, progress })
     }
+    if (quota) quotaResults = await runQuotaScenarios({ options, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, progress })
   } finally {
     rmSync(workDir, { recursive: true, force: true })
   }
@@ -80,10 +85,11 @@ async function runLoad (options: BenchOptions): Promise<number> {
   if (scenarios.length > 0) process.stdout.write(renderLoadTable(result.cases, result.targets, tools, options.against !== null) + '\n')
   if (restarts.length > 0) process.stdout.write((scenarios.length > 0 ? '\n' : '') + renderRestartTable(restartResults) + '\n')
   if (maintenance) process.stdout.write((scenarios.length > 0 || restarts.length > 0 ? '\n' : '') + renderMaintenanceTable(maintenanceResults) + '\n')
+  if (quota) process.stdout.write((scenarios.length > 0 || restarts.length > 0 || maintenance ? '\n' : '') + renderQuotaTable(quotaResults) + '\n')
   const date = new Date()
   const { mode: _mode, ...rest } = options
-  // `maintenance`: bench/lib/maintenance.ts's rows (empty when it did not run).
-  const file: LoadResultFile & { maintenance: MaintenanceResult[] } = {
+  // `maintenance`: bench/lib/maintenance.ts's rows, `quota`: bench/lib/quota.ts's (each empty when it did not run).
+  const file: LoadResultFile & { maintenance: MaintenanceResult[], quota: QuotaResult[] } = {
     schema: kResultSchema,
     date: date.toISOString(),
     git,
@@ -94,14 +100,15 @@ async function runLoad (options: BenchOptions): Promise<number> {
     targets: result.targets,
     results: result.cases,
     restarts: restartResults,
-    maintenance: maintenanceResults
+    maintenance: maintenanceResults,
+    quota: quotaResults
   }
   const out = options.out === null ? defaultResultPath(kRepoRoot, date, git.commit) : resolve(options.out)
   writeResultFile(out, file)
   process.stdout.write(`\nresult: ${out}\n`)
   const measured = result.cases.filter((item) => item.status === 'ok' || item.status === 'partial')
   return measured.length > 0 || restartResults.some((item) => item.status === 'ok') ||
-    maintenanceResults.some((item) => item.status !== 'failed') ? 0 : 1
+    maintenanceResults.some((item) => item.status !== 'failed') || quotaResults.some((item) => item.status !== 'failed') ? 0 : 1
 }
 
 /**
@@ -136,6 +143,8 @@ function listScenarios (options: BenchOptions): void {
   new Set([1, 2])) + '\n')
   process.stdout.write(`\n${kMaintenanceScenario}: produce p99 while another topic is compacted and retention runs, against none running; ` +
     `${selectMaintenance(options.scenarios, options.matrix) ? 'selected' : 'not selected'} (named in --scenarios, or --full; --repeat rounds; --maintenance-mib ${options.maintenanceMib})\n`)
+  process.stdout.write(`${kQuotaScenario}: a producer with producer_byte_rate 1 MiB/s beside an unlimited one, then the unlimited one alone; ` +
+    `${selectQuota(options.scenarios, options.matrix) ? 'selected' : 'not selected'} (named in --scenarios, or --full)\n`)
   if (scenariosOf(options).some((scenario) => scenario.kind === 'rate')) {
     process.stdout.write(`rate: records of the flat-out run (maximum rate M); the paced run then sends round(M/2 x ${options.rateSeconds}) (--rate-seconds)\n`)
   }

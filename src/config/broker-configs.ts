@@ -12,8 +12,8 @@
 // defaults (the first synonym of each topic config) are cluster-wide: settable for every broker or for one.
 // Their other synonyms (log.retention.hours, log.roll.hours, ...) and every other broker setting are read-only:
 // AlterConfigs answers INVALID_REQUEST "Cannot update these configs dynamically". log.message.format.version is
-// read-only too (Kafka 3 ignores it and 4 removed it). Two settings of the broker's own are dynamic besides
-// (kDynamicSettings: max.connections, max.connections.per.ip), with the same chain.
+// read-only too (Kafka 3 ignores it and 4 removed it). Some settings of the broker's own are dynamic besides
+// (kDynamicSettings: the connection limits and the log cleaner's), with the same chain.
 //
 // The dynamic configs live in ClusterMetadata (`brokerConfigs`: the controller persists them in
 // meta/cluster.json); every thread installs them when a metadata version arrives (installBrokerConfigs), which
@@ -118,12 +118,18 @@ const kTopicConfigOfBrokerConfig: ReadonlyMap<string, string> = new Map(
  * time: name -> the flag's value and the least value the flag takes (the same range at start and at run time).
  * The acceptor (main thread) reads the connection limits at each new connection (src/broker.ts applies them when
  * a metadata version arrives); a lower limit refuses new connections and closes none, as in Kafka (KIP-308,
- * KIP-402). The log cleaner's settings (log.cleaner.backoff.ms, log.cleaner.io.max.bytes.per.second) are
- * cluster-wide in Kafka too but stay read-only here: the workers' cleaners take them once, at start.
+ * KIP-402). The log cleaner's settings are cluster-wide in Kafka too: every worker applies them when a metadata
+ * version arrives (src/shard/shard.ts applyMetadata): the I/O rate limit from the cleaner's next slice, the dedupe
+ * buffer size from its next clean, the backoff from the compaction pass scheduled after the pending one.
+ * log.retention.check.interval.ms is read-only in Kafka, and so here. `type` is Kafka's type of the config
+ * (how a value is checked, and what DescribeConfigs reports).
  */
-const kDynamicSettings: Readonly<Record<string, { readonly value: (config: BrokerConfig) => number, readonly min: number, readonly documentation: string }>> = {
-  'max.connections': { value: (config) => config.maxConnections, min: 1, documentation: 'Most connections open at once; beyond it the acceptor closes new ones at once (open ones stay when it is lowered).' },
-  'max.connections.per.ip': { value: (config) => config.maxConnectionsPerIp, min: 1, documentation: 'Most connections open at once from one IP; beyond it new ones are closed at once (open ones stay when it is lowered).' }
+const kDynamicSettings: Readonly<Record<string, { readonly value: (config: BrokerConfig) => number, readonly min: number, readonly type: 'INT' | 'LONG' | 'DOUBLE', readonly documentation: string }>> = {
+  'max.connections': { value: (config) => config.maxConnections, min: 1, type: 'INT', documentation: 'Most connections open at once; beyond it the acceptor closes new ones at once (open ones stay when it is lowered).' },
+  'max.connections.per.ip': { value: (config) => config.maxConnectionsPerIp, min: 1, type: 'INT', documentation: 'Most connections open at once from one IP; beyond it new ones are closed at once (open ones stay when it is lowered).' },
+  'log.cleaner.backoff.ms': { value: (config) => config.logCleanerBackoffMs, min: 1, type: 'LONG', documentation: 'How often each worker looks for logs of compacted topics to clean (a change applies from the pass after the one scheduled).' },
+  'log.cleaner.dedupe.buffer.size': { value: (config) => config.logCleanerDedupeBufferSize, min: 1024, type: 'LONG', documentation: 'Bytes of each worker\'s cleaner key map, 16 a key (a change applies from the next clean).' },
+  'log.cleaner.io.max.bytes.per.second': { value: (config) => config.logCleanerIoMaxBytesPerSecond, min: 0, type: 'DOUBLE', documentation: 'Bytes each worker\'s cleaner reads plus writes a second; 0 = unlimited (a change applies from the next slice of a clean).' }
 }
 
 /** Whether `name` is one of kDynamicSettings (a broker setting, not a topic default, that can change at run time). */
@@ -174,8 +180,11 @@ export function validateBrokerConfig (name: string, value: string | null): strin
   if (isDynamicBrokerSetting(name)) {
     if (value === null) return null
     const invalid = `Invalid value ${value} for configuration ${name}`
-    if (!/^-?\d{1,10}$/.test(value) || Number(value) > 2 ** 31 - 1 || Number(value) < -(2 ** 31)) return `${invalid}: Not a number of type INT`
-    const { min } = kDynamicSettings[name]
+    const { min, type } = kDynamicSettings[name]
+    if (type === 'INT' && (!/^-?\d{1,10}$/.test(value) || Number(value) > 2 ** 31 - 1 || Number(value) < -(2 ** 31))) return `${invalid}: Not a number of type INT`
+    // A LONG past 2^53 would lose digits in a number; no cleaner setting needs one, so it is refused as out of range.
+    if (type === 'LONG' && (!/^-?\d{1,19}$/.test(value) || !Number.isSafeInteger(Number(value)))) return `${invalid}: Not a number of type LONG`
+    if (type === 'DOUBLE' && (value.trim() === '' || !Number.isFinite(Number(value)))) return `${invalid}: Not a number of type DOUBLE`
     return Number(value) < min ? `${invalid}: Value must be at least ${min}` : null
   }
   const topic = kTopicConfigOfBrokerConfig.get(name)
@@ -280,9 +289,10 @@ export function staticSecondarySynonyms (config: BrokerConfig): Array<{ name: st
   return Object.entries(config.staticBrokerConfigs).filter(([name]) => !kTopicConfigOfBrokerConfig.has(name)).map(([name, value]) => ({ name, value }))
 }
 
-/** Kafka's ConfigType of broker synonym or dynamic setting `name`: its topic config's, but INT for the minutes, hours and settings. */
+/** Kafka's ConfigType of broker synonym or dynamic setting `name`: its topic config's, but INT for the minutes and hours, the setting's own for a setting. */
 export function brokerSynonymType (name: string): number {
-  if (Object.hasOwn(kUnitSynonyms, name) || isDynamicBrokerSetting(name)) return ConfigType.INT
+  if (isDynamicBrokerSetting(name)) return ConfigType[kDynamicSettings[name].type]
+  if (Object.hasOwn(kUnitSynonyms, name)) return ConfigType.INT
   return topicConfigType(kTopicConfigOfSynonym.get(name) ?? '')
 }
 

@@ -101,7 +101,7 @@ import {
 import { controlRecord, kControlTypeAbort, readControlRecord } from '../protocol/record-batch.ts'
 import { createVarintCursor, readVarint, readVarlong, varlongSize, writeVarint, writeVarlong } from '../protocol/varint.ts'
 import { syncDirectoryAsync, writeFileAtomic, writeFileThenSync, type SyncFunction } from './files.ts'
-import { OffsetMap } from './offset-map.ts'
+import { kOffsetMapSlotBytes, OffsetMap } from './offset-map.ts'
 import {
   kIndexSuffix, kLogSuffix, kMaxRelativeOffset, kMaxSegmentBytes, kTimeIndexSuffix, OffsetIndex, offsetFileName,
   parseOffsetFileName, readFully, TimeIndex
@@ -694,8 +694,10 @@ class CleanJob {
 }
 
 export class LogCleaner {
-  readonly #map: OffsetMap
-  readonly #ioMaxBytesPerSecond: number
+  #map: OffsetMap
+  /** The dedupe buffer size the next clean's map is built with (setDedupeBufferBytes); #map has it once a clean starts. */
+  #dedupeBufferBytes: number
+  #ioMaxBytesPerSecond: number
   readonly #logger: CleanerLogger | null
   readonly #stopSwapAfterSteps: number
   readonly #failSwapAtStep: number
@@ -713,7 +715,8 @@ export class LogCleaner {
   #windowBytes = 0
 
   constructor (options: LogCleanerOptions = {}) {
-    this.#map = new OffsetMap(options.dedupeBufferBytes ?? kDefaultDedupeBufferBytes)
+    this.#dedupeBufferBytes = options.dedupeBufferBytes ?? kDefaultDedupeBufferBytes
+    this.#map = new OffsetMap(this.#dedupeBufferBytes)
     this.#ioMaxBytesPerSecond = options.ioMaxBytesPerSecond ?? Infinity
     this.#logger = options.logger ?? null
     this.#stopSwapAfterSteps = options.stopSwapAfterSteps ?? Infinity
@@ -723,6 +726,40 @@ export class LogCleaner {
     this.#clock = options.clock ?? performanceNow
     this.#fsync = options.sync ?? fsync
     this.#fdatasync = options.sync ?? fdatasync
+  }
+
+  /** The I/O rate limit in bytes a second (Infinity: none), as set now. */
+  get ioMaxBytesPerSecond (): number {
+    return this.#ioMaxBytesPerSecond
+  }
+
+  /**
+   * Changes the I/O rate limit (log.cleaner.io.max.bytes.per.second at run time; Infinity: none). It applies from
+   * the next slice, in a fresh window: the bytes counted under the old rate do not throttle (or bank) under the new.
+   */
+  setIoMaxBytesPerSecond (bytesPerSecond: number): void {
+    if (bytesPerSecond === this.#ioMaxBytesPerSecond) return
+    this.#ioMaxBytesPerSecond = bytesPerSecond
+    this.#windowStart = -1
+    this.#windowBytes = 0
+  }
+
+  /** The dedupe buffer size the next clean uses, in bytes. */
+  get dedupeBufferBytes (): number {
+    return this.#dedupeBufferBytes
+  }
+
+  /** Slots (16 bytes each) of the map the running (or last) clean uses; a new dedupe buffer size shows here once the next clean starts. */
+  get mapSlots (): number {
+    return this.#map.slots
+  }
+
+  /**
+   * Changes the dedupe buffer size (log.cleaner.dedupe.buffer.size at run time). A clean in progress keeps its
+   * map (its plan is built on what the map holds); the next clean that starts allocates one of the new size.
+   */
+  setDedupeBufferBytes (bytes: number): void {
+    this.#dedupeBufferBytes = bytes
   }
 
   /** The log being cleaned now, if any. */
@@ -751,7 +788,9 @@ export class LogCleaner {
         const planned = this.#plan(log, settings, nowMs)
         if (planned === null) return { state: kCleanIdle, bytesRead: 0, bytesWritten: 0 }
         this.#job = planned
-        this.#map.clear()
+        // A size changed by setDedupeBufferBytes takes effect here, between cleans; else the map is reused.
+        if (Math.max(16, Math.floor(this.#dedupeBufferBytes / kOffsetMapSlotBytes)) !== this.#map.slots) this.#map = new OffsetMap(this.#dedupeBufferBytes)
+        else this.#map.clear()
       }
       return this.#work(this.#job!, budgetMs)
     } catch (error) {

@@ -7,7 +7,7 @@
 // A request that needs no answer (Produce with acks=0) still takes a slot so that order holds around it.
 //
 // Reads: a plaintext socket reads straight into the connection's arena (`onread`); a TLS listener's socket
-// (src/net/tls.ts) is a TLSSocket, whose decrypted chunks are copied into the arena and framed by the same code.
+// (src/net/tls.ts) is a TLSSocket, whose handle copies the decrypted bytes into the arena; the same code frames them.
 
 import { Socket } from 'node:net'
 import { Reader } from '../protocol/reader.ts'
@@ -28,7 +28,7 @@ import { QuotaKind } from '../quota/client-quotas.ts'
 import { recordRequestTime } from '../quota/quota-sensors.ts'
 import { SaslSession } from '../auth/sasl.ts'
 import { isSaslListener, isTlsListener } from '../config/listeners.ts'
-import { peerVerifyError, principalMappingRules, wrapServerSocket } from './tls.ts'
+import { peerVerifyError, principalMappingRules, readDecryptedInto, wrapServerSocket } from './tls.ts'
 import { distinguishedName, mapPrincipalName } from '../auth/principal-mapping.ts'
 import type { TLSSocket } from 'node:tls'
 import { lookupCredential } from '../auth/credentials.ts'
@@ -271,8 +271,9 @@ export class Connection {
 
   /**
    * A socket of a TLS listener (src/net/tls.ts): the handshake runs here, on this worker. A TLSSocket reads
-   * through OpenSSL, not `onread`, so its decrypted chunks are copied into the arena (#onDecrypted) and framed by
-   * the same #onRead; the plaintext path above is untouched by this.
+   * through OpenSSL, not `onread`: the TLS handle copies decrypted bytes into the arena (readDecryptedInto in
+   * src/net/tls.ts), or, where Node does not allow that, its 'data' chunks are copied (#onDecrypted); both are framed
+   * by the same #onRead. The plaintext path above is untouched by this.
    */
   static #adoptTls (handle: unknown, shard: Shard, listenerName: string): Connection | null {
     const raw = new Socket({ handle: handle as any, readable: true, writable: true })
@@ -316,6 +317,8 @@ export class Connection {
       this.shard.logger.limited('tls-handshake', 'warn', `TLS handshake with ${this.remote} failed: ${error.message}`)
     })
     socket.once('close', () => clearTimeout(timer))
+    // Decrypted bytes straight into the arena, framed by #onRead as on plaintext; 'data' where Node does not allow it.
+    if (readDecryptedInto(socket, () => this.#nextReadBuffer(), (bytes: number) => this.#onRead(bytes))) return
     socket.on('data', (chunk: Buffer) => this.#onDecrypted(chunk))
   }
 

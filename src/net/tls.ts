@@ -7,11 +7,12 @@
 // - Each worker builds its own SecureContext (a SecureContext cannot cross threads) lazily for the first TLS
 //   connection, and anew on `tls-reload`. A connection takes the context current when it is accepted and keeps it:
 //   existing connections are not affected by a reload.
-// - The handshake runs on the worker (wrapServerSocket); Connection#adoptTls reads the decrypted bytes.
+// - The handshake runs on the worker (wrapServerSocket); Connection#adoptTls reads the decrypted bytes, into
+//   its arena where Node allows it (readDecryptedInto), else from 'data' events.
 
 import { readFileSync } from 'node:fs'
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls'
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { ConfigError } from '../config/config-error.ts'
 import { parsePrincipalMappingRules, type PrincipalMappingRule } from '../auth/principal-mapping.ts'
 
@@ -123,4 +124,53 @@ export function peerVerifyError (socket: TLSSocket): string | null {
   if (handle === null || typeof handle.verifyError !== 'function') return 'no TLS handle to verify the certificate with'
   const error = handle.verifyError()
   return error === null || error === undefined ? null : ((error as Error & { code?: string }).code ?? error.message)
+}
+
+/** Where net.Socket keeps its `onread` state: the buffer (or true), the buffer generator and the callback. */
+interface OnreadSymbols { readonly buffer: symbol, readonly generator: symbol, readonly callback: symbol }
+
+let onreadSymbols: OnreadSymbols | null | undefined
+
+/**
+ * Node keeps a Socket's `onread` option under module-private symbols (Symbol('kBuffer'), Symbol('kBufferGen'),
+ * Symbol('kBufferCb') in internal/stream_base_commons); they are found once, by description, on a Socket made
+ * with `onread` and no handle. Null where this Node keeps them otherwise: TLS reads then use 'data'.
+ */
+function findOnreadSymbols (): OnreadSymbols | null {
+  if (onreadSymbols !== undefined) return onreadSymbols
+  const probe = new Socket({ onread: { buffer: () => Buffer.allocUnsafe(1), callback: () => true } })
+  const byName = new Map<string, symbol>()
+  for (const symbol of Object.getOwnPropertySymbols(probe)) {
+    if (symbol.description !== undefined) byName.set(symbol.description, symbol)
+  }
+  probe.destroy()
+  const buffer = byName.get('kBuffer')
+  const generator = byName.get('kBufferGen')
+  const callback = byName.get('kBufferCb')
+  onreadSymbols = buffer !== undefined && generator !== undefined && callback !== undefined ? { buffer, generator, callback } : null
+  return onreadSymbols
+}
+
+/**
+ * Makes `socket` (a TLSSocket over a connected socket, before any application data) read the way a plaintext
+ * Socket made with `onread` does: OpenSSL's decrypted bytes are copied by the TLS handle straight into the buffer
+ * `nextBuffer` returns, and `onBytes(n)` is called; no Buffer, stream push or 'data' event per TLS record (16 KiB),
+ * which measured a third of a TLS connection's worker CPU in a produce run (bench/README.md, "### TLS").
+ * Node takes `onread` in `new TLSSocket()` only without an underlying socket, so this sets what net.Socket's
+ * constructor would have set and switches the handle to the buffer (useUserBuffer, which the TLS handle has as a
+ * stream). pause()/resume() then stop and start the handle, as on a plaintext socket; `onBytes` returning false
+ * stops reading. OpenSSL may still hand over what it had decrypted from the current network read after a stop.
+ * Returns false (nothing changed: read 'data' instead) where this Node does not allow it.
+ */
+export function readDecryptedInto (socket: TLSSocket, nextBuffer: () => Buffer, onBytes: (bytes: number) => boolean): boolean {
+  const symbols = findOnreadSymbols()
+  const handle = (socket as unknown as { _handle: { useUserBuffer?: (buffer: Buffer) => void } | null })._handle
+  if (symbols === null || handle === null || typeof handle.useUserBuffer !== 'function') return false
+  const first = nextBuffer()
+  const fields = socket as unknown as Record<symbol, unknown>
+  fields[symbols.buffer] = first
+  fields[symbols.generator] = nextBuffer
+  fields[symbols.callback] = onBytes
+  handle.useUserBuffer(first)
+  return true
 }

@@ -69,7 +69,7 @@ export class LogMaintenance implements PartitionWaker {
   readonly tasks: readonly PartitionMaintenanceTask[]
   readonly #partitions: MaintainedPartitions
   readonly #logger: Logger
-  readonly #intervalMs: number
+  #intervalMs: number
   readonly #sliceBudgetMs: number
   #timer: NodeJS.Timeout | null = null
   #started = false
@@ -96,6 +96,19 @@ export class LogMaintenance implements PartitionWaker {
     this.#intervalMs = options.intervalMs
     this.#sliceBudgetMs = options.sliceBudgetMs ?? kDefaultSliceBudgetMs
     for (const task of this.tasks) task.bindWake?.(this)
+  }
+
+  /** The time between two scheduled passes now (ms). */
+  get intervalMs (): number {
+    return this.#intervalMs
+  }
+
+  /**
+   * Changes the time between two scheduled passes (log.cleaner.backoff.ms at run time). The pass already
+   * scheduled keeps its time; the one scheduled after it (and every later one) waits the new interval.
+   */
+  setIntervalMs (intervalMs: number): void {
+    this.#intervalMs = intervalMs
   }
 
   /** Schedules a pass every intervalMs (the timer does not keep the thread alive). */

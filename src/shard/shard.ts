@@ -47,7 +47,7 @@ import { RecoveryProgress } from './recovery-progress.ts'
 import { LogMaintenance, RetentionTask } from './log-maintenance.ts'
 import { oauthBearerValidator } from '../auth/oauthbearer.ts'
 import { CompactionTask } from '../log/cleaner.ts'
-import { installBrokerConfigs } from '../config/broker-configs.ts'
+import { dynamicBrokerSetting, installBrokerConfigs, type DynamicBrokerConfigs } from '../config/broker-configs.ts'
 import { topicConfigValue } from '../config/topic-config.ts'
 
 export const kOpReply = 1000
@@ -94,6 +94,19 @@ export class LocalPartition {
     if (this.waiters.size === 0) return
     for (const waiter of this.waiters) waiter.onAppend()
   }
+}
+
+/**
+ * The log cleaner's dynamic settings (log.cleaner.io.max.bytes.per.second, log.cleaner.dedupe.buffer.size,
+ * log.cleaner.backoff.ms), effective for this broker (per-broker, else cluster-wide, else the flag), applied to a
+ * worker's compaction task and its scheduler. Called at start and for every metadata version; setting the same
+ * values again changes nothing. The dedupe buffer is capped at 2^31-1 bytes a worker, as Kafka caps it a thread.
+ */
+export function applyCleanerSettings (compaction: LogMaintenance, task: CompactionTask, brokerConfigs: DynamicBrokerConfigs | undefined, config: BrokerConfig): void {
+  const ioMaxBytesPerSecond = dynamicBrokerSetting('log.cleaner.io.max.bytes.per.second', brokerConfigs, config)
+  task.cleaner.setIoMaxBytesPerSecond(ioMaxBytesPerSecond === 0 ? Infinity : ioMaxBytesPerSecond)
+  task.cleaner.setDedupeBufferBytes(Math.min(2 ** 31 - 1, dynamicBrokerSetting('log.cleaner.dedupe.buffer.size', brokerConfigs, config)))
+  compaction.setIntervalMs(dynamicBrokerSetting('log.cleaner.backoff.ms', brokerConfigs, config))
 }
 
 export function partitionDir (dataDir: string, topic: string, partition: number): string {
@@ -166,6 +179,8 @@ export class Shard {
    * the cleaner's cadence and the retention check's differ by orders of magnitude (15 s and 5 min by default).
    */
   readonly compaction: LogMaintenance
+  /** The compaction scheduler's one task: its cleaner takes the dynamic cleaner settings (applyCleanerSettings). */
+  readonly compactionTask: CompactionTask
   #nextToken: number
   #stopping: boolean
   /** Set by drain(): called once the last connection has closed. */
@@ -235,7 +250,9 @@ export class Shard {
     this.maintenance.start()
     // The task's cleaner wakes this scheduler when an fsync or an off-thread gzip of a clean is done (and
     // recompresses large gzip batches off the thread), so a clean does not wait log.cleaner.backoff.ms per step.
-    const compactionTask = new CompactionTask({
+    // Built with the flags' values, then given the effective ones (a setting changed at run time and kept in the
+    // metadata applies to a worker that starts or restarts too).
+    this.compactionTask = new CompactionTask({
       dedupeBufferBytes: options.config.logCleanerDedupeBufferSize,
       ioMaxBytesPerSecond: options.config.logCleanerIoMaxBytesPerSecond === 0 ? Infinity : options.config.logCleanerIoMaxBytesPerSecond,
       logger: this.logger
@@ -244,8 +261,9 @@ export class Shard {
       partitions: this,
       logger: this.logger,
       intervalMs: options.config.logCleanerBackoffMs,
-      tasks: [compactionTask]
+      tasks: [this.compactionTask]
     })
+    applyCleanerSettings(this.compaction, this.compactionTask, this.table.brokerConfigs, options.config)
     // Kafka's log.cleaner.enable=false: no cleaning at all (compacted topics' logs only grow).
     if (options.config.logCleanerEnable) this.compaction.start()
     // OAUTHBEARER's key set loads as the worker starts, so the first login does not wait for the JWKS.
@@ -268,6 +286,8 @@ export class Shard {
     if (metadata.version <= this.table.version) return
     // Dynamic broker configs first: the logs opened below and every topicConfigValue reader see the new defaults.
     installBrokerConfigs(metadata, this.config, this.logger, 'worker')
+    // Undefined only in the constructor's first call, before the compaction task exists (it applies them itself).
+    if (this.compaction !== undefined) applyCleanerSettings(this.compaction, this.compactionTask, metadata.brokerConfigs, this.config)
     const table = new ShardTable(metadata, this.workers)
     const opened: LocalPartition[] = []
     // The first version (this worker starting, or restarting after a crash) opens every partition it owns from
