@@ -482,6 +482,15 @@ function refuseUnanswered (context: RequestContext, reason: string): typeof kNoR
 
 async function handle (context: RequestContext, request: ProduceRequest): Promise<ProduceResponse | typeof kNoResponse> {
   const { shard, apiVersion } = context
+  // producer_byte_rate (KIP-13): the request's bytes, charged as it arrives; a throttle mutes the connection at
+  // once (acks=0 too, as Kafka does). Kafka reads one request per connection at a time, so charging on the answer
+  // is the same there; here a connection pipelines, and charging on the answer let a client with many requests in
+  // flight (librdkafka: up to max.in.flight) pass tens of MB before the first answer muted it (bench --scenarios
+  // quota). Without produce quotas this is the one check.
+  const quotas = shard.table.quotas
+  const throttleTimeMs = quotas.enabled[QuotaKind.PRODUCE]
+    ? recordClientBytes(quotas, QuotaKind.PRODUCE, context.connection.principal.name, context.clientId, context.requestBytes, shard.config, context.connection)
+    : 0
   if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
     return { responses: errorTopics(request.topicData, ErrorCode.INVALID_REQUIRED_ACKS), throttleTimeMs: 0 }
   }
@@ -506,12 +515,6 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
   for (const call of calls) results.push((await call.response).responses)
   if (grouping.unknown.length > 0) results.push(errorTopics(grouping.unknown, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
   if (authorized !== null) results.push(errorTopics(authorized.denied, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
-  // producer_byte_rate (KIP-13): the request's bytes, charged once it is answered; a throttle mutes the
-  // connection (acks=0 too, as Kafka does). Without produce quotas this is the one check.
-  const quotas = shard.table.quotas
-  const throttleTimeMs = quotas.enabled[QuotaKind.PRODUCE]
-    ? recordClientBytes(quotas, QuotaKind.PRODUCE, context.connection.principal.name, context.clientId, context.requestBytes, shard.config, context.connection)
-    : 0
   if (request.acks === 0) return kNoResponse
   const key = apiVersion >= 13 ? (t: TopicResponse) => t.topicId : (t: TopicResponse) => t.name
   return { responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitionResponses'), throttleTimeMs }
