@@ -86,7 +86,7 @@
 //
 // Internal topics (__consumer_offsets, __transaction_state) are compacted by their coordinators' checkpoints,
 // not here.
-import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { count } from '../counters.ts'
 import { topicConfigValue } from '../config/topic-config.ts'
@@ -492,12 +492,12 @@ class CleanedSegmentWriter {
     this.size += batch.length
     this.lastOffset = baseOffset + batch.readInt32BE(kLastOffsetDeltaOffset)
     if (this.pendingLength + batch.length > this.pending.length) this.writePending()
-    if (batch.length > this.pending.length) writeAll(this.fd, batch)
+    if (batch.length > this.pending.length) writeFileSync(this.fd, batch)
     else this.pendingLength += batch.copy(this.pending, this.pendingLength)
   }
 
   private writePending (): void {
-    if (this.pendingLength > 0) writeAll(this.fd, this.pending.subarray(0, this.pendingLength))
+    if (this.pendingLength > 0) writeFileSync(this.fd, this.pending.subarray(0, this.pendingLength))
     this.pendingLength = 0
   }
 
@@ -525,10 +525,6 @@ class CleanedSegmentWriter {
   }
 }
 
-function writeAll (fd: number, data: Buffer): void {
-  let written = 0
-  while (written < data.length) written += writeSync(fd, data, written, data.length - written)
-}
 
 // ---- records --------------------------------------------------------------------------------------------
 

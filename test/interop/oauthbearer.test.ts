@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url'
 import { startBroker, waitFor, type TestBroker } from '../helpers/broker.ts'
 import { Kafka, logLevel } from '../helpers/kafkajs.ts'
 import { run } from './processes.ts'
+import { confluentSecureRoundTrip } from './confluent-secure.ts'
 import { freePort } from '../auth/sasl-helpers.ts'
 
 const kPython = process.env.PYTHON ?? '/usr/bin/python3'
@@ -107,38 +108,11 @@ describe('kafkajs', () => {
 })
 
 describe('confluent-kafka-python', () => {
-  const script = `
-import sys, json
-from confluent_kafka import Producer, Consumer
-bootstrap, jwt, topic = sys.argv[1:4]
-errors = []
-conf = {'bootstrap.servers': bootstrap, 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanisms': 'OAUTHBEARER',
-        'oauth_cb': lambda config: (jwt, 4102444800.0), 'error_cb': lambda err: errors.append(err.str())}
-p = Producer(conf)
-delivered = []
-for i in range(3):
-    p.produce(topic, value=('python-%d' % i).encode(), partition=0, on_delivery=lambda err, msg: delivered.append(err is None))
-left = p.flush(10)
-if left or len(delivered) != 3 or not all(delivered):
-    print(json.dumps({'ok': False, 'errors': errors}))
-    sys.exit(0)
-c = Consumer(dict(conf, **{'group.id': 'oauth-python', 'auto.offset.reset': 'earliest'}))
-c.subscribe([topic])
-values = []
-for _ in range(60):
-    msg = c.poll(0.5)
-    if msg is None or msg.error():
-        continue
-    values.append(msg.value().decode())
-    if len(values) == 3:
-        break
-c.close()
-print(json.dumps({'ok': True, 'values': values, 'errors': errors}))
-`
 
   test('produces and consumes over SASL_PLAINTEXT with OAUTHBEARER (ES256)', async () => {
-    const { stdout } = await run(kPython, ['-c', script, sasl(), token('bob', 600, 'ES256'), 'oauth-python'], { timeoutMs: 60_000 })
-    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}')
+    const result = await confluentSecureRoundTrip({
+      'bootstrap.servers': sasl(), 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanisms': 'OAUTHBEARER', oauth_jwt: token('bob', 600, 'ES256')
+    }, 'oauth-python', 'oauth-python')
     assert.equal(result.ok, true, JSON.stringify(result))
     assert.deepEqual(result.values, ['python-0', 'python-1', 'python-2'])
   })

@@ -11,6 +11,7 @@ import { Kafka, logLevel } from '../helpers/kafkajs.ts'
 import { run } from './processes.ts'
 import { freePort, kPassword, kScramUsers, kUser } from '../auth/sasl-helpers.ts'
 import { platformaticRoundTrip } from './platformatic-round-trip.ts'
+import { confluentSecureRoundTrip } from './confluent-secure.ts'
 
 const kKcat = process.env.KCAT ?? 'kcat'
 const kPython = process.env.PYTHON ?? '/usr/bin/python3'
@@ -64,40 +65,12 @@ describe('kcat', () => {
 })
 
 describe('confluent-kafka-python', () => {
-  const script = `
-import sys, json
-from confluent_kafka import Producer, Consumer, KafkaError
-bootstrap, mechanism, password, topic = sys.argv[1:5]
-conf = {'bootstrap.servers': bootstrap, 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanisms': mechanism, 'sasl.username': '${kUser}', 'sasl.password': password}
-errors = []
-def on_error(err):
-    errors.append(str(err))
-p = Producer(dict(conf, error_cb=on_error))
-delivered = []
-for i in range(3):
-    p.produce(topic, value=('python-%d' % i).encode(), partition=0, on_delivery=lambda err, msg: delivered.append(err is None))
-left = p.flush(15)
-if left or not all(delivered) or len(delivered) != 3:
-    print(json.dumps({'ok': False, 'errors': errors}))
-    sys.exit(0)
-c = Consumer(dict(conf, **{'group.id': 'sasl-python', 'auto.offset.reset': 'earliest', 'error_cb': on_error}))
-c.subscribe([topic])
-values = []
-for _ in range(60):
-    msg = c.poll(0.5)
-    if msg is None or msg.error():
-        continue
-    values.append(msg.value().decode())
-    if len(values) == 3:
-        break
-c.close()
-print(json.dumps({'ok': True, 'values': values, 'errors': errors}))
-`
   for (const mechanism of kMechanisms) {
     test(`produces and consumes over SASL_PLAINTEXT with ${mechanism}`, async () => {
       const topic = `sasl-python-${mechanism.toLowerCase()}`
-      const { stdout } = await run(kPython, ['-c', script, sasl(), mechanism, kPassword, topic], { timeoutMs: 60_000 })
-      const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}')
+      const result = await confluentSecureRoundTrip({
+        'bootstrap.servers': sasl(), 'security.protocol': 'SASL_PLAINTEXT', 'sasl.mechanisms': mechanism, 'sasl.username': kUser, 'sasl.password': kPassword
+      }, topic, 'sasl-python')
       assert.equal(result.ok, true, JSON.stringify(result))
       assert.deepEqual(result.values, ['python-0', 'python-1', 'python-2'])
     })

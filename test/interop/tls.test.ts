@@ -9,10 +9,10 @@ import { Kafka, logLevel } from '../helpers/kafkajs.ts'
 import { run } from './processes.ts'
 import { freePort, kPassword, kScramUsers, kUser } from '../auth/sasl-helpers.ts'
 import { makeTestCertificates, type TestCertificates } from '../net/tls-certificates.ts'
+import { confluentSecureRoundTrip } from './confluent-secure.ts'
 import { platformaticRoundTrip } from './platformatic-round-trip.ts'
 
 const kKcat = process.env.KCAT ?? 'kcat'
-const kPython = process.env.PYTHON ?? '/usr/bin/python3'
 const kSecretTopic = 'mtls-secret'
 
 let broker: TestBroker
@@ -83,34 +83,10 @@ describe('kcat', () => {
 
 describe('confluent-kafka-python', () => {
   test('produces and consumes over SASL_SSL with SCRAM-SHA-512', async () => {
-    const script = `
-import sys, json
-from confluent_kafka import Producer, Consumer
-bootstrap, ca, topic = sys.argv[1:4]
-conf = {'bootstrap.servers': bootstrap, 'security.protocol': 'SASL_SSL', 'ssl.ca.location': ca, 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': '${kUser}', 'sasl.password': '${kPassword}'}
-errors = []
-p = Producer(dict(conf, error_cb=lambda err: errors.append(str(err))))
-delivered = []
-for i in range(3):
-    p.produce(topic, value=('python-%d' % i).encode(), partition=0, on_delivery=lambda err, msg: delivered.append(err is None))
-if p.flush(15) or not all(delivered) or len(delivered) != 3:
-    print(json.dumps({'ok': False, 'errors': errors}))
-    sys.exit(0)
-c = Consumer(dict(conf, **{'group.id': 'tls-python', 'auto.offset.reset': 'earliest'}))
-c.subscribe([topic])
-values = []
-for _ in range(60):
-    msg = c.poll(0.5)
-    if msg is None or msg.error():
-        continue
-    values.append(msg.value().decode())
-    if len(values) == 3:
-        break
-c.close()
-print(json.dumps({'ok': True, 'values': values, 'errors': errors}))
-`
-    const { stdout } = await run(kPython, ['-c', script, saslSsl(), certificates.caFile, 'tls-python'], { timeoutMs: 60_000 })
-    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}')
+    const result = await confluentSecureRoundTrip({
+      'bootstrap.servers': saslSsl(), 'security.protocol': 'SASL_SSL', 'ssl.ca.location': certificates.caFile,
+      'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': kUser, 'sasl.password': kPassword
+    }, 'tls-python', 'tls-python')
     assert.equal(result.ok, true, JSON.stringify(result))
     assert.deepEqual(result.values, ['python-0', 'python-1', 'python-2'])
   })
