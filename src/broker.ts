@@ -22,7 +22,8 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import { getHeapStatistics } from 'node:v8'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Controller, type AdminOp } from './admin/controller.ts'
 import { dynamicBrokerSetting, installBrokerConfigs } from './config/broker-configs.ts'
@@ -39,6 +40,10 @@ import { createMetricsSlab } from './metrics/layout.ts'
 import { Readiness } from './metrics/readiness.ts'
 import { BrokerMetrics } from './metrics/broker-metrics.ts'
 import { startMetricsServer, type MetricsServer } from './metrics/server.ts'
+import { openBrokerStorage, type BrokerStorage } from './storage/broker-storage.ts'
+import { setRemoteStorageAvailable } from './config/topic-config.ts'
+import { LeaseHeldError } from './storage/lease.ts'
+import { ShardTable } from './shard/shard-table.ts'
 
 export interface Broker {
   /** The first listener's address (the one `listening on` reports). */
@@ -126,7 +131,27 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   // TLS listeners: certificate files that do not load stop the start here (src/net/tls.ts), not at a first client.
   const tlsListeners = config.listeners.some(isTlsListener)
   if (tlsListeners) checkTlsFiles(config)
-  const controller = new Controller(config.dataDir, config.defaultPartitions, logger, { maxPartitionsPerTopic: config.maxPartitionsPerTopic, maxBrokerPartitions: config.maxBrokerPartitions, maxTopics: config.maxTopics })
+  // --s3-bucket: the flusher pool, the prefix's lease, and (an empty data directory) the metadata back from S3,
+  // all before the controller reads the metadata (src/storage/broker-storage.ts).
+  let storage: BrokerStorage | null = null
+  setRemoteStorageAvailable(config.s3 !== null)
+  if (config.s3 !== null) {
+    try {
+      storage = await openBrokerStorage(config.s3, config.flushers, config.dataDir, logger)
+    } catch (error) {
+      // Another broker holds the prefix: a configuration error (one line, exit 2), not a crash.
+      if (error instanceof LeaseHeldError) throw new ConfigError(error.message)
+      throw error
+    }
+  }
+  const s3 = storage
+  const controller = new Controller(config.dataDir, config.defaultPartitions, logger, { maxPartitionsPerTopic: config.maxPartitionsPerTopic, maxBrokerPartitions: config.maxBrokerPartitions, maxTopics: config.maxTopics },
+    s3 === null ? {} : { onPersist: (json) => s3.metadata.noteChanged(json) })
+  if (s3 !== null) {
+    // S3 gets the metadata as it is now (a first start with a bucket, or changes it missed), then every change.
+    s3.metadata.noteChanged(readFileSync(join(config.dataDir, 'meta', 'cluster.json'), 'utf8'))
+    s3.collectGarbage(new Set(controller.metadata.topics.map((topic) => topic.id)))
+  }
   // Dynamic broker configs and logger levels reach this thread too (topic defaults in CreateTopics answers, the
   // main thread's log level), before every worker gets the same version.
   installBrokerConfigs(controller.metadata, config, logger, 'main')
@@ -195,6 +220,14 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   /** Each worker's step in close() (for `pending`); undefined before close(). */
   const shutdownStates: ShutdownState[] = []
 
+  /** Whether worker `index` owns a partition (named by partitionKey), by the metadata at start. */
+  const startTable = new ShardTable(controller.metadata, count)
+  const ownedBy = (index: number) => (name: string): boolean => {
+    const colon = name.lastIndexOf(':')
+    const topic = startTable.topicById(name.slice(0, colon))
+    const partition = Number(name.slice(colon + 1))
+    return topic !== undefined && partition < topic.partitions && topic.owners[partition] === index
+  }
   const spawn = (index: number, generation: number): Worker => {
     const downPeers: number[] = []
     for (let i = 0; i < handles.length; i++) if (i !== index && !handles[i].up) downPeers.push(i)
@@ -211,9 +244,13 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
         downPeers,
         metrics: slabs[index],
         // Tokens are int32: each generation starts 2^24 further on (see Shard's header).
-        tokenBase: ((generation * 0x01000000) & 0x7fffffff) + 1
+        tokenBase: ((generation * 0x01000000) & 0x7fffffff) + 1,
+        // With S3: what it held of this worker's partitions at start; a restarted worker reads it again itself.
+        s3Instance: s3?.instance,
+        remote: s3 === null || generation > 0 ? undefined : s3.remoteFor(ownedBy(index))
       }
     })
+    s3?.serveWorker(worker)
     // The handle of this index while `worker` is its thread (null once it was replaced).
     const current = (): WorkerHandle | null => handles[index]?.worker === worker ? handles[index] : null
     worker.on('error', (error: Error) => {
@@ -230,7 +267,9 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
           if (generation > 0) logger.warn(`worker ${index} restarted (restart ${generation}), serving its partitions again`)
           break
         case 'admin':
-          controller.execute(message.op as AdminOp).then(
+          // --durability s3: an admin change (a topic created, auto-created by a produce, a user or ACL added) is
+          // answered once the metadata is in S3 too, so that an acknowledged record's topic survives a lost disk.
+          controller.execute(message.op as AdminOp).then((result) => s3 !== null && config.durability === 's3' ? s3.metadata.flush().then(() => result) : result).then(
             (result) => worker.postMessage({ type: 'admin-result', id: message.id, result }),
             (error: Error) => {
               logger.error(`controller: ${error.stack ?? error.message}`)
@@ -347,7 +386,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       rings,
       isUp: (index) => handles[index]?.up === true,
       connections: (index) => handles[index]?.connections ?? 0,
-      post: (index, message) => handles[index].worker.postMessage(message)
+      post: (index, message) => handles[index].worker.postMessage(message),
+      ...(s3 === null ? {} : { s3Stats: () => s3.pool.stats() })
     }, readiness)
   const metricsServer: MetricsServer | null = config.metricsHost === null ? null : await startMetricsServer(config.metricsHost, config.metricsPort, readiness, metrics, logger)
 
@@ -376,6 +416,10 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
   }))
   await Promise.all(ready)
   started = true
+  // Another broker took the S3 prefix over: every worker stops uploading and refuses produce.
+  s3?.onFenced((holder) => {
+    for (const handle of handles) if (handle.up) handle.worker.postMessage({ type: 's3-fenced', holder })
+  })
 
   // Test-only hook, never on by default: with SHOAL_TEST_HOOKS=1 in the environment, SIGUSR2 terminates worker 1
   // (worker 0 with one worker), as abruptly as a crash of that thread, so that tests exercise the supervision
@@ -505,6 +549,8 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
         handle.worker.once('exit', () => { shutdownStates[index] = 'exited'; resolve() })
         handle.worker.postMessage({ type: 'stop' })
       })))
+      // The workers uploaded what they held before exiting; the metadata's last version, the lease, the pool.
+      await s3?.close()
       // Last, so that /readyz answers 503 for the whole shutdown.
       await metricsServer?.close()
     }

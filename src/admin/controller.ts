@@ -49,6 +49,14 @@ export const kInternalTopicAlterableConfigs: ReadonlySet<string> = new Set([
  * index files open, so the broker total bounds file descriptors (3 per partition, before connections).
  * A breach answers POLICY_VIOLATION (as KIP-578's max.broker.partitions does) and creates nothing.
  */
+export interface ControllerOptions {
+  /**
+   * Called after every write of cluster.json with what was written (synchronously, once it is durable here):
+   * the broker hands it to the S3 metadata uploader (src/storage/metadata-sync.ts) with --s3-bucket.
+   */
+  readonly onPersist?: (json: string) => void
+}
+
 export interface ControllerLimits {
   /** --max-partitions-per-topic: most partitions one topic may have. */
   readonly maxPartitionsPerTopic: number
@@ -198,10 +206,13 @@ export class Controller {
   /** BROKER_LOGGER levels set at run time (not persisted); see #alterLoggers. */
   #loggers: Readonly<Record<string, string>>
   #broadcast: Broadcast
+  /** ControllerOptions.onPersist: told every version written (the S3 copy, src/storage/metadata-sync.ts). */
+  readonly #onPersist: ((json: string) => void) | null
   /** Changes are applied one at a time, in arrival order. */
   #queue: Promise<unknown>
 
-  constructor (dataDir: string, defaultPartitions: number, logger: Logger, limits: ControllerLimits = kDefaultControllerLimits) {
+  constructor (dataDir: string, defaultPartitions: number, logger: Logger, limits: ControllerLimits = kDefaultControllerLimits, options: ControllerOptions = {}) {
+    this.#onPersist = options.onPersist ?? null
     this.#dir = join(dataDir, 'meta')
     this.#file = join(this.#dir, 'cluster.json')
     this.#defaultPartitions = defaultPartitions
@@ -302,7 +313,9 @@ export class Controller {
   }
 
   #persist (state: PersistedState): void {
-    writeFileDurable(this.#file, JSON.stringify(state))
+    const json = JSON.stringify(state)
+    writeFileDurable(this.#file, json)
+    this.#onPersist?.(json)
   }
 
   async #commit (topics: readonly TopicMetadata[], producerIdBlockEnd = this.#state.producerIdBlockEnd, brokerConfigs = this.#state.brokerConfigs): Promise<void> {

@@ -17,6 +17,33 @@ import type { OAuthBearerConfig } from '../auth/oauthbearer.ts'
 
 export { ConfigError }
 
+/** Where and how the S3 copy is kept (--s3-*; src/storage/). */
+export interface S3Config {
+  readonly bucket: string
+  /** Key prefix, '' or ending in '/'. */
+  readonly prefix: string
+  readonly region: string
+  /** A custom endpoint (MinIO, Ceph, s3rver): path-style addressing; null = AWS's endpoint for the region. */
+  readonly endpoint: string | null
+  /** Each worker uploads what its partitions got at least this often. */
+  readonly flushIntervalMs: number
+  /** ... and as soon as this many bytes wait, whatever the interval. */
+  readonly flushBytes: number
+  /** Bytes a worker may hold not yet in S3: past half of it produce is throttled, past all of it refused (NOT_ENOUGH_REPLICAS). */
+  readonly backlogMaxBytes: number
+  /** The bucket prefix's lease (one broker per prefix): renewed every third of it; a start waits this long for a dead owner's lease to lapse. */
+  readonly leaseMs: number
+  /** One S3 request (PUT, GET, LIST, DELETE) not answered in this long is abandoned and retried. */
+  readonly requestTimeoutMs: number
+  /** How often the background step rewrites small shared objects into per-partition ones. */
+  readonly mergeIntervalMs: number
+  /** Target size of a per-partition object written by that step. */
+  readonly mergeBytes: number
+  /** Tiered reads: bytes of S3 data a worker keeps in memory (evicted offsets), and what one miss reads ahead. */
+  readonly cacheBytes: number
+  readonly readAheadBytes: number
+}
+
 export interface BrokerConfig {
   /** Address the acceptor listens on; port 0 picks a free port (the chosen one is logged and advertised). */
   readonly listenHost: string
@@ -144,6 +171,12 @@ export interface BrokerConfig {
   /** Where the Prometheus /metrics, /healthz and /readyz endpoints listen (null: off); port 0 = any free port. */
   readonly metricsHost: string | null
   readonly metricsPort: number
+  /** S3 copy of the data (src/storage/); null without --s3-bucket (then the broker keeps data on local disk only). */
+  readonly s3: S3Config | null
+  /** --durability: when acks=-1 is answered (after the local fsync, or once the data is in S3 too). */
+  readonly durability: 'local' | 's3'
+  /** --flushers: threads of the S3 upload pool (piscina), 0 without a bucket. */
+  readonly flushers: number
   /** Kafka's authorizer.class.name set (--authorizer): every API checks ACLs (src/auth/authorizer.ts). */
   readonly authorizer: boolean
   /** Kafka's super.users (`User:alice;User:bob`): principals every check allows. */
@@ -257,6 +290,21 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--authorizer', env: 'SHOAL_AUTHORIZER', property: 'authorizer.class.name', fromProperty: authorizerClass, help: 'check every request against the ACLs (CreateAcls/DescribeAcls/DeleteAcls), Kafka authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer (default false)', boolean: true },
   { flag: '--super-users', env: 'SHOAL_SUPER_USERS', property: 'super.users', help: 'principals every authorization check allows, Kafka super.users, e.g. User:admin;User:ops (default none)' },
   { flag: '--allow-everyone-if-no-acl-found', env: 'SHOAL_ALLOW_EVERYONE_IF_NO_ACL_FOUND', property: 'allow.everyone.if.no.acl.found', help: 'with --authorizer, a resource no ACL names is open to every principal, Kafka allow.everyone.if.no.acl.found (default false)', boolean: true },
+  { flag: '--s3-bucket', env: 'SHOAL_S3_BUCKET', property: 'shoal.s3.bucket', help: 'keep a copy of every partition, the metadata and the internal topics in this S3 bucket, serve evicted data from it and restore an empty data directory from it (default: none, local disk only)' },
+  { flag: '--s3-prefix', env: 'SHOAL_S3_PREFIX', property: 'shoal.s3.prefix', help: 'key prefix inside --s3-bucket; one broker per prefix (default none)' },
+  { flag: '--s3-region', env: 'SHOAL_S3_REGION', property: 'shoal.s3.region', help: 'the bucket\'s region (default $AWS_REGION, else us-east-1)' },
+  { flag: '--s3-endpoint', env: 'SHOAL_S3_ENDPOINT', property: 'shoal.s3.endpoint', help: 'URL of an S3-compatible endpoint (MinIO, Ceph, s3rver), addressed path-style (default AWS)' },
+  { flag: '--flushers', env: 'SHOAL_FLUSHERS', property: 'shoal.flushers', help: 'threads uploading to S3 (piscina pool; default half the cores, at least 1, at most 4)' },
+  { flag: '--s3-flush-interval-ms', env: 'SHOAL_S3_FLUSH_INTERVAL_MS', property: 'shoal.s3.flush.interval.ms', help: 'each worker uploads what its partitions got at least this often, all partitions in one object (default 1000)' },
+  { flag: '--s3-flush-bytes', env: 'SHOAL_S3_FLUSH_BYTES', property: 'shoal.s3.flush.bytes', help: 'a worker uploads as soon as this many bytes wait (default 8388608)' },
+  { flag: '--durability', env: 'SHOAL_DURABILITY', property: 'shoal.durability', help: 'local | s3: acks=-1 is answered after the local fsync (S3 follows within --s3-flush-interval-ms), or only once the data is in S3 too (default local)' },
+  { flag: '--s3-backlog-max-bytes', env: 'SHOAL_S3_BACKLOG_MAX_BYTES', property: 'shoal.s3.backlog.max.bytes', help: 'bytes a worker may hold not yet in S3: past half, produce is throttled (throttle_time_ms); past all, refused with NOT_ENOUGH_REPLICAS, retriable (default 1073741824)' },
+  { flag: '--s3-lease-ms', env: 'SHOAL_S3_LEASE_MS', property: 'shoal.s3.lease.ms', help: 'the bucket prefix\'s ownership lease: a second broker on the same prefix is refused; a start waits this long for a dead broker\'s lease (default 15000)' },
+  { flag: '--s3-request-timeout-ms', env: 'SHOAL_S3_REQUEST_TIMEOUT_MS', property: 'shoal.s3.request.timeout.ms', help: 'an S3 request not answered in this long is abandoned and retried (default 10000)' },
+  { flag: '--s3-merge-interval-ms', env: 'SHOAL_S3_MERGE_INTERVAL_MS', property: 'shoal.s3.merge.interval.ms', help: 'how often small shared S3 objects are rewritten into per-partition ones (default 60000)' },
+  { flag: '--s3-merge-bytes', env: 'SHOAL_S3_MERGE_BYTES', property: 'shoal.s3.merge.bytes', help: 'target size of a per-partition S3 object (default 33554432)' },
+  { flag: '--s3-cache-bytes', env: 'SHOAL_S3_CACHE_BYTES', property: 'shoal.s3.cache.bytes', help: 'bytes of S3 data each worker caches for fetches of evicted offsets (default 67108864)' },
+  { flag: '--s3-read-ahead-bytes', env: 'SHOAL_S3_READ_AHEAD_BYTES', property: 'shoal.s3.read.ahead.bytes', help: 'bytes one fetch of evicted offsets reads from S3 past what it asked for (default 4194304)' },
   { flag: '--metrics-listen', env: 'SHOAL_METRICS_LISTEN', property: 'shoal.metrics.listen', help: 'host:port serving Prometheus /metrics, /healthz and /readyz over HTTP; port 0 = any free port (default off)' }
 ]
 
@@ -322,6 +370,36 @@ function parseInteger (value: string, what: string, min: number): number {
 }
 
 /** A setting's value, null where absent or empty. */
+/** The --s3-* settings; null without a bucket (then the others are not read). */
+function parseS3Config (get: (flag: string) => string | undefined, where: (flag: string) => string, env: NodeJS.ProcessEnv): S3Config | null {
+  const bucket = nonEmpty(get('--s3-bucket'))
+  if (bucket === null) return null
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError(`${where('--s3-bucket')}: ${JSON.stringify(bucket)} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')`)
+  let prefix = get('--s3-prefix') ?? ''
+  if (prefix.startsWith('/')) throw new ConfigError(`${where('--s3-prefix')}: must not start with /`)
+  if (prefix !== '' && !prefix.endsWith('/')) prefix += '/'
+  const endpoint = nonEmpty(get('--s3-endpoint'))
+  if (endpoint !== null && !/^https?:\/\/[^/]+/.test(endpoint)) throw new ConfigError(`${where('--s3-endpoint')}: expected an http:// or https:// URL`)
+  const flushBytes = parseInteger(get('--s3-flush-bytes') ?? String(8 * 1024 * 1024), where('--s3-flush-bytes'), 1024)
+  const backlogMaxBytes = parseInteger(get('--s3-backlog-max-bytes') ?? String(1024 * 1024 * 1024), where('--s3-backlog-max-bytes'), 1024 * 1024)
+  if (backlogMaxBytes < 2 * flushBytes) throw new ConfigError(`${where('--s3-backlog-max-bytes')}: must be at least twice --s3-flush-bytes (${flushBytes})`)
+  return {
+    bucket,
+    prefix,
+    region: nonEmpty(get('--s3-region')) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? 'us-east-1',
+    endpoint,
+    flushIntervalMs: parseInteger(get('--s3-flush-interval-ms') ?? '1000', where('--s3-flush-interval-ms'), 1),
+    flushBytes,
+    backlogMaxBytes,
+    leaseMs: parseInteger(get('--s3-lease-ms') ?? '15000', where('--s3-lease-ms'), 100),
+    requestTimeoutMs: parseInteger(get('--s3-request-timeout-ms') ?? '10000', where('--s3-request-timeout-ms'), 100),
+    mergeIntervalMs: parseInteger(get('--s3-merge-interval-ms') ?? '60000', where('--s3-merge-interval-ms'), 100),
+    mergeBytes: parseInteger(get('--s3-merge-bytes') ?? String(32 * 1024 * 1024), where('--s3-merge-bytes'), 1024),
+    cacheBytes: parseInteger(get('--s3-cache-bytes') ?? String(64 * 1024 * 1024), where('--s3-cache-bytes'), 0),
+    readAheadBytes: parseInteger(get('--s3-read-ahead-bytes') ?? String(4 * 1024 * 1024), where('--s3-read-ahead-bytes'), 0)
+  }
+}
+
 function nonEmpty (value: string | undefined): string | null {
   return value === undefined || value === '' ? null : value
 }
@@ -545,6 +623,10 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
   if (!['text', 'json'].includes(logFormat)) throw new ConfigError(`${where('--log-format')}: unknown format "${logFormat}"`)
   const metricsListen = get('--metrics-listen')
   const [metricsHost, metricsPort] = metricsListen === undefined || metricsListen === '' ? [null, 0] : parseHostPort(metricsListen, where('--metrics-listen'))
+  const s3 = parseS3Config(get, where, env)
+  const durability = get('--durability') ?? 'local'
+  if (durability !== 'local' && durability !== 's3') throw new ConfigError(`${where('--durability')}: expected local or s3, got ${JSON.stringify(durability)}`)
+  if (durability === 's3' && s3 === null) throw new ConfigError(`${where('--durability')}: s3 needs --s3-bucket`)
   const ringBytes = parseInteger(get('--ring-bytes') ?? String(1 << 20), where('--ring-bytes'), 4096)
   if ((ringBytes & (ringBytes - 1)) !== 0) throw new ConfigError(`${where('--ring-bytes')}: must be a power of two, got ${ringBytes}`)
   return {
@@ -613,6 +695,9 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     shutdownTimeoutMs: parseInteger(get('--shutdown-timeout-ms') ?? '30000', where('--shutdown-timeout-ms'), 1),
     metricsHost,
     metricsPort,
+    s3,
+    durability,
+    flushers: s3 === null ? 0 : parseInteger(get('--flushers') ?? String(Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)))), where('--flushers'), 1),
     authorizer: parseBoolean(get('--authorizer') ?? 'false', where('--authorizer')),
     superUsers: parseSuperUsers(get('--super-users') ?? '', where('--super-users')),
     allowEveryoneIfNoAclFound: parseBoolean(get('--allow-everyone-if-no-acl-found') ?? 'false', where('--allow-everyone-if-no-acl-found')),

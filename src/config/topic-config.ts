@@ -1,6 +1,14 @@
 // Topic-level configs Shoal knows, with Kafka's names and broker defaults. CreateTopics rejects names not in
 // this table with INVALID_CONFIG; DescribeConfigs and CreateTopics (v5+) report the effective values.
 
+/** Whether this broker has remote storage (--s3-bucket): remote.storage.enable=true is refused without it, as Kafka refuses it. */
+let remoteStorageAvailable = false
+
+/** Set once at start, on every thread that validates topic configs. */
+export function setRemoteStorageAvailable (available: boolean): void {
+  remoteStorageAvailable = available
+}
+
 export const kTopicConfigDefaults: Readonly<Record<string, string>> = {
   'cleanup.policy': 'delete',
   'compression.type': 'producer',
@@ -53,14 +61,16 @@ export const kTopicConfigDefaults: Readonly<Record<string, string>> = {
 export const kNoEffectTopicConfigs: ReadonlyMap<string, string> = new Map([
   ['follower.replication.throttled.replicas', 'Has no effect in Shoal: a single-node broker has no followers to throttle.'],
   ['leader.replication.throttled.replicas', 'Has no effect in Shoal: a single-node broker has no replication to throttle.'],
-  ['local.retention.bytes', 'Has no effect in Shoal: it applies only to tiered storage (remote.storage.enable), which Shoal does not have.'],
-  ['local.retention.ms', 'Has no effect in Shoal: it applies only to tiered storage (remote.storage.enable), which Shoal does not have.'],
+  // local.retention.*: documentation only (they do take effect): with --s3-bucket every topic has its S3 copy,
+  // whatever remote.storage.enable says, so these evict local segments already in S3 (src/shard/log-maintenance.ts).
+  ['local.retention.bytes', 'With --s3-bucket: the most bytes a partition keeps on the local disk (-2: as retention.bytes); older sealed segments already in S3 are evicted and served from S3 (cleanup.policy=delete topics only). Has no effect without a bucket.'],
+  ['local.retention.ms', 'With --s3-bucket: how long a segment stays on the local disk (-2: as retention.ms); older sealed segments already in S3 are evicted and served from S3 (cleanup.policy=delete topics only). Has no effect without a bucket.'],
   ['message.downconversion.enable', 'Deprecated in Kafka 3.x and removed in 4.0; has no effect in Shoal, which never down-converts (Fetch v4+ only reads record batches v2).'],
   ['message.format.version', 'Deprecated in Kafka 3.x and removed in 4.0; has no effect in Shoal, which always writes record batches v2 (message format 3.0).'],
   ['message.timestamp.difference.max.ms', 'Deprecated in Kafka 3.6 (KIP-937) for message.timestamp.before.max.ms and message.timestamp.after.max.ms; has no effect in Shoal.'],
   ['remote.log.copy.disable', 'Has no effect in Shoal: it applies only to tiered storage, which Shoal does not have.'],
   ['remote.log.delete.on.disable', 'Has no effect in Shoal: it applies only to tiered storage, which Shoal does not have.'],
-  ['remote.storage.enable', 'Tiered storage; Shoal does not have it, so only false is accepted.']
+  ['remote.storage.enable', 'Kafka\'s per-topic switch for tiered storage. Without --s3-bucket only false is accepted; with one, true is accepted too, and either value has no effect: every topic has its S3 copy, and local.retention.* evict from the local disk.']
 ])
 
 /** Whether `name` is a topic config Shoal knows (an own key of the table: never `constructor` or `__proto__`). */
@@ -134,8 +144,9 @@ export function validateTopicConfig (name: string, value: string | null): string
     case 'remote.log.copy.disable': case 'remote.log.delete.on.disable':
       return value === 'true' || value === 'false' ? null : invalid
     case 'remote.storage.enable':
-      if (value === 'true') return 'Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.'
-      return value === 'false' ? null : invalid
+      // Kafka's answer on a broker without remote storage; with --s3-bucket either value is taken (see kDocs).
+      if (value === 'true' && !remoteStorageAvailable) return 'Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.'
+      return value === 'false' || value === 'true' ? null : invalid
     case 'message.format.version':
       // Kafka's ApiVersion names: 0.8.0 to 3.x, optionally with an -IVn suffix (2.1-IV2, 3.0-IV1).
       return /^\d{1,2}\.\d{1,2}(\.\d{1,2})?(-IV\d{1,2})?$/.test(value) ? null : invalid

@@ -1,6 +1,8 @@
 // DeleteRecords (key 21), v0-2: moves each partition's log start offset (offset -1 means the high watermark);
 // whole segments below it are deleted, as retention deletes them (renamed `.deleted`, removed after the topic's
-// file.delete.delay.ms). Answered by each partition's owner, like Produce.
+// file.delete.delay.ms). Answered by each partition's owner, like Produce. With an S3 copy (--s3-bucket) the new
+// start is told to it too (RemoteTier.advanceStart), so S3 forgets the ranges below it, evicted ones included
+// (an offset in the evicted part [logStartOffset, localStartOffset) moves the start without touching a segment).
 import { topicConfigValue } from '../config/topic-config.ts'
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
@@ -32,6 +34,7 @@ async function serveLocal (shard: Shard, request: DeleteRecordsRequest): Promise
         if (offset < 0 || offset > log.nextOffset) return { partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE }
         try {
           log.deleteRecordsBefore(offset, fileDeleteDelayMs)
+          shard.tier?.advanceStart(entry!.id, p.partitionIndex, log.logStartOffset)
         } catch (error) {
           const code = error instanceof KafkaError ? error.code : ErrorCode.KAFKA_STORAGE_ERROR
           return { partitionIndex: p.partitionIndex, lowWatermark: log.logStartOffset, errorCode: code }

@@ -18,6 +18,13 @@
 // and what is left of maxBytes, the first partition with data keeping at least its first batch. A cut keeps
 // whole batches (a subarray, no copy; counted as fetch-partitions-cut-to-limits); a client fetches what was cut
 // again from the same offset.
+//
+// Tiered reads (--s3-bucket with local.retention.*): a fetch offset in [logStartOffset, localStartOffset) is only
+// in S3. readOnce notes such partitions (PartitionLog.read answers OFFSET_MOVED_TO_TIERED_STORAGE, never sent to
+// a client) with the budget they may use, reserved from the part's maxBytes, and the part is answered once
+// readTiered has filled them in through the worker's RemoteReader (no long poll: data is on its way). A failed S3
+// read answers that partition KAFKA_STORAGE_ERROR (retriable: the consumer fetches again). Local reads are
+// unchanged: the tiered path is entered only from a read's error branch.
 
 import { apiByKey } from '../protocol/apis.ts'
 import { ErrorCode } from '../protocol/errors.ts'
@@ -34,6 +41,8 @@ import { FetchSessionCache, nextSessionEpoch, type FetchSession } from './fetch-
 import { currentLeaderEpochError } from '../log/leader-epochs.ts'
 import { QuotaKind } from '../quota/client-quotas.ts'
 import { fetchQuotaWindowBytes, recordFetchBytes } from '../quota/quota-sensors.ts'
+import { kReadCommitted, type LogReadResult } from '../log/partition-log.ts'
+import { readInt64 } from '../protocol/int64.ts'
 
 const api = apiByKey(1)!
 
@@ -75,18 +84,45 @@ function errorPartition (partitionIndex: number, errorCode: number): PartitionDa
   return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: kNoRecords }
 }
 
+/** A partition answered without error: `records` and what the log read says of the partition. */
+function answeredPartition (partitionIndex: number, result: LogReadResult, records: Buffer): PartitionData {
+  return {
+    partitionIndex,
+    errorCode: ErrorCode.NONE,
+    highWatermark: result.highWatermark,
+    lastStableOffset: result.lastStableOffset,
+    logStartOffset: result.logStartOffset,
+    abortedTransactions: result.abortedTransactions,
+    preferredReadReplica: -1,
+    records
+  }
+}
+
 function unknownCode (apiVersion: number): number {
   return apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 }
 
 /**
  * What one read of a part found: record bytes, the local partitions read, and whether any partition errored;
- * `records[i]` is what was read from `partitions[i]` (empty when that read failed).
+ * `records[i]` is what was read from `partitions[i]` (empty when that read failed). `tiered`: the partitions
+ * whose fetch offsets are only in S3, for readTiered (null when none, the common case).
  */
-interface ReadState { bytes: number, partitions: LocalPartition[], records: Buffer[], errored: boolean }
+interface ReadState { bytes: number, partitions: LocalPartition[], records: Buffer[], errored: boolean, tiered: TieredRead[] | null }
+
+/** A partition of a part to be read from S3: its answer (filled in by readTiered) and what to read. */
+interface TieredRead {
+  readonly local: LocalPartition
+  readonly data: PartitionData
+  /** Its index in ReadState.partitions / records. */
+  readonly slot: number
+  readonly fetchOffset: number
+  readonly maxBytes: number
+  readonly minOneBatch: boolean
+  readonly isolationLevel: number
+}
 
 function readState (): ReadState {
-  return { bytes: 0, partitions: [], records: [], errored: false }
+  return { bytes: 0, partitions: [], records: [], errored: false, tiered: null }
 }
 
 /** The read is answered: its bytes and records count as fetched from their partitions (reads a long poll drops do not). */
@@ -105,6 +141,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
   out.partitions.length = 0
   out.records.length = 0
   out.errored = false
+  out.tiered = null
   for (const topic of request.topics) {
     const entry = topicEntry(shard, topic, apiVersion)
     const partitions: PartitionData[] = []
@@ -124,8 +161,19 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
       out.partitions.push(local)
       const log = local.log
       const limit = Math.min(p.partitionMaxBytes, remaining)
-      const result = log.read(p.fetchOffset, limit, out.bytes === 0, request.isolationLevel)
+      const minOneBatch = out.bytes === 0 && out.tiered === null
+      const result = log.read(p.fetchOffset, limit, minOneBatch, request.isolationLevel)
       if (result.errorCode !== ErrorCode.NONE) {
+        if (result.errorCode === ErrorCode.OFFSET_MOVED_TO_TIERED_STORAGE) {
+          const data = answeredPartition(p.partition, result, kNoRecords)
+          out.tiered ??= []
+          out.tiered.push({ local, data, slot: out.records.length, fetchOffset: p.fetchOffset, maxBytes: limit, minOneBatch, isolationLevel: request.isolationLevel })
+          out.records.push(kNoRecords)
+          partitions.push(data)
+          // Reserved: the S3 read may return up to this much (KIP-74 aside), and later partitions get the rest.
+          remaining = Math.max(0, remaining - limit)
+          continue
+        }
         out.records.push(kNoRecords)
         partitions.push({ ...errorPartition(p.partition, result.errorCode), highWatermark: result.highWatermark, lastStableOffset: result.lastStableOffset, logStartOffset: result.logStartOffset })
         out.errored = true
@@ -136,16 +184,7 @@ function readOnce (shard: Shard, request: FetchRequest, apiVersion: number, out:
       out.records.push(records)
       out.bytes += size
       remaining = Math.max(0, remaining - size)
-      partitions.push({
-        partitionIndex: p.partition,
-        errorCode: ErrorCode.NONE,
-        highWatermark: result.highWatermark,
-        lastStableOffset: result.lastStableOffset,
-        logStartOffset: result.logStartOffset,
-        abortedTransactions: result.abortedTransactions,
-        preferredReadReplica: -1,
-        records
-      })
+      partitions.push(answeredPartition(p.partition, result, records))
     }
     responses.push({ topic: topic.topic, topicId: topic.topicId, partitions })
   }
@@ -199,7 +238,7 @@ class LongPoll implements AppendWaiter {
       if (this.#resolve === null) return
       const probe = readState()
       const response = readOnce(this.#shard, this.#request, this.#apiVersion, probe)
-      if (probe.bytes >= this.#request.minBytes || probe.errored) this.#settle(response, probe)
+      if (probe.bytes >= this.#request.minBytes || probe.errored || probe.tiered !== null) this.#settle(response, probe)
     })
   }
 
@@ -213,11 +252,19 @@ class LongPoll implements AppendWaiter {
     const resolve = this.#resolve
     if (resolve === null) return
     this.#resolve = null
-    countFetched(read)
     if (this.#timer !== null) clearTimeout(this.#timer)
     for (const local of this.#state.partitions) local.waiters.delete(this)
     if (this.#wakeKey !== null) this.#shard.fetchWakers.delete(this.#wakeKey)
     this.#shard.longPolls.delete(this.#finish)
+    if (read.tiered !== null) {
+      // readTiered never rejects (each partition's failure is its error code).
+      void readTiered(this.#shard, read).then(() => {
+        countFetched(read)
+        resolve(response)
+      })
+      return
+    }
+    countFetched(read)
     resolve(response)
   }
 }
@@ -225,6 +272,11 @@ class LongPoll implements AppendWaiter {
 async function serveLocal (shard: Shard, request: FetchRequest, apiVersion: number, wakeKey: string | null): Promise<FetchResponse> {
   const state = readState()
   const response = readOnce(shard, request, apiVersion, state)
+  if (state.tiered !== null) {
+    await readTiered(shard, state)
+    countFetched(state)
+    return response
+  }
   // A worker shutting down (Shard#drain) answers with what it has rather than wait.
   if (state.bytes >= request.minBytes || state.errored || request.maxWaitMs <= 0 || state.partitions.length === 0 || shard.draining) {
     countFetched(state)
@@ -232,6 +284,61 @@ async function serveLocal (shard: Shard, request: FetchRequest, apiVersion: numb
   }
   return new LongPoll(shard, request, apiVersion, wakeKey, state).start()
 }
+
+/** Fills in the part's partitions whose fetch offsets are only in S3 (see the header); never rejects. */
+function readTiered (shard: Shard, state: ReadState): Promise<unknown> {
+  const reads = state.tiered as TieredRead[]
+  return reads.length === 1 ? readOneTiered(shard, state, reads[0]) : Promise.all(reads.map((read) => readOneTiered(shard, state, read)))
+}
+
+async function readOneTiered (shard: Shard, state: ReadState, read: TieredRead): Promise<void> {
+  const data = read.data
+  const local = read.local
+  try {
+    const reader = shard.remoteReader
+    if (reader === null) throw new Error('this worker has no S3 reader')
+    const readCommitted = read.isolationLevel === kReadCommitted
+    // read_committed stops at the last stable offset (a batch boundary), as a local read does.
+    if (readCommitted && read.fetchOffset >= data.lastStableOffset) return
+    let records = await reader.read(local.topic.id, local.index, read.fetchOffset, read.maxBytes, read.minOneBatch)
+    if (records === null) return
+    if (readCommitted) {
+      records = batchesBelow(records, data.lastStableOffset)
+      if (records.length > 0) data.abortedTransactions = local.log.abortedTransactions.collect(read.fetchOffset, endOffsetOf(records))
+    }
+    data.records = records
+    state.records[read.slot] = records
+    state.bytes += records.length
+  } catch (error) {
+    count('s3-tiered-read-errors')
+    shard.logger.limited('fetch:s3', 'warn', `fetch of ${local.topic.name}-${local.index} at offset ${read.fetchOffset} from S3 failed: ${(error as Error).message}`)
+    recordError(1, ErrorCode.KAFKA_STORAGE_ERROR)
+    data.errorCode = ErrorCode.KAFKA_STORAGE_ERROR
+    data.records = kNoRecords
+    data.abortedTransactions = null
+  }
+}
+
+/** The whole batches at the start of `records` whose base offsets are below `offset`. */
+function batchesBelow (records: Buffer, offset: number): Buffer {
+  let end = 0
+  while (end + kLogOverhead <= records.length && readInt64(records, end) < offset) end += kLogOverhead + records.readInt32BE(end + kBatchLengthOffset)
+  return end >= records.length ? records : records.subarray(0, end)
+}
+
+/** The offset after the last batch of `records` (whole batches, at least one). */
+function endOffsetOf (records: Buffer): number {
+  let at = 0
+  let last = 0
+  while (at + kLogOverhead <= records.length) {
+    last = at
+    at += kLogOverhead + records.readInt32BE(at + kBatchLengthOffset)
+  }
+  return readInt64(records, last) + records.readInt32BE(last + kLastOffsetDeltaOffset) + 1
+}
+
+/** The batch header's lastOffsetDelta (int32). */
+const kLastOffsetDeltaOffset = 23
 
 /**
  * Shares the request's `maxBytes` out among its parts in proportion to what their partitions may return

@@ -131,16 +131,53 @@ export class PendingFlushes {
     return this.#promises.length > 0
   }
 
-  /** Waits for every fsync (only when `pending`: acks=1 parts skip the await). */
-  async settle (shard: Shard): Promise<void> {
+  /**
+   * Waits for every fsync (only when `pending`: acks=1 parts skip the await). With `timeoutMs` > 0 (--durability
+   * s3, where a flush waits for S3 too), partitions not durable by then answer REQUEST_TIMED_OUT, as Kafka
+   * answers an acks=-1 produce whose replication outlasts the request's timeout: the data stays and keeps going
+   * to S3, and the client's retry is answered as a duplicate once it is there.
+   */
+  async settle (shard: Shard, timeoutMs = 0): Promise<void> {
+    if (timeoutMs > 0) return this.#settleWithin(shard, timeoutMs)
     try {
       await Promise.all(this.#promises)
       return
     } catch {}
-    const outcomes = await Promise.allSettled(this.#promises)
+    this.#answerFailures(shard, await Promise.allSettled(this.#promises))
+  }
+
+  async #settleWithin (shard: Shard, timeoutMs: number): Promise<void> {
+    const outcomes: Array<PromiseSettledResult<void> | undefined> = new Array(this.#promises.length)
+    const all = Promise.all(this.#promises.map((promise, at) => promise.then(
+      (value) => { outcomes[at] = { status: 'fulfilled', value } },
+      (reason: unknown) => { outcomes[at] = { status: 'rejected', reason } })))
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    await Promise.race([all, timedOut])
+    clearTimeout(timer)
+    const settled: Array<PromiseSettledResult<void>> = []
+    for (let at = 0; at < outcomes.length; at++) {
+      const outcome = outcomes[at]
+      if (outcome !== undefined) {
+        settled.push(outcome)
+        continue
+      }
+      count('produce-durability-timeouts')
+      settled.push({ status: 'fulfilled', value: undefined })
+      Object.assign(this.#responses[at], errorPartition(this.#responses[at].index, ErrorCode.REQUEST_TIMED_OUT, `not in S3 within the request's ${timeoutMs} ms timeout (it is stored here and keeps going to S3)`))
+    }
+    this.#answerFailures(shard, settled)
+  }
+
+  #answerFailures (shard: Shard, outcomes: Array<PromiseSettledResult<void>>): void {
     outcomes.forEach((outcome, at) => {
       if (outcome.status === 'fulfilled') return
       const error: unknown = outcome.reason
+      // A refusal of the S3 copy (the prefix taken over, the broker stopping) carries its own code.
+      if (error instanceof KafkaError && (error.code === ErrorCode.NOT_ENOUGH_REPLICAS || error.code === ErrorCode.NOT_LEADER_OR_FOLLOWER)) {
+        Object.assign(this.#responses[at], errorPartition(this.#responses[at].index, error.code, error.message))
+        return
+      }
       // A partition deleted meanwhile (its topic was deleted while the fsync ran) is no disk failure:
       // UNKNOWN_TOPIC_OR_PARTITION, and no ERROR line.
       const deleted = error instanceof KafkaError && error.code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
@@ -168,6 +205,12 @@ type PartitionAnswer = PartitionResponse | typeof kNeedsVerification | Promise<P
 function producePartition (shard: Shard, request: ProduceRequest, entry: TopicEntry, local: LocalPartition, index: number, records: Buffer | null,
   verified: boolean, flushes: PendingFlushes): PartitionAnswer {
   if (entry.internal) return errorPartition(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${entry.name}`)
+  // The S3 backlog at its bound (--s3-backlog-max-bytes): refused, retriable, before anything is appended.
+  const tier = shard.tier
+  if (tier !== null && tier.refusesProduce) {
+    count('s3-produce-refused')
+    return errorPartition(index, ErrorCode.NOT_ENOUGH_REPLICAS, tier.refusalReason)
+  }
   const log = local.log
   if (records === null || records.length === 0) return errorPartition(index, ErrorCode.INVALID_RECORD, 'no record batch')
   // The topic's own, else the broker's (dynamic message.max.bytes, else --message-max-bytes): topicConfigValue.
@@ -466,8 +509,10 @@ async function serveLocal (shard: Shard, request: ProduceRequest, apiVersion: nu
   if (unverified !== null) await verifyAndAppend(shard, request, unverified, flushes)
   // Queued appends put their fsyncs on `flushes` when they append: wait for them first.
   if (queued !== null) await Promise.all(queued)
-  if (flushes.pending) await flushes.settle(shard)
-  return { responses, throttleTimeMs: 0 }
+  const tier = shard.tier
+  if (flushes.pending) await flushes.settle(shard, tier !== null && shard.config.durability === 's3' ? request.timeoutMs : 0)
+  // Past half of --s3-backlog-max-bytes not yet in S3: the client is asked to slow down (KIP-219's throttle time).
+  return { responses, throttleTimeMs: tier === null ? 0 : tier.produceThrottleMs() }
 }
 
 /**
@@ -512,12 +557,18 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
   for (const [owner, topicData] of grouping.owners) parts.set(owner, { ...request, topicData })
   const calls = dispatchParts(shard, api, apiVersion, parts, serveLocal, null)
   const results: TopicResponse[][] = []
-  for (const call of calls) results.push((await call.response).responses)
+  // The largest throttle any owner asked for (its S3 backlog), else the quota's.
+  let throttle = throttleTimeMs
+  for (const call of calls) {
+    const response = await call.response
+    results.push(response.responses)
+    if (response.throttleTimeMs > throttle) throttle = response.throttleTimeMs
+  }
   if (grouping.unknown.length > 0) results.push(errorTopics(grouping.unknown, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
   if (authorized !== null) results.push(errorTopics(authorized.denied, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
   if (request.acks === 0) return kNoResponse
   const key = apiVersion >= 13 ? (t: TopicResponse) => t.topicId : (t: TopicResponse) => t.name
-  return { responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitionResponses'), throttleTimeMs }
+  return { responses: results.length === 0 ? [] : mergeTopics(results, key, 'partitionResponses'), throttleTimeMs: throttle }
 }
 
 export const produceHandler: Handler = { api, minVersion: 3, maxVersion: 11, advertisedMinVersion: 0, handle }

@@ -5,6 +5,11 @@
 //   <base>.log / <base>.index / <base>.timeindex   the segments, ordered by base offset
 //   <offset>.snapshot                              producer state as of <offset> (the 2 newest are kept)
 //   log-start-offset                               "<offset>\n": the log start offset, once DeleteRecords or retention moved it
+//                                                  (or eviction to S3 removed a segment: written then too)
+//   local-start-offset                             "<offset>\n": present once eviction (evictOldestSegment) removed a
+//                                                  segment already in S3: the log start offset may then lie below the
+//                                                  first local segment, and open() keeps it there (the offset is the
+//                                                  first local one when written, for operators)
 //   leader-epoch-checkpoint                        leader epochs and their start offsets (leader-epochs.ts)
 //   .clean-shutdown                                present only between a clean close() and the next open()
 //   cleaner-offset-checkpoint                      "<offset>\n" or "<offset> <horizonMs>\n": the log cleaner cleaned
@@ -47,7 +52,7 @@ import { crc32c } from '../protocol/crc32c.ts'
 import { ErrorCode, KafkaError } from '../protocol/errors.ts'
 import {
   kAttributesOffset, kBaseSequenceOffset, kBaseTimestampOffset, kBatchHeaderSize, kBatchLengthOffset, kCompressionMask,
-  kControlBit, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kProducerEpochOffset,
+  kControlBit, kCrcOffset, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset, kPartitionLeaderEpochOffset, kProducerEpochOffset,
   kProducerIdOffset, kRecordCountOffset, kRecordsOffset, kTimestampTypeBit, kTransactionalBit
 } from '../protocol/record-batch-layout.ts'
 import { buildControlBatch, controlRecord, kControlTypeAbort, nextBatchEnd, readControlRecord } from '../protocol/record-batch.ts'
@@ -97,6 +102,7 @@ export const kDefaultLogConfig: LogConfig = {
 
 export const kCleanShutdownFile = '.clean-shutdown'
 export const kLogStartOffsetFile = 'log-start-offset'
+export const kLocalStartOffsetFile = 'local-start-offset'
 export const kSnapshotSuffix = '.snapshot'
 const kRetainedSnapshots = 2
 // Sealed segments whose indexes stay in memory after a lookup loaded them (per partition, most recent first out
@@ -210,6 +216,13 @@ export class PartitionLog {
   /** Retention and DeleteRecords: `.deleted` files waiting for their file.delete.delay.ms, oldest first (see removeDeletedFiles). */
   private deletedFiles: Array<{ readonly path: string, readonly dueAtMs: number }> = []
   private readonly sizeScratch = Buffer.allocUnsafe(kLogOverhead)
+  /**
+   * Set by the S3 uploader (src/storage/uploader.ts) with --durability s3: flush() also waits for the promise it
+   * returns, which resolves once every offset below `endOffset` is in S3.
+   */
+  remoteDurability: ((endOffset: number) => Promise<void>) | null = null
+  /** Set by the S3 uploader: called after every append with the batch's size (no allocation; one call per batch). */
+  onAppend: ((bytes: number) => void) | null = null
 
   private constructor (directory: string, config: LogConfig) {
     this.directory = directory
@@ -230,6 +243,16 @@ export class PartitionLog {
 
   get logStartOffset (): number {
     return this.startOffset
+  }
+
+  /**
+   * The first offset still on the local disk: logStartOffset, unless eviction (evictOldestSegment, after the
+   * segments went to S3: local.retention.*) removed segments above it. Offsets in [logStartOffset,
+   * localStartOffset) exist but are only in S3: read() answers OFFSET_MOVED_TO_TIERED_STORAGE for them, and
+   * offsetForTimestamp() and maxTimestampOffset() see only the local part.
+   */
+  get localStartOffset (): number {
+    return Math.max(this.segments[0].baseOffset, this.startOffset)
   }
 
   /** The log end offset: the offset the next batch gets. Also the high watermark (the broker is the only replica). */
@@ -271,7 +294,7 @@ export class PartitionLog {
     return this.segments.length
   }
 
-  /** Bytes of all segments' data files (not their indexes). */
+  /** Bytes of all local segments' data files (not their indexes; not what eviction left only in S3). */
   get sizeBytes (): number {
     let bytes = 0
     for (let index = 0; index < this.segments.length; index++) bytes += this.segments[index].size
@@ -310,11 +333,7 @@ export class PartitionLog {
    */
   append (batch: Buffer, logAppendTime: number): number {
     this.ensureWritable()
-    if (batch.length < kBatchHeaderSize || batch.readInt32BE(kBatchLengthOffset) !== batch.length - kLogOverhead) {
-      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'batch length does not match its buffer')
-    }
-    const lastOffsetDelta = batch.readInt32BE(kLastOffsetDeltaOffset)
-    if (lastOffsetDelta < 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'negative lastOffsetDelta')
+    const lastOffsetDelta = checkedLastOffsetDelta(batch)
     let active = this.active
     const baseOffset = active.nextOffset
     const lastOffset = baseOffset + lastOffsetDelta
@@ -334,6 +353,18 @@ export class PartitionLog {
       this.roll()
       active = this.active
     }
+    this.writeToActive(active, batch, baseOffset, lastOffset, maxTimestamp)
+    const producerId = readInt64(batch, kProducerIdOffset)
+    if (producerId >= 0) this.applyToProducerState(batch, 0, baseOffset, lastOffset, maxTimestamp, attributes)
+    if (this.onAppend !== null) this.onAppend(batch.length)
+    return baseOffset
+  }
+
+  /**
+   * Writes a batch whose offsets are settled into the active segment. A failed write counts `storage-errors` and
+   * throws KAFKA_STORAGE_ERROR; one the segment could not undo fails the log (see the header).
+   */
+  private writeToActive (active: LogSegment, batch: Buffer, baseOffset: number, lastOffset: number, maxTimestamp: number): void {
     try {
       active.append(batch, baseOffset, lastOffset, maxTimestamp)
     } catch (error) {
@@ -342,9 +373,6 @@ export class PartitionLog {
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `append to ${active.logPath} failed: ${(error as Error).message}`)
     }
     if (active.createdAtMs < 0 && this.config.segmentMs !== undefined) active.createdAtMs = Date.now()
-    const producerId = readInt64(batch, kProducerIdOffset)
-    if (producerId >= 0) this.applyToProducerState(batch, 0, baseOffset, lastOffset, maxTimestamp, attributes)
-    return baseOffset
   }
 
   /**
@@ -356,6 +384,77 @@ export class PartitionLog {
     const code = this.producers.checkMarker(producerId, producerEpoch, coordinatorEpoch)
     if (code !== ErrorCode.NONE) throw new KafkaError(code, `marker for producer ${producerId} epoch ${producerEpoch} (coordinator epoch ${coordinatorEpoch}) refused`)
     return this.append(buildControlBatch(producerId, producerEpoch, commit, coordinatorEpoch, timestamp), -1)
+  }
+
+  /**
+   * The S3 restore (src/storage/restore.ts): appends a batch read back from S3 exactly as it was stored, keeping
+   * its baseOffset, partitionLeaderEpoch, timestamps and CRC (the caller has checked the CRC). Its baseOffset must
+   * be at least nextOffset. Above it (offsets the log cleaner removed, or a log whose S3 data starts later) the
+   * log continues there: inside the active segment while the relative offsets fit (a gap inside a segment is what
+   * compaction leaves and what recovery accepts; an empty log keeps its start, as the log it was uploaded from
+   * did), else in an empty active segment re-based at the batch or a new segment based there (continueAt). The
+   * restore moves the log start itself (restoreLogStart). Updates what append() and the replay on open update:
+   * indexes, time index, producer state (duplicate-detection window included), aborted transactions for ABORT
+   * markers, leader epochs (the batch's own epoch). onAppend is not called: the batch is in S3 already. Throws
+   * KafkaError CORRUPT_MESSAGE for a batch whose length is off or whose offsets go backwards, KAFKA_STORAGE_ERROR
+   * when a write fails.
+   */
+  appendRestored (batch: Buffer): void {
+    this.ensureWritable()
+    const lastOffsetDelta = checkedLastOffsetDelta(batch)
+    const baseOffset = readInt64(batch, 0)
+    if (!(baseOffset >= this.nextOffset)) {
+      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `restored batch at ${baseOffset} is below the log end offset ${this.nextOffset}`)
+    }
+    const lastOffset = baseOffset + lastOffsetDelta
+    const attributes = batch.readUInt16BE(kAttributesOffset)
+    const maxTimestamp = readInt64(batch, kMaxTimestampOffset)
+    let active = this.active
+    // An empty active segment takes the batch across a gap unless its relative offsets would not fit; a full
+    // one rolls as append() rolls, the new segment based at the batch.
+    if (active.isEmpty ? lastOffset - active.baseOffset > kMaxRelativeOffset : this.shouldRoll(active, batch.length, lastOffset)) {
+      this.continueAt(baseOffset)
+      active = this.active
+    }
+    const epoch = batch.readInt32BE(kPartitionLeaderEpochOffset)
+    if (epoch >= 0) this.leaderEpochs.assign(epoch, baseOffset)
+    this.writeToActive(active, batch, baseOffset, lastOffset, maxTimestamp)
+    if (readInt64(batch, kProducerIdOffset) >= 0) this.applyToProducerState(batch, 0, baseOffset, lastOffset, maxTimestamp, attributes)
+  }
+
+  /**
+   * The restore's log start (src/storage/restore.ts): moves the log start offset up to `offset` as
+   * deleteRecordsBefore does, also past the log end offset (S3 knows a start beyond the last batch it holds:
+   * everything below was deleted), where the log then continues empty at `offset`. No-op when not above the start.
+   */
+  restoreLogStart (offset: number): void {
+    this.ensureWritable()
+    if (offset <= this.startOffset) return
+    if (offset > this.nextOffset) this.continueAt(offset)
+    this.deleteRecordsBefore(offset)
+  }
+
+  /**
+   * The restore's offset jump: the log continues at `offset` (above nextOffset). An empty active segment is
+   * replaced by one based there (for a log holding nothing, its start moves there too, as open() would derive
+   * it from the first segment's base); else the active segment is sealed and a new one starts there. The sealed
+   * segment before it then ends at `offset`, as open() derives a sealed segment's end from the next one's base.
+   */
+  private continueAt (offset: number): void {
+    const active = this.active
+    if (active.isEmpty) {
+      const replacement = LogSegment.create(this.directory, offset, this.config.indexIntervalBytes)
+      this.segments[this.segments.length - 1] = replacement
+      this.forgetSegment(active)
+      active.deleteFiles()
+      if (this.segments.length === 1) {
+        this.startOffset = Math.max(this.startOffset, offset)
+        if (this.durable < this.startOffset) this.durable = this.startOffset
+      }
+    } else {
+      this.roll(offset)
+    }
+    if (this.segments.length > 1) this.segments[this.segments.length - 2].nextOffset = offset
   }
 
   /**
@@ -399,12 +498,12 @@ export class PartitionLog {
    * partial file behind (each undoes its own writes), and the old segment stays the active one: the next append
    * tries the roll again (seal() again appends only the index entries not yet in the files).
    */
-  private roll (): void {
+  private roll (nextBase = this.active.nextOffset): void {
     const sealed = this.active
     try {
       sealed.seal()
       this.takeProducerSnapshot()
-      this.segments.push(LogSegment.create(this.directory, sealed.nextOffset, this.config.indexIntervalBytes))
+      this.segments.push(LogSegment.create(this.directory, nextBase, this.config.indexIntervalBytes))
     } catch (error) {
       sealed.unseal()
       count('storage-errors')
@@ -467,7 +566,9 @@ export class PartitionLog {
    * Reads whole batches from the one containing `fetchOffset` on, up to `maxBytes` in all, crossing segments.
    * When even the first batch is larger than maxBytes, it is returned whole if `minOneBatch` (KIP-74), else
    * nothing is. fetchOffset == nextOffset returns no records; outside [logStartOffset, nextOffset] the result
-   * has errorCode OFFSET_OUT_OF_RANGE. Allocates one Buffer for the records (two in the KIP-74 case).
+   * has errorCode OFFSET_OUT_OF_RANGE; in [logStartOffset, localStartOffset) (evicted, only in S3) it has
+   * errorCode OFFSET_MOVED_TO_TIERED_STORAGE and no records: the caller reads S3 (src/storage/remote-reader.ts).
+   * Allocates one Buffer for the records (two in the KIP-74 case).
    */
   read (fetchOffset: number, maxBytes: number, minOneBatch: boolean, isolation = kReadUncommitted): LogReadResult {
     const nextOffset = this.nextOffset
@@ -483,6 +584,10 @@ export class PartitionLog {
     }
     if (fetchOffset < this.startOffset || fetchOffset > nextOffset) {
       result.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
+      return result
+    }
+    if (fetchOffset < this.segments[0].baseOffset) {
+      result.errorCode = ErrorCode.OFFSET_MOVED_TO_TIERED_STORAGE
       return result
     }
     // read_committed reads up to the last stable offset: the first batch of the earliest open transaction.
@@ -620,7 +725,8 @@ export class PartitionLog {
    * batch's base offset (or logStartOffset) and max timestamp are returned: the batch granularity Kafka allows.
    * LogAppendTime batches: every record has the batch's max timestamp. `timestamp` is a real timestamp (>= 0):
    * the caller answers LATEST (-1), EARLIEST (-2) and MAX_TIMESTAMP (-3) from nextOffset, logStartOffset and
-   * maxTimestampOffset().
+   * maxTimestampOffset(). Local segments only: when localStartOffset > logStartOffset the caller looks in the
+   * evicted part (in S3) first (offsetForTimestampIn on its batches).
    */
   offsetForTimestamp (timestamp: number): OffsetAndTimestamp | null {
     const minOffset = this.startOffset
@@ -643,7 +749,7 @@ export class PartitionLog {
    * ListOffsets MAX_TIMESTAMP (-3): the offset of the record with the largest timestamp (the earliest such) and
    * that timestamp; {-1, -1} when the log holds no record or no timestamps. Exact for uncompressed CreateTime
    * batches, the batch's base offset otherwise. When that batch lies partly before logStartOffset the offset may
-   * be below it.
+   * be below it. Local segments only (see localStartOffset).
    */
   maxTimestampOffset (): OffsetAndTimestamp {
     if (this.startOffset === this.nextOffset) return { offset: -1, timestamp: -1 }
@@ -684,6 +790,15 @@ export class PartitionLog {
    * what the page cache holds (acks=1 never promised more).
    */
   flush (): Promise<void> {
+    const local = this.flushLocal()
+    // --durability s3 (src/storage/uploader.ts): durable means in S3 too; the local fsync runs alongside.
+    if (this.remoteDurability === null || this.closed || this.failure !== null) return local
+    const remote = this.remoteDurability(this.nextOffset)
+    return Promise.all([local, remote]).then(noop)
+  }
+
+  /** flush() without the remote part: resolves once everything appended before the call is fsynced here. */
+  flushLocal (): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.storageError())
     if (this.closed) return this.removed ? Promise.reject(removedError()) : Promise.resolve()
     const nothingNewToSync = this.segmentsToSync.length === 0 && !this.directoryNeedsSync
@@ -885,6 +1000,34 @@ export class PartitionLog {
     this.retireSegment(oldest, nowMs + Math.max(fileDeleteDelayMs, 0))
     this.scheduleDeletedFiles(fileDeleteDelayMs, nowMs)
     this.forgetBelowStart(newStart)
+    return oldest.size
+  }
+
+  // ---- eviction to S3 (local.retention.*; src/shard/log-maintenance.ts decides, the segment is in S3) ----
+
+  /**
+   * Removes the oldest local segment (which must be sealed and wholly in S3: the caller checks) from the local
+   * disk without moving the log start offset: its offsets stay readable from S3 (localStartOffset moves up to the
+   * next segment's base). Producer state, aborted transactions and leader epochs keep what they know of it. The
+   * log start checkpoint and the local-start-offset marker are written first, so that a restart keeps the log
+   * start below the first local segment (a crash before the files go: the segment is found again, harmless).
+   * The files go at once (no file.delete.delay.ms: a fetch reading them has its bytes, S3 has the rest). Returns
+   * the bytes of its data file. Throws KafkaError KAFKA_STORAGE_ERROR when a checkpoint write fails.
+   */
+  evictOldestSegment (nowMs = Date.now()): number {
+    this.ensureWritable()
+    if (this.segments.length < 2) throw new Error(`partition log ${this.directory}: the active segment is never evicted`)
+    const oldest = this.segments[0]
+    try {
+      writeFileAtomic(join(this.directory, kLogStartOffsetFile), `${this.startOffset}\n`)
+      writeFileAtomic(join(this.directory, kLocalStartOffsetFile), `${this.segments[1].baseOffset}\n`)
+    } catch (error) {
+      count('storage-errors')
+      throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `evicting a segment of ${this.directory} failed: ${(error as Error).message}`)
+    }
+    this.segments.shift()
+    this.retireSegment(oldest, nowMs)
+    this.scheduleDeletedFiles(0, nowMs)
     return oldest.size
   }
 
@@ -1124,7 +1267,10 @@ export class PartitionLog {
       this.recoverSegments()
     }
     const nextOffset = this.nextOffset
-    this.startOffset = Math.min(Math.max(checkpoint, this.segments[0].baseOffset), nextOffset)
+    // After an eviction (local-start-offset present) the start may lie below the first local segment: the
+    // offsets between are in S3. Otherwise a start below the first segment means those offsets are gone.
+    const evicted = checkpoint >= 0 && existsSync(join(directory, kLocalStartOffsetFile))
+    this.startOffset = Math.min(evicted ? checkpoint : Math.max(checkpoint, this.segments[0].baseOffset), nextOffset)
     while (this.segments.length > 1 && this.segments[0].nextOffset <= this.startOffset) {
       const below = this.segments.shift()!
       below.closeFd()
@@ -1134,7 +1280,7 @@ export class PartitionLog {
     this.loadProducerState()
     this.leaderEpochs = LeaderEpochCache.load(directory, this.startOffset, nextOffset)
     this.producers.evictBefore(this.startOffset)
-    this.producers.stateMayBeIncomplete = this.startOffset > 0
+    this.producers.stateMayBeIncomplete = this.localStartOffset > 0
     if (report.clean) {
       this.durable = nextOffset
     } else {
@@ -1267,6 +1413,18 @@ function syncPathSync (path: string): void {
 }
 
 /**
+ * ListOffsets by timestamp over batches read elsewhere (the evicted part, from S3): the first record of the
+ * whole batches in `records` at or after `minOffset` whose timestamp is >= `timestamp`, as offsetForTimestamp
+ * finds it in a segment (same granularity); null when none.
+ */
+export function offsetForTimestampIn (records: Buffer, timestamp: number, minOffset: number): OffsetAndTimestamp | null {
+  for (let position = 0, end; position < records.length && (end = nextBatchEnd(records, position, records.length)) > 0; position = end) {
+    if (findRecordByTimestamp(records.subarray(position, end), timestamp, minOffset)) return { offset: foundOffset, timestamp: foundTimestamp }
+  }
+  return null
+}
+
+/**
  * Finds the first record of `batch` at or after `minOffset` whose timestamp is >= `timestamp`, into foundOffset
  * and foundTimestamp; false when none. Decodes records (varint length, int8 attributes, varlong timestampDelta,
  * varint offsetDelta, ...) of uncompressed CreateTime batches; answers with the batch (max timestamp, first offset
@@ -1315,4 +1473,16 @@ function readZigZagVarint (buffer: Buffer, at: number): number {
   }
   varintEnd = at
   return value % 2 === 0 ? value / 2 : -(value + 1) / 2
+}
+
+function noop (): void {}
+
+/** A batch's lastOffsetDelta, once its length field matches its buffer; else throws CORRUPT_MESSAGE. */
+function checkedLastOffsetDelta (batch: Buffer): number {
+  if (batch.length < kBatchHeaderSize || batch.readInt32BE(kBatchLengthOffset) !== batch.length - kLogOverhead) {
+    throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'batch length does not match its buffer')
+  }
+  const lastOffsetDelta = batch.readInt32BE(kLastOffsetDeltaOffset)
+  if (lastOffsetDelta < 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, 'negative lastOffsetDelta')
+  return lastOffsetDelta
 }

@@ -19,6 +19,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client'
 import { apiByKey } from '../protocol/apis.ts'
 import { errorName } from '../protocol/errors.ts'
 import { counterSnapshot } from '../counters.ts'
+import type { FlusherPoolStats } from '../storage/flusher-pool.ts'
 import { kHeaderBytes, kReadField, kSenderWaitingField, kWriteField } from '../shard/ring.ts'
 import {
   errorCodeAt, kBucketBounds, kConnectionsAcceptedSlot, kConnectionsClosedSlot, kErrorSlot, kFsyncHistogramSlot, kHeartbeatSlot,
@@ -38,6 +39,8 @@ export interface MetricsSources {
   connections (worker: number): number
   /** Posts a control message to a live worker. */
   post (worker: number, message: object): void
+  /** With --s3-bucket: the flusher pool's request figures (src/storage/flusher-pool.ts); absent without. */
+  s3Stats?: () => FlusherPoolStats
 }
 
 type Labels = Record<string, string | number>
@@ -97,7 +100,7 @@ export class BrokerMetrics {
 
   /** A worker's answer to a scrape (its {type:'metrics-snapshot'} message). */
   snapshotArrived (worker: number, id: number, snapshot: WorkerSnapshot): void {
-    this.#snapshots[worker] = { counters: snapshot.counters, partitions: snapshot.partitions, groups: snapshot.groups }
+    this.#snapshots[worker] = { counters: snapshot.counters, partitions: snapshot.partitions, groups: snapshot.groups, s3: snapshot.s3 }
     const waiting = this.#waiting.get(id)
     if (waiting === undefined) return
     waiting.pending.delete(worker)
@@ -308,6 +311,17 @@ export class BrokerMetrics {
     })
 
     // ---- workers, rings, readiness ----
+    // ---- the S3 copy (--s3-bucket) ----
+    const s3Stats = this.#sources.s3Stats
+    if (s3Stats !== undefined) {
+      this.#family('shoal_s3_backlog_bytes', 'Bytes appended to a worker\'s partitions and not yet in S3 (past half of --s3-backlog-max-bytes produce is throttled)', 'gauge',
+        () => perWorker((worker) => this.#snapshots[worker]?.s3?.backlogBytes ?? 0))
+      this.#family('shoal_s3_put_latency_seconds', 'PUT latency of the flusher pool over its last 1024 uploads', 'gauge', () => {
+        const stats = s3Stats()
+        return [{ labels: { quantile: '0.5' }, value: stats.putLatencyMsP50 / 1000 }, { labels: { quantile: '0.99' }, value: stats.putLatencyMsP99 / 1000 }]
+      })
+      this.#family('shoal_s3_requests_in_flight', 'S3 requests handed to the flusher pool and not yet answered', 'gauge', () => [{ value: s3Stats().inFlight }])
+    }
     this.#family('shoal_worker_up', '1 while the worker thread runs (0 while it restarts)', 'gauge', () => perWorker((worker) => this.#sources.isUp(worker) ? 1 : 0))
     this.#family('shoal_worker_event_loop_delay_seconds', 'Event-loop delay of the worker over its last one-second sample (perf_hooks monitorEventLoopDelay)', 'gauge', () => {
       const samples: Sample[] = []

@@ -141,6 +141,8 @@ export interface WorkerSnapshot {
   readonly counters: Record<string, number>
   readonly partitions: PartitionRow[]
   readonly groups: GroupRow[]
+  /** With --s3-bucket: what the worker holds not yet in S3. */
+  readonly s3?: { readonly backlogBytes: number }
 }
 
 function offsetRows (offsets: ReadonlyMap<string, { offset: number }>): Array<[string, number, number]> {
@@ -171,5 +173,6 @@ export function workerSnapshot (shard: Shard): WorkerSnapshot {
   for (const group of shard.groups.consumerGroups.values()) {
     groups.push({ group: group.groupId, type: 'consumer', state: group.state, members: group.members.size, offsets: offsetRows(group.offsets) })
   }
-  return { counters: counterSnapshot(), partitions, groups }
+  const tier = shard.tier
+  return { counters: counterSnapshot(), partitions, groups, s3: tier === null ? undefined : { backlogBytes: tier.backlogBytes } }
 }

@@ -24,6 +24,10 @@ import { topicConfigValue } from '../config/topic-config.ts'
 import { deleteOneExpiredSegment, type RetentionConfig } from '../log/retention.ts'
 import { kOffsetsTopic } from '../group/offset-store.ts'
 import { kTransactionStateTopic } from '../txn/transaction-log.ts'
+import type { RemoteTier } from '../storage/remote-tier.ts'
+import {
+  deleteOneExpiredEvictedRange, evictOneSegment, kEvictedPartKept, resolveLocalRetention, type LocalRetentionConfig
+} from '../storage/tiered-retention.ts'
 
 /** One kind of per-partition maintenance (retention, compaction). */
 export interface PartitionMaintenanceTask {
@@ -274,24 +278,37 @@ function numericConfig (configs: Readonly<Record<string, string>>, name: string)
   return Number(topicConfigValue(configs, name))
 }
 
+/** Where the retention task finds the worker's S3 copy (the Shard: its `tier`, null without --s3-bucket). */
+export interface TierHolder {
+  readonly tier: RemoteTier | null
+}
+
 /**
  * Retention as a maintenance task: on each partition of a topic whose cleanup.policy contains `delete`, rolls
  * an active segment past segment.ms and deletes expired segments one per step (src/log/retention.ts). The
  * internal topics are skipped: their coordinators keep them compact. segment.ms rolls apply to every other
  * topic (a compacted topic's cleaner needs sealed segments too).
+ *
+ * With an S3 copy (`tiers.tier` set): retention covers the evicted part in S3 first, then the local segments,
+ * each move of the log start told to the tier; and on topics whose cleanup.policy is `delete` alone, a step that
+ * deleted nothing evicts one sealed segment already in S3 per local.retention.* (src/storage/tiered-retention.ts).
  */
 export class RetentionTask implements PartitionMaintenanceTask {
   readonly name = 'retention'
   readonly #logger: Logger
+  readonly #tiers: TierHolder | null
   readonly #config: RetentionConfig = { retentionMs: -1, retentionBytes: -1, fileDeleteDelayMs: 0 }
+  readonly #localConfig: LocalRetentionConfig = { localRetentionMs: -1, localRetentionBytes: -1 }
   // What the running pass did, for its log line.
   #segments = 0
   #bytes = 0
   #rolled = 0
+  #evicted = 0
   #partitions = new Set<string>()
 
-  constructor (logger: Logger) {
+  constructor (logger: Logger, tiers: TierHolder | null = null) {
     this.#logger = logger
+    this.#tiers = tiers
   }
 
   step (partition: LocalPartition, nowMs: number): boolean {
@@ -311,8 +328,24 @@ export class RetentionTask implements PartitionMaintenanceTask {
     config.retentionBytes = numericConfig(configs, 'retention.bytes')
     config.fileDeleteDelayMs = numericConfig(configs, 'file.delete.delay.ms')
     const startBefore = log.logStartOffset
-    const bytes = deleteOneExpiredSegment(log, config, nowMs)
-    if (bytes < 0) return false
+    const tier = this.#tiers?.tier ?? null
+    let bytes = -1
+    // Oldest first: while the evicted part's oldest range stays, so does every local segment.
+    let localRetention = true
+    if (tier !== null) {
+      const remote = deleteOneExpiredEvictedRange(log, tier, topic.id, partition.index, config, nowMs)
+      if (remote >= 0) {
+        count('retention-remote-bytes-deleted', remote)
+        bytes = remote
+      } else if (remote === kEvictedPartKept) {
+        localRetention = false
+      }
+    }
+    if (bytes < 0 && localRetention) {
+      bytes = deleteOneExpiredSegment(log, config, nowMs)
+      if (bytes >= 0 && tier !== null) tier.advanceStart(topic.id, partition.index, log.logStartOffset)
+    }
+    if (bytes < 0) return tier !== null && this.#evict(partition, tier, nowMs)
     this.#segments++
     this.#bytes += bytes
     this.#partitions.add(`${topic.name}-${partition.index}`)
@@ -323,7 +356,24 @@ export class RetentionTask implements PartitionMaintenanceTask {
     return true
   }
 
+  /** One eviction step (local.retention.*) on a cleanup.policy=delete topic; true when a segment went. */
+  #evict (partition: LocalPartition, tier: RemoteTier, nowMs: number): boolean {
+    const configs = partition.topic.configs
+    if (topicConfigValue(configs, 'cleanup.policy').includes('compact')) return false
+    const local = this.#localConfig
+    local.localRetentionMs = resolveLocalRetention(numericConfig(configs, 'local.retention.ms'), this.#config.retentionMs)
+    local.localRetentionBytes = resolveLocalRetention(numericConfig(configs, 'local.retention.bytes'), this.#config.retentionBytes)
+    const bytes = evictOneSegment(partition.log, tier, partition.topic.id, partition.index, local, nowMs)
+    if (bytes < 0) return false
+    count('local-retention-segments-evicted')
+    count('local-retention-bytes-evicted', bytes)
+    this.#evicted++
+    return true
+  }
+
   passDone (): void {
+    if (this.#evicted > 0) this.#logger.info(`local retention: evicted ${this.#evicted} segment(s) already in S3 from the local disk`, { segmentsEvicted: this.#evicted })
+    this.#evicted = 0
     if (this.#segments > 0 || this.#rolled > 0) {
       this.#logger.info(`retention: deleted ${this.#segments} segment(s), ${this.#bytes} bytes, from ${this.#partitions.size} partition(s); rolled ${this.#rolled} segment(s) past segment.ms`,
         { segmentsDeleted: this.#segments, bytesDeleted: this.#bytes, partitions: this.#partitions.size, segmentsRolled: this.#rolled })

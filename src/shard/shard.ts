@@ -49,6 +49,9 @@ import { oauthBearerValidator } from '../auth/oauthbearer.ts'
 import { CompactionTask } from '../log/cleaner.ts'
 import { dynamicBrokerSetting, installBrokerConfigs, type DynamicBrokerConfigs } from '../config/broker-configs.ts'
 import { topicConfigValue } from '../config/topic-config.ts'
+import type { RemoteTier } from '../storage/remote-tier.ts'
+import { RemoteReader } from '../storage/remote-reader.ts'
+import type { Uploader } from '../storage/uploader.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
@@ -181,6 +184,11 @@ export class Shard {
   readonly compaction: LogMaintenance
   /** The compaction scheduler's one task: its cleaner takes the dynamic cleaner settings (applyCleanerSettings). */
   readonly compactionTask: CompactionTask
+  /** The S3 copy of this worker's partitions (src/storage/uploader.ts); null without --s3-bucket. */
+  tier: RemoteTier | null = null
+  /** Reads of offsets evicted to S3 (local.retention.*; src/storage/remote-reader.ts); set with `tier`, else null. */
+  remoteReader: RemoteReader | null = null
+  readonly #uploader: Uploader | null
   #nextToken: number
   #stopping: boolean
   /** Set by drain(): called once the last connection has closed. */
@@ -205,6 +213,8 @@ export class Shard {
     downPeers?: readonly number[]
     /** First call token (a restarted worker starts elsewhere than its predecessor; see the header). */
     tokenBase?: number
+    /** The S3 copy of this worker's partitions (--s3-bucket); it follows every partition the worker opens. */
+    uploader?: Uploader
   }) {
     this.index = options.index
     this.config = options.config
@@ -229,6 +239,12 @@ export class Shard {
     this.#drained = null
     this.#draining = false
     this.#nextToken = Math.max(1, (options.tokenBase ?? 1) & 0x7fffffff)
+    this.#uploader = options.uploader ?? null
+    this.tier = this.#uploader
+    // Fetches of offsets evicted from the local disk (local.retention.*) read them from S3 through this cache.
+    if (this.tier !== null && options.config.s3 !== null) {
+      this.remoteReader = new RemoteReader(this.tier, { cacheBytes: options.config.s3.cacheBytes, readAheadBytes: options.config.s3.readAheadBytes, logger: this.logger })
+    }
     this.#stopping = false
     this.table = new ShardTable({ version: 0, clusterId: options.metadata.clusterId, topics: [] }, this.workers)
     this.groups = new GroupCoordinator(this)
@@ -245,7 +261,7 @@ export class Shard {
       partitions: this,
       logger: this.logger,
       intervalMs: options.config.logRetentionCheckIntervalMs,
-      tasks: [new RetentionTask(this.logger)]
+      tasks: [new RetentionTask(this.logger, this)]
     })
     this.maintenance.start()
     // The task's cleaner wakes this scheduler when an fsync or an off-thread gzip of a clean is done (and
@@ -301,6 +317,7 @@ export class Shard {
         const lost = topic === undefined || table.ownerOf(topic, local.index) !== this.index
         if (local.topic.name === kOffsetsTopic && lost) this.groups.unloadPartition(local.index)
         if (local.topic.name === kTransactionStateTopic && lost) this.#transactionHost.unload(local.index)
+        if (lost) this.#uploader?.detach(local.topic.id, local.index, topic === undefined)
         if (topic === undefined) {
           local.log.delete()
         } else if (table.ownerOf(topic, local.index) !== this.index) {
@@ -335,6 +352,7 @@ export class Shard {
         const segmentBytes = Number(topicConfigValue(topic.configs, 'segment.bytes'))
         const segmentMs = Number(topicConfigValue(topic.configs, 'segment.ms'))
         partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, segmentMs, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
+        this.#uploader?.attach({ topicId: topic.id, topicName: topic.name, partition: p, log: (partitions[p] as LocalPartition).log })
         if (topic.name === kOffsetsTopic || topic.name === kTransactionStateTopic) opened.push(partitions[p] as LocalPartition)
         progress?.opened((partitions[p] as LocalPartition).log)
       }
@@ -639,6 +657,7 @@ export class Shard {
     this.compaction.stop()
     this.groups.shutdown()
     this.#transactionHost.shutdown()
+    this.#uploader?.close()
     for (const connection of this.#connections) connection.socket.destroy()
     for (const partitions of this.#partitions.values()) {
       for (const local of partitions) local?.log.close()

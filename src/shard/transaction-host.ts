@@ -278,12 +278,16 @@ export class ShardTransactionHost implements TransactionHost {
 /** Reads, increments and durably writes the partition's coordinator epoch (see the header). */
 function nextCoordinatorEpoch (local: LocalPartition): number {
   const file = join(local.log.directory, kEpochFile)
-  let previous = 0
+  let previous = -1
   try {
     previous = Number.parseInt(readFileSync(file, 'utf8'), 10) || 0
   } catch {
     // First load of this partition.
   }
+  // No epoch file but a log with data: the partition was restored from S3 onto a fresh disk (src/storage/), and
+  // the markers already in the data partitions carry the epochs of the coordinator before it. Seconds since the
+  // Unix epoch (an int32 until 2038) are above any of them, so its markers are not fenced.
+  if (previous < 0) previous = local.log.nextOffset > 0 ? Math.floor(Date.now() / 1000) : 0
   const epoch = previous >= 0x7fffffff ? 1 : previous + 1
   writeFileDurable(file, String(epoch))
   return epoch

@@ -1,0 +1,620 @@
+// A worker's S3 uploads: what its partitions got since the last upload travels to S3 in one object per flush
+// (object-format.ts), not one per partition, so PUTs per second follow the flush rate and not the partition
+// count. It implements RemoteTier: the rest of the worker asks it what is in S3.
+//
+// The cycle, one upload in flight per worker at a time:
+//   1. a partition's log tells it of every append (PartitionLog.onAppend: the batch's size), which marks the
+//      partition dirty and counts its bytes in the backlog;
+//   2. every --s3-flush-interval-ms, or as soon as --s3-flush-bytes wait, or (--durability s3) as soon as an
+//      acks=-1 request waits and no upload runs, it reads every dirty partition's new batches from its log (page
+//      cache reads, copies: the log may roll, clean or delete meanwhile) into one object and hands it to the store
+//      (the flusher pool, through the main thread: nothing here waits for S3 on the event loop);
+//   3. once the PUT succeeded it records the ranges in the partitions' RemotePartitionIndex and answers the acks=-1
+//      requests that waited for them; a failed PUT is retried with back-off, reading again (more may have come).
+// Reads go up to the log end, fsynced or not: after a power loss the local log may end below what S3 holds, and
+// the next start tops it up from S3 (restore.ts) before serving, so offsets never diverge between the tiers.
+//
+// Backlog: bytes appended but not yet in S3. Past half of --s3-backlog-max-bytes produce answers carry a
+// throttle time; past all of it produce is refused with NOT_ENOUGH_REPLICAS (retriable): the data a client was
+// told is stored is never dropped, and what is not yet uploaded stays on disk (the backlog is a count, not a copy).
+//
+// The merge (every --s3-merge-interval-ms): a partition's consecutive ranges in shared flush objects are
+// rewritten into one per-partition object once they add up to --s3-merge-bytes, or once the oldest is 60 merge
+// intervals old; flush objects no range refers to any more are deleted. Objects that also hold partitions of
+// other workers (written before a restart with another --workers) are left to the start-up garbage collection.
+import { count } from '../counters.ts'
+import { ErrorCode, KafkaError } from '../protocol/errors.ts'
+import { readInt64 } from '../protocol/int64.ts'
+import { kBatchLengthOffset, kLastOffsetDeltaOffset, kLogOverhead, kMaxTimestampOffset } from '../protocol/record-batch-layout.ts'
+import type { PartitionLog } from '../log/partition-log.ts'
+import type { Logger } from '../logger.ts'
+import type { S3Config } from '../config/config.ts'
+import { dataObjectKey, encodeObject, type ObjectHeader, type ObjectRange } from './object-format.ts'
+import { retryDelayMs, type ObjectStore } from './object-store.ts'
+import { partitionKey, RemotePartitionIndex, type RemoteRange } from './remote-index.ts'
+import type { RemoteTier } from './remote-tier.ts'
+
+/** A partition the uploader follows: its identity and its log. */
+export interface UploadedPartition {
+  readonly topicId: string
+  readonly topicName: string
+  readonly partition: number
+  readonly log: PartitionLog
+}
+
+interface Waiter {
+  readonly offset: number
+  resolve (): void
+  reject (error: Error): void
+}
+
+class PartitionState {
+  readonly name: string
+  readonly topicId: string
+  readonly topicName: string
+  readonly partition: number
+  readonly log: PartitionLog
+  readonly index: RemotePartitionIndex
+  /** Everything below it is in S3 (the index's end, or the log start when that is higher). */
+  uploaded: number
+  /** Bytes appended since `uploaded` (an estimate after a restart: what was appended before is not counted). */
+  pendingBytes = 0
+  /** The log start moved since the last upload: the next object reports it even without data. */
+  startChanged = false
+  /** acks=-1 requests (--durability s3) waiting for offsets below `offset` to be in S3, in append order. */
+  readonly waiters: Waiter[] = []
+  detached = false
+
+  constructor (partition: UploadedPartition, index: RemotePartitionIndex) {
+    this.name = partitionKey(partition.topicId, partition.partition)
+    this.topicId = partition.topicId
+    this.topicName = partition.topicName
+    this.partition = partition.partition
+    this.log = partition.log
+    this.index = index
+    this.uploaded = Math.max(index.endOffset, partition.log.logStartOffset)
+  }
+}
+
+export interface UploaderOptions {
+  readonly store: ObjectStore
+  readonly config: S3Config
+  readonly durability: 'local' | 's3'
+  readonly worker: number
+  /** The broker process's id (lease.ts): part of every key this process writes. */
+  readonly instance: string
+  readonly logger: Logger
+  /** What S3 held of this worker's partitions at start (remote-state-loader.ts), by partitionKey. */
+  readonly indexes?: Map<string, RemotePartitionIndex>
+  /** Which partitions each object known at start holds (for deleting it once none needs it), by key. */
+  readonly objectPartitions?: Map<string, readonly string[]>
+  readonly now?: () => number
+}
+
+/** The most one object carries; a larger backlog goes in several objects, one after the other. */
+const kObjectBytesFactor = 4
+/** A merge round reads at most this many times --s3-merge-bytes at once (what it holds in memory). */
+const kMergeRoundFactor = 4
+
+export class Uploader implements RemoteTier {
+  readonly store: ObjectStore
+  readonly #config: S3Config
+  readonly #durability: 'local' | 's3'
+  readonly #worker: number
+  readonly #instance: string
+  readonly #logger: Logger
+  readonly #now: () => number
+  readonly #partitions = new Map<string, PartitionState>()
+  /** Indexes of partitions not (or no longer) open here, kept so that a partition reopened finds its ranges. */
+  readonly #indexes: Map<string, RemotePartitionIndex>
+  /** The partitions each object holds ranges of (every object this worker may delete). */
+  readonly #objectPartitions: Map<string, readonly string[]>
+  readonly #dirty = new Set<PartitionState>()
+  #backlogBytes = 0
+  #seq = 0
+  #uploading = false
+  /** An upload is due as soon as the running one is done (bytes or waiters arrived meanwhile). */
+  #again = false
+  #scheduled = false
+  #failures = 0
+  #retryTimer: NodeJS.Timeout | null = null
+  #interval: NodeJS.Timeout | null = null
+  #mergeTimer: NodeJS.Timeout | null = null
+  #merging = false
+  #fenced: string | null = null
+  #closed = false
+  /** Totals for metrics and logs. */
+  readonly stats = { uploads: 0, uploadedBytes: 0, failures: 0, lastPutMs: 0, merges: 0, deletedObjects: 0 }
+
+  constructor (options: UploaderOptions) {
+    this.store = options.store
+    this.#config = options.config
+    this.#durability = options.durability
+    this.#worker = options.worker
+    this.#instance = options.instance
+    this.#logger = options.logger
+    this.#now = options.now ?? Date.now
+    this.#indexes = options.indexes ?? new Map()
+    this.#objectPartitions = new Map(options.objectPartitions ?? [])
+  }
+
+  /** Starts the flush interval and the merge timer. */
+  start (): void {
+    this.#interval = setInterval(() => this.#schedule(), this.#config.flushIntervalMs)
+    this.#interval.unref()
+    this.#mergeTimer = setInterval(() => { this.#merge().catch((error: Error) => this.#logger.limited('s3-merge', 'warn', `S3 merge failed: ${error.message}`)) }, this.#config.mergeIntervalMs)
+    this.#mergeTimer.unref()
+  }
+
+  // ---- partitions ---------------------------------------------------------------------------------------
+
+  /** A partition opened on this worker: follow its appends (and, with --durability s3, its flushes). */
+  attach (partition: UploadedPartition): void {
+    const name = partitionKey(partition.topicId, partition.partition)
+    let index = this.#indexes.get(name)
+    if (index === undefined) this.#indexes.set(name, index = new RemotePartitionIndex())
+    const state = new PartitionState(partition, index)
+    this.#partitions.set(name, state)
+    partition.log.onAppend = (bytes: number) => this.#appended(state, bytes)
+    if (this.#durability === 's3') partition.log.remoteDurability = (endOffset: number) => this.#waitUploaded(state, endOffset)
+    if (partition.log.nextOffset > state.uploaded) this.#markDirty(state, 0)
+  }
+
+  /**
+   * A partition closed here (moved away or deleted): stop following it. Deleted (its topic is gone): its ranges
+   * are forgotten and objects holding nothing else are deleted.
+   */
+  detach (topicId: string, partition: number, deleted: boolean): void {
+    const name = partitionKey(topicId, partition)
+    const state = this.#partitions.get(name)
+    if (state !== undefined) {
+      state.detached = true
+      this.#partitions.delete(name)
+      this.#dirty.delete(state)
+      this.#backlogBytes -= state.pendingBytes
+      state.log.onAppend = null
+      state.log.remoteDurability = null
+      const error = new KafkaError(deleted ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition closed before its data reached S3')
+      for (const waiter of state.waiters.splice(0)) waiter.reject(error)
+    }
+    if (deleted) {
+      this.#forgottenHere.add(name)
+      const index = this.#indexes.get(name)
+      this.#indexes.delete(name)
+      if (index !== undefined) this.#forgetRanges(index.ranges.splice(0))
+    }
+  }
+
+  // ---- RemoteTier ---------------------------------------------------------------------------------------
+
+  index (topicId: string, partition: number): RemotePartitionIndex | undefined {
+    const index = this.#indexes.get(partitionKey(topicId, partition))
+    return index === undefined || index.ranges.length === 0 ? undefined : index
+  }
+
+  uploadedOffset (topicId: string, partition: number): number {
+    return this.#partitions.get(partitionKey(topicId, partition))?.uploaded ?? this.#indexes.get(partitionKey(topicId, partition))?.endOffset ?? 0
+  }
+
+  advanceStart (topicId: string, partition: number, offset: number): void {
+    const name = partitionKey(topicId, partition)
+    const index = this.#indexes.get(name)
+    if (index === undefined) return
+    const dropped = index.advanceStart(offset)
+    const state = this.#partitions.get(name)
+    if (state !== undefined) {
+      if (state.uploaded < offset) state.uploaded = offset
+      state.startChanged = true
+      this.#markDirty(state, 0)
+      // Rare (DeleteRecords, retention): reported at once, so a restore does not bring those offsets back.
+      this.#schedule()
+    }
+    if (dropped.length > 0) this.#forgetRanges(dropped)
+  }
+
+  // ---- backlog ------------------------------------------------------------------------------------------
+
+  /** Bytes appended to this worker's partitions and not yet in S3. */
+  get backlogBytes (): number {
+    return this.#backlogBytes
+  }
+
+  /** The produce throttle (ms) the backlog calls for: 0 below half the bound, rising to 1 s at the bound. */
+  produceThrottleMs (): number {
+    const half = this.#config.backlogMaxBytes / 2
+    if (this.#backlogBytes <= half) return 0
+    return Math.min(1000, Math.ceil(((this.#backlogBytes - half) / half) * 1000))
+  }
+
+  /** Produce is refused (NOT_ENOUGH_REPLICAS) while this holds: the backlog is at its bound, or the prefix was taken over. */
+  get refusesProduce (): boolean {
+    return this.#backlogBytes >= this.#config.backlogMaxBytes || this.#fenced !== null
+  }
+
+  /** Why produce is refused, for the error message. */
+  get refusalReason (): string {
+    if (this.#fenced !== null) return `another broker took over the S3 prefix (${this.#fenced}); this one no longer uploads`
+    return `${this.#backlogBytes} bytes not yet uploaded to S3 reach --s3-backlog-max-bytes (${this.#config.backlogMaxBytes})`
+  }
+
+  /** The lease was lost (lease.ts): stop uploading, fail what waits. */
+  fence (holder: string): void {
+    if (this.#fenced !== null) return
+    this.#fenced = holder
+    this.#logger.error(`S3 prefix ${this.#config.prefix || '(none)'} taken over by ${holder}: uploads stop, produce is refused`)
+    const error = new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, this.refusalReason)
+    for (const state of this.#partitions.values()) for (const waiter of state.waiters.splice(0)) waiter.reject(error)
+  }
+
+  // ---- the upload cycle ---------------------------------------------------------------------------------
+
+  #appended (state: PartitionState, bytes: number): void {
+    this.#markDirty(state, bytes)
+    if (this.#backlogBytes >= this.#config.flushBytes) this.#schedule()
+  }
+
+  #markDirty (state: PartitionState, bytes: number): void {
+    state.pendingBytes += bytes
+    this.#backlogBytes += bytes
+    this.#dirty.add(state)
+  }
+
+  #waitUploaded (state: PartitionState, endOffset: number): Promise<void> {
+    if (state.uploaded >= endOffset) return Promise.resolve()
+    if (this.#fenced !== null) return Promise.reject(new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, this.refusalReason))
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    state.waiters.push({ offset: endOffset, resolve, reject })
+    this.#dirty.add(state)
+    this.#schedule()
+    return promise
+  }
+
+  /** An upload soon (this turn's other appends and waiters join it), or right after the running one. */
+  #schedule (): void {
+    if (this.#closed || this.#fenced !== null) return
+    if (this.#uploading || this.#retryTimer !== null) {
+      this.#again = true
+      return
+    }
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#run()
+    })
+  }
+
+  #run (): void {
+    if (this.#uploading || this.#closed || this.#fenced !== null) return
+    this.#again = false
+    const batch = this.#collect()
+    if (batch === null) return
+    this.#uploading = true
+    const started = performance.now()
+    // The body is built for this attempt only (a retry reads again), so it can move to the flusher, uncopied.
+    const bytes = batch.body.length
+    const put = this.store.putMoved === undefined ? this.store.put(batch.key, batch.body) : this.store.putMoved(batch.key, batch.body)
+    put.then(() => {
+      this.#uploading = false
+      this.#failures = 0
+      this.stats.uploads++
+      this.stats.uploadedBytes += bytes
+      this.stats.lastPutMs = performance.now() - started
+      count('s3-uploads')
+      count('s3-upload-bytes', bytes)
+      this.#confirm(batch.key, batch.header, batch.states)
+      if (this.#again || this.#hasWaiters() || this.#backlogBytes >= this.#config.flushBytes || batch.truncated) this.#schedule()
+    }, (error: Error) => {
+      this.#uploading = false
+      this.#failures++
+      this.stats.failures++
+      count('s3-upload-errors')
+      const delay = retryDelayMs(this.#failures - 1)
+      this.#logger.limited('s3-upload', 'warn', `S3 upload of ${bytes} bytes (${batch.header.ranges.length} ranges) failed, retrying in ${delay} ms (${this.#failures} failure(s) in a row, ${this.#backlogBytes} bytes not yet in S3): ${error.message}`)
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = null
+        this.#run()
+      }, delay)
+    })
+  }
+
+  #hasWaiters (): boolean {
+    for (const state of this.#dirty) if (state.waiters.length > 0) return true
+    return false
+  }
+
+  /**
+   * Reads every dirty partition's new batches into one object (at most kObjectBytesFactor x --s3-flush-bytes;
+   * `truncated` when more is left). Null when there is nothing to upload.
+   */
+  #collect (): { key: string, body: Buffer, header: ObjectHeader, states: PartitionState[], truncated: boolean } | null {
+    const budgetBytes = Math.max(this.#config.flushBytes, 1024 * 1024) * kObjectBytesFactor
+    const ranges: Array<Omit<ObjectRange, 'position'>> = []
+    const chunks: Buffer[] = []
+    const states: PartitionState[] = []
+    let bytes = 0
+    let truncated = false
+    for (const state of this.#dirty) {
+      const log = state.log
+      if (log.isClosed || log.hasFailed) continue
+      const start = log.logStartOffset
+      // Evicted offsets (local.retention.*) are in S3 already; the log reads only from its first local one.
+      let from = Math.max(state.uploaded, log.localStartOffset)
+      const to = log.nextOffset
+      const base = from
+      let maxTimestamp = -1
+      let length = 0
+      while (from < to && bytes < budgetBytes) {
+        const result = log.read(from, budgetBytes - bytes, true)
+        const records = result.records
+        if (result.errorCode !== ErrorCode.NONE || records === null || records.length === 0) break
+        // Whole batches; the first may start below `from` only when a batch straddles it (never: `from` is a
+        // batch boundary: the log start and every range end are).
+        let at = 0
+        let end = from
+        while (at + kLogOverhead <= records.length) {
+          const size = kLogOverhead + records.readInt32BE(at + kBatchLengthOffset)
+          const batchBase = readInt64(records, at)
+          end = batchBase + records.readInt32BE(at + kLastOffsetDeltaOffset) + 1
+          const timestamp = readInt64(records, at + kMaxTimestampOffset)
+          if (timestamp > maxTimestamp) maxTimestamp = timestamp
+          at += size
+        }
+        chunks.push(records)
+        length += records.length
+        bytes += records.length
+        from = end
+      }
+      if (length === 0 && !state.startChanged && from === base) continue
+      ranges.push({ topicId: state.topicId, topic: state.topicName, partition: state.partition, baseOffset: base, endOffset: from, length, maxTimestamp, logStartOffset: start })
+      states.push(state)
+      if (bytes >= budgetBytes) {
+        truncated = true
+        break
+      }
+    }
+    if (ranges.length === 0) {
+      // Nothing new: waiters whose offsets are already in S3 (a retried duplicate) are answered.
+      for (const state of [...this.#dirty]) this.#settleWaiters(state)
+      return null
+    }
+    const createdMs = this.#now()
+    const key = dataObjectKey(this.#config.prefix, 'flush', createdMs, this.#instance, this.#worker, this.#seq++)
+    const encoded = encodeObject({ kind: 'flush', instance: this.#instance, worker: this.#worker, createdMs }, ranges, chunks)
+    return { key, body: Buffer.concat(encoded.chunks, encoded.size), header: encoded.header, states, truncated }
+  }
+
+  /** The PUT of `key` succeeded: record its ranges, answer the waiters they cover. */
+  #confirm (key: string, header: ObjectHeader, states: PartitionState[]): void {
+    const names: string[] = []
+    header.ranges.forEach((range, at) => {
+      const state = states[at]
+      names.push(state.name)
+      if (state.detached) return
+      state.startChanged = false
+      if (range.length > 0 && range.endOffset > state.index.endOffset) {
+        state.index.append({ key, baseOffset: range.baseOffset, endOffset: range.endOffset, position: range.position, length: range.length, maxTimestamp: range.maxTimestamp })
+      }
+      if (range.endOffset > state.uploaded) state.uploaded = range.endOffset
+      const confirmed = Math.min(state.pendingBytes, range.length)
+      state.pendingBytes -= confirmed
+      this.#backlogBytes -= confirmed
+      if (state.uploaded >= state.log.nextOffset) {
+        // Everything is up: what the estimate still counts (batches appended before a restart) is dropped.
+        this.#backlogBytes -= state.pendingBytes
+        state.pendingBytes = 0
+        this.#dirty.delete(state)
+      }
+      this.#settleWaiters(state)
+    })
+    this.#objectPartitions.set(key, names)
+  }
+
+  #settleWaiters (state: PartitionState): void {
+    const waiters = state.waiters
+    let answered = 0
+    while (answered < waiters.length && waiters[answered].offset <= state.uploaded) waiters[answered++].resolve()
+    if (answered > 0) waiters.splice(0, answered)
+    if (waiters.length === 0 && state.uploaded >= state.log.nextOffset && state.pendingBytes === 0) this.#dirty.delete(state)
+  }
+
+  // ---- deleting what nothing needs ----------------------------------------------------------------------
+
+  /** Ranges of partition `name` dropped from its index: delete the objects no open index refers to any more. */
+  #forgetRanges (dropped: readonly RemoteRange[]): void {
+    const candidates = new Set<string>()
+    for (const range of dropped) candidates.add(range.key)
+    const deletable: string[] = []
+    for (const key of candidates) if (this.#unreferenced(key)) deletable.push(key)
+    if (deletable.length === 0) return
+    for (const key of deletable) this.#objectPartitions.delete(key)
+    this.#delete(deletable)
+  }
+
+  /** Whether no partition this worker knows refers to `key`, and the object holds no partition of another worker. */
+  #unreferenced (key: string): boolean {
+    const names = this.#objectPartitions.get(key)
+    if (names === undefined) return false
+    for (const name of names) {
+      const index = this.#indexes.get(name)
+      // A partition this worker does not follow: the object may be needed by another worker; leave it.
+      if (index === undefined && this.#partitions.get(name) === undefined) {
+        if (!this.#forgottenHere.has(name)) return false
+        continue
+      }
+      if (index !== undefined && index.ranges.some((range) => range.key === key)) return false
+    }
+    return true
+  }
+
+  /** Partitions deleted while this worker owned them: their ranges are gone, not someone else's. */
+  readonly #forgottenHere = new Set<string>()
+
+  #delete (keys: string[]): void {
+    this.store.delete(keys).then(() => {
+      this.stats.deletedObjects += keys.length
+      count('s3-objects-deleted', keys.length)
+    }, (error: Error) => {
+      // Left behind: the start-up garbage collection deletes them (they are redundant by then).
+      this.#logger.limited('s3-delete', 'warn', `S3 delete of ${keys.length} object(s) failed (the next start's clean-up removes them): ${error.message}`)
+    })
+  }
+
+  // ---- the merge ----------------------------------------------------------------------------------------
+
+  /**
+   * Rewrites runs of small ranges into per-partition objects (see the header). The partitions due this round
+   * are handled in groups of at most kMergeRoundFactor x --s3-merge-bytes; within a group every flush object is
+   * read once (one ranged GET spanning the ranges due), whatever the number of its partitions that are due.
+   */
+  async #merge (): Promise<void> {
+    if (this.#merging || this.#closed || this.#fenced !== null) return
+    this.#merging = true
+    try {
+      const oldEnoughMs = this.#now() - this.#config.mergeIntervalMs * 60
+      let group: Array<{ state: PartitionState, run: RemoteRange[] }> = []
+      let groupBytes = 0
+      for (const state of [...this.#partitions.values()]) {
+        const run = this.#mergeableRun(state.index, oldEnoughMs)
+        if (run === null) continue
+        group.push({ state, run })
+        for (const range of run) groupBytes += range.length
+        if (groupBytes >= this.#config.mergeBytes * kMergeRoundFactor) {
+          await this.#mergeGroup(group)
+          group = []
+          groupBytes = 0
+        }
+        if (this.#closed || this.#fenced !== null) return
+      }
+      if (group.length > 0) await this.#mergeGroup(group)
+    } finally {
+      this.#merging = false
+    }
+  }
+
+  /** The first run of consecutive flush-object ranges worth merging, or null. */
+  #mergeableRun (index: RemotePartitionIndex, oldEnoughMs: number): RemoteRange[] | null {
+    let run: RemoteRange[] = []
+    let bytes = 0
+    for (const range of index.ranges) {
+      const contiguous = run.length === 0 || run[run.length - 1].endOffset === range.baseOffset
+      if (!isFlushObjectKey(range.key) || !contiguous) {
+        if (this.#worthMerging(run, bytes, oldEnoughMs)) return run
+        run = []
+        bytes = 0
+        if (!isFlushObjectKey(range.key)) continue
+      }
+      run.push(range)
+      bytes += range.length
+      if (bytes >= this.#config.mergeBytes) return run
+    }
+    return this.#worthMerging(run, bytes, oldEnoughMs) ? run : null
+  }
+
+  /** A run is merged once it adds up to --s3-merge-bytes, or its oldest range is 60 merge intervals old. */
+  #worthMerging (run: RemoteRange[], bytes: number, oldEnoughMs: number): boolean {
+    if (run.length === 0) return false
+    return bytes >= this.#config.mergeBytes || createdMsOfKey(run[0].key) <= oldEnoughMs
+  }
+
+  async #mergeGroup (group: Array<{ state: PartitionState, run: RemoteRange[] }>): Promise<void> {
+    // One GET per object: the span from the first range due in it to the end of the last.
+    const spans = new Map<string, { start: number, end: number, bytes: Buffer | null }>()
+    for (const { run } of group) {
+      for (const range of run) {
+        const span = spans.get(range.key)
+        if (span === undefined) spans.set(range.key, { start: range.position, end: range.position + range.length, bytes: null })
+        else {
+          span.start = Math.min(span.start, range.position)
+          span.end = Math.max(span.end, range.position + range.length)
+        }
+      }
+    }
+    for (const [key, span] of spans) span.bytes = await this.store.get(key, { start: span.start, end: span.end })
+    for (const { state, run } of group) {
+      if (state.detached || this.#closed || this.#fenced !== null) continue
+      const parts: Buffer[] = []
+      let maxTimestamp = -1
+      for (const range of run) {
+        const span = spans.get(range.key) as { start: number, bytes: Buffer }
+        parts.push(span.bytes.subarray(range.position - span.start, range.position - span.start + range.length))
+        if (range.maxTimestamp > maxTimestamp) maxTimestamp = range.maxTimestamp
+      }
+      await this.#putMerged(state, run, parts, maxTimestamp)
+    }
+  }
+
+  async #putMerged (state: PartitionState, run: RemoteRange[], parts: Buffer[], maxTimestamp: number): Promise<void> {
+    const length = parts.reduce((sum, part) => sum + part.length, 0)
+    const first = run[0]
+    const last = run[run.length - 1]
+    const createdMs = this.#now()
+    const key = dataObjectKey(this.#config.prefix, 'merged', createdMs, this.#instance, this.#worker, this.#seq++)
+    const encoded = encodeObject({ kind: 'merged', instance: this.#instance, worker: this.#worker, createdMs },
+      [{ topicId: state.topicId, topic: state.topicName, partition: state.partition, baseOffset: first.baseOffset, endOffset: last.endOffset, length, maxTimestamp, logStartOffset: state.index.logStartOffset }], parts)
+    const body = Buffer.concat(encoded.chunks, encoded.size)
+    await (this.store.putMoved === undefined ? this.store.put(key, body) : this.store.putMoved(key, body))
+    const placed = encoded.header.ranges[0]
+    this.#objectPartitions.set(key, [state.name])
+    // The index may have moved meanwhile (retention): replace only if the run is still there as it was.
+    const replaced = state.index.replace({ key, baseOffset: placed.baseOffset, endOffset: placed.endOffset, position: placed.position, length: placed.length, maxTimestamp })
+    if (replaced === null) {
+      this.#objectPartitions.delete(key)
+      this.#delete([key])
+      return
+    }
+    this.stats.merges++
+    count('s3-merges')
+    this.#forgetRanges(replaced)
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------------------
+
+  /**
+   * Uploads everything appended so far (SIGTERM), logging progress every 2 s; resolves once nothing is left or
+   * the uploader is fenced. New appends keep being uploaded until close().
+   */
+  async finish (): Promise<void> {
+    const left = (): boolean => {
+      for (const state of this.#partitions.values()) if (!state.log.isClosed && !state.log.hasFailed && state.log.nextOffset > state.uploaded) return true
+      return false
+    }
+    if (!left()) return
+    this.#logger.info(`S3: uploading what is not there yet before stopping (${this.#backlogBytes} bytes)`)
+    let lastLog = performance.now()
+    while (left() && this.#fenced === null && !this.#closed) {
+      this.#schedule()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      if (performance.now() - lastLog >= 2000) {
+        lastLog = performance.now()
+        this.#logger.info(`S3: ${this.#backlogBytes} bytes left to upload${this.#failures > 0 ? ` (${this.#failures} failed attempt(s) in a row)` : ''}`)
+      }
+    }
+    if (!left()) this.#logger.info('S3: everything is uploaded')
+  }
+
+  close (): void {
+    this.#closed = true
+    if (this.#interval !== null) clearInterval(this.#interval)
+    if (this.#mergeTimer !== null) clearInterval(this.#mergeTimer)
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
+    const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the broker is stopping')
+    for (const state of this.#partitions.values()) {
+      state.log.onAppend = null
+      state.log.remoteDurability = null
+      for (const waiter of state.waiters.splice(0)) waiter.reject(error)
+    }
+  }
+}
+
+/** Flush objects (shared by partitions) are the merge's input; merged ones are not merged again. */
+function isFlushObjectKey (key: string): boolean {
+  return /-w\d+-\d+\.obj$/.test(key)
+}
+
+/** The creation time in a data object's key (object-format.ts), 0 when the key is not one of ours. */
+export function createdMsOfKey (key: string): number {
+  const slash = key.lastIndexOf('/')
+  const value = Number(key.slice(slash + 1, slash + 14))
+  return Number.isSafeInteger(value) ? value : 0
+}
