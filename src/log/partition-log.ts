@@ -440,6 +440,15 @@ export class PartitionLog {
    * it from the first segment's base); else the active segment is sealed and a new one starts there. The sealed
    * segment before it then ends at `offset`, as open() derives a sealed segment's end from the next one's base.
    */
+  /**
+   * The S3 restore: the log's next offset becomes `offset` (above nextOffset) with nothing in between, as after a
+   * cleaner removed the last batches below it (a compacted copy in S3 ends past its last batch).
+   */
+  continueRestoredAt (offset: number): void {
+    this.ensureWritable()
+    if (offset > this.nextOffset) this.continueAt(offset)
+  }
+
   private continueAt (offset: number): void {
     const active = this.active
     if (active.isEmpty) {

@@ -352,7 +352,11 @@ export class Shard {
         const segmentBytes = Number(topicConfigValue(topic.configs, 'segment.bytes'))
         const segmentMs = Number(topicConfigValue(topic.configs, 'segment.ms'))
         partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, segmentMs, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
-        this.#uploader?.attach({ topicId: topic.id, topicName: topic.name, partition: p, log: (partitions[p] as LocalPartition).log })
+        this.#uploader?.attach({
+          topicId: topic.id, topicName: topic.name, partition: p, log: (partitions[p] as LocalPartition).log,
+          // The current configs (they change with AlterConfigs), asked by the S3 merge.
+          compacted: () => topicConfigValue(this.table.topicById(topic.id)?.configs ?? {}, 'cleanup.policy').includes('compact')
+        })
         if (topic.name === kOffsetsTopic || topic.name === kTransactionStateTopic) opened.push(partitions[p] as LocalPartition)
         progress?.opened((partitions[p] as LocalPartition).log)
       }

@@ -59,9 +59,10 @@ export async function restorePartition (log: PartitionLog, index: RemotePartitio
       }
     }
     if (!result.corrupt && log.nextOffset < index.endOffset) {
-      // The last batch ends below the range's end: the range was read while its end was not yet a batch end
-      // (it cannot be in a log written by Shoal); what is there is restored.
-      options.logger?.warn(`restore of ${log.directory} ended at offset ${log.nextOffset}, below the ${index.endOffset} S3 reported`)
+      // The last batch ends below the range's end: the copy is of a compacted log whose cleaner removed the
+      // last batches of the span (the uploader rewrites compacted partitions from their cleaned logs). The log
+      // goes on where S3's copy ends, so that the next offsets are new ones to S3 too.
+      log.continueRestoredAt(index.endOffset)
     }
   }
   if (index.logStartOffset > log.logStartOffset) log.restoreLogStart(index.logStartOffset)

@@ -40,6 +40,8 @@ export interface UploadedPartition {
   readonly topicName: string
   readonly partition: number
   readonly log: PartitionLog
+  /** Whether its topic is compacted now (cleanup.policy has compact; asked at each merge round). */
+  readonly compacted?: () => boolean
 }
 
 interface Waiter {
@@ -54,6 +56,7 @@ class PartitionState {
   readonly topicName: string
   readonly partition: number
   readonly log: PartitionLog
+  readonly compacted: () => boolean
   readonly index: RemotePartitionIndex
   /** Everything below it is in S3 (the index's end, or the log start when that is higher). */
   uploaded: number
@@ -71,6 +74,7 @@ class PartitionState {
     this.topicName = partition.topicName
     this.partition = partition.partition
     this.log = partition.log
+    this.compacted = partition.compacted ?? notCompacted
     this.index = index
     this.uploaded = Math.max(index.endOffset, partition.log.logStartOffset)
   }
@@ -95,6 +99,8 @@ export interface UploaderOptions {
 const kObjectBytesFactor = 4
 /** A merge round reads at most this many times --s3-merge-bytes at once (what it holds in memory). */
 const kMergeRoundFactor = 4
+/** A compacted partition's S3 copy is rewritten from its log only up to this size (it is read into memory). */
+const kMaxRewriteBytes = 256 * 1024 * 1024
 
 export class Uploader implements RemoteTier {
   readonly store: ObjectStore
@@ -475,6 +481,12 @@ export class Uploader implements RemoteTier {
       let group: Array<{ state: PartitionState, run: RemoteRange[] }> = []
       let groupBytes = 0
       for (const state of [...this.#partitions.values()]) {
+        if (state.compacted()) {
+          // A compacted log shrinks locally while S3 keeps every version: rewritten from the log instead.
+          if (this.#worthRewriting(state)) await this.#rewriteFromLog(state)
+          if (this.#closed || this.#fenced !== null) return
+          continue
+        }
         const run = this.#mergeableRun(state.index, oldEnoughMs)
         if (run === null) continue
         group.push({ state, run })
@@ -490,6 +502,56 @@ export class Uploader implements RemoteTier {
     } finally {
       this.#merging = false
     }
+  }
+
+  /**
+   * A compacted partition is rewritten once S3 holds more than twice what its local log holds (and at least
+   * --s3-merge-bytes / 4 more): the cleaner dropped superseded records here that S3 still keeps. Bounded to logs of
+   * at most kMaxRewriteBytes (the rewrite holds the log's bytes in memory once).
+   */
+  #worthRewriting (state: PartitionState): boolean {
+    const remote = state.index.sizeBytes
+    const local = state.log.sizeBytes
+    return state.index.ranges.length > 0 && local <= kMaxRewriteBytes && remote > 2 * local && remote - local >= this.#config.mergeBytes / 4 &&
+      state.log.localStartOffset <= Math.max(state.index.logStartOffset, state.index.ranges[0].baseOffset)
+  }
+
+  /**
+   * Replaces everything S3 holds of a compacted partition, [first range's base, uploaded), by one merged object
+   * read from the local log (its cleaned batches): the old objects are then forgotten and deleted once nothing
+   * refers to them. The same offsets, fewer records: what a restore brings back is the log as the cleaner left it.
+   */
+  async #rewriteFromLog (state: PartitionState): Promise<void> {
+    const log = state.log
+    const base = state.index.ranges[0].baseOffset
+    const end = state.index.endOffset
+    const parts: Buffer[] = []
+    let maxTimestamp = -1
+    let from = Math.max(base, log.logStartOffset)
+    while (from < end) {
+      const result = log.read(from, Math.min(this.#config.mergeBytes, kMaxRewriteBytes), true)
+      const records = result.records
+      if (result.errorCode !== ErrorCode.NONE || records === null || records.length === 0) return
+      let at = 0
+      let kept = 0
+      while (at + kLogOverhead <= records.length) {
+        const size = kLogOverhead + records.readInt32BE(at + kBatchLengthOffset)
+        const batchEnd = readInt64(records, at) + records.readInt32BE(at + kLastOffsetDeltaOffset) + 1
+        if (batchEnd > end) break
+        const timestamp = readInt64(records, at + kMaxTimestampOffset)
+        if (timestamp > maxTimestamp) maxTimestamp = timestamp
+        at += size
+        kept = at
+        from = batchEnd
+      }
+      if (kept > 0) parts.push(records.subarray(0, kept))
+      if (kept < records.length) break
+    }
+    if (from < end && parts.length === 0) return
+    // The span is [base, end) whatever the batches: offsets the cleaner removed are simply not there.
+    const run: RemoteRange[] = [{ key: '', baseOffset: base, endOffset: end, position: 0, length: 0, maxTimestamp }]
+    await this.#putMerged(state, run, parts, maxTimestamp)
+    count('s3-compacted-rewrites')
   }
 
   /** The first run of consecutive flush-object ranges worth merging, or null. */
@@ -605,6 +667,10 @@ export class Uploader implements RemoteTier {
       for (const waiter of state.waiters.splice(0)) waiter.reject(error)
     }
   }
+}
+
+function notCompacted (): boolean {
+  return false
 }
 
 /** Flush objects (shared by partitions) are the merge's input; merged ones are not merged again. */

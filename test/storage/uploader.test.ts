@@ -201,3 +201,45 @@ test('an old run is merged whatever its size, each flush object is read once, an
     assert.deepEqual(await store.get(range.key, { start: range.position, end: range.position + range.length }), before[p])
   }
 })
+
+test('a compacted partition\'s S3 copy is rewritten from the cleaned log once S3 holds more than twice as much, and the old objects go', async (t) => {
+  const { LogCleaner, kCleanWorking, kCleanWaitingForDisk, kCleanThrottled, kCleanWaitingForCodec } = await import('../../src/log/cleaner.ts')
+  const { buildRecordBatch } = await import('../../src/protocol/record-batch.ts')
+  const store = new MemoryObjectStore()
+  const directory = temporaryDirectory(t)
+  const log = PartitionLog.open(join(directory, 'compacted-0'), { segmentBytes: 4096, indexIntervalBytes: 128 })
+  t.after(() => { if (!log.isClosed) log.close() })
+  const uploader = new Uploader({ store, config: s3Config({ mergeIntervalMs: 20, mergeBytes: 8 * 1024 }), durability: 's3', worker: 0, instance: '0123456789abcdef', logger })
+  t.after(() => uploader.close())
+  const topicId = '9'.repeat(32)
+  uploader.attach({ topicId, topicName: 'compacted', partition: 0, log, compacted: () => true })
+  // 40 rounds over the same 10 keys: the cleaner keeps one record per key of the sealed segments.
+  for (let round = 0; round < 40; round++) {
+    log.append(buildRecordBatch(Array.from({ length: 10 }, (_, k) => ({ key: Buffer.from(`k${k}`), value: Buffer.from(`r${round}-${'v'.repeat(40)}`) }))), -1)
+    await log.flush()
+  }
+  const cleaner = new LogCleaner()
+  for (;;) {
+    const progress = cleaner.cleanSlice(log, 'compacted', { 'cleanup.policy': 'compact', 'min.cleanable.dirty.ratio': '0' }, Date.now(), 20)
+    if (progress.state !== kCleanWorking && progress.state !== kCleanWaitingForDisk && progress.state !== kCleanThrottled && progress.state !== kCleanWaitingForCodec) break
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const before = uploader.index(topicId, 0)!.sizeBytes
+  assert.ok(before > 2 * log.sizeBytes, `S3 ${before} bytes, the cleaned log ${log.sizeBytes}`)
+  uploader.start()
+  await until('the rewrite', () => uploader.index(topicId, 0)!.ranges.length === 1 && store.objects.size === 1)
+  const index = uploader.index(topicId, 0)!
+  assert.ok(index.sizeBytes < before / 2)
+  assert.equal(index.endOffset, 400)
+  // What S3 holds now is the cleaned log, byte for byte.
+  const range = index.ranges[0]
+  const bytes = await store.get(range.key, { start: range.position, end: range.position + range.length })
+  assert.deepEqual(bytes, log.read(log.logStartOffset, 1 << 20, true).records)
+  // A restore of it onto an empty disk: the cleaned batches, and the log goes on at S3's end.
+  const { restorePartition } = await import('../../src/storage/restore.ts')
+  const restored = PartitionLog.open(join(directory, 'restored-0'), { segmentBytes: 4096, indexIntervalBytes: 128 })
+  t.after(() => { if (!restored.isClosed) restored.close() })
+  await restorePartition(restored, buildRemoteState(await headersOf(store)).partitions.get(`${topicId}:0`)!, store)
+  assert.equal(restored.nextOffset, 400)
+  assert.deepEqual(restored.read(restored.logStartOffset, 1 << 20, true).records, bytes)
+})
