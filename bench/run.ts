@@ -10,6 +10,7 @@ import { gitInfo, machineInfo } from './lib/machine.ts'
 import { kMaintenanceScenario, renderMaintenanceTable, runMaintenanceScenarios, selectMaintenance, type MaintenanceResult } from './lib/maintenance.ts'
 import { Progress } from './lib/progress.ts'
 import { kQuotaScenario, renderQuotaTable, runQuotaScenarios, selectQuota, type QuotaResult } from './lib/quota.ts'
+import { kS3Scenario, renderS3Table, runS3Scenarios, selectS3, type S3Result } from './lib/s3.ts'
 import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
 import { renderRestartTable, restartGigabytes, restartScenarios, runRestarts, selectRestartScenarios, type RestartResult } from './lib/restart.ts'
 import { runLoads, type Tools } from './lib/runner.ts'
@@ -30,7 +31,8 @@ async function runLoad (options: BenchOptions): Promise<number> {
   const restarts = selectRestartScenarios(options.scenarios, options.matrix)
   const maintenance = options.shoal && selectMaintenance(options.scenarios, options.matrix)
   const quota = options.shoal && selectQuota(options.scenarios, options.matrix)
-  if (scenarios.length === 0 && restarts.length === 0 && !maintenance && !quota) {
+  const s3 = options.shoal && selectS3(options.scenarios, options.matrix)
+  if (scenarios.length === 0 && restarts.length === 0 && !maintenance && !quota && !s3) {
     process.stderr.write(`no scenario matches ${options.scenarios.join(', ')} (see --list${options.matrix === 'full' ? '' : ', or --full'})\n`)
     return 2
   }
@@ -54,6 +56,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
   }
   if (maintenance) process.stderr.write(`shoal bench: ${kMaintenanceScenario} x workers ${workers.join(', ')}, ${options.repeat} rounds each\n`)
   if (quota) process.stderr.write(`shoal bench: ${kQuotaScenario} x workers ${workers.join(', ')}, once each\n`)
+  if (s3) process.stderr.write(`shoal bench: ${kS3Scenario} x workers ${workers.join(', ')}, once each\n`)
   process.stderr.write(`machine: ${machine.cores} cores, ${machine.cpuModel ?? 'unknown CPU'}, ${formatMiB(machine.totalMemoryBytes)} MiB, ` +
     `Node ${machine.node}, load average ${machine.loadAverage?.join(' ') ?? '?'}; commit ${git.commit?.slice(0, 7) ?? '?'}${git.dirty === true ? ' (dirty)' : ''}\n`)
   for (const name of options.tools) {
@@ -68,6 +71,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
   let restartResults: RestartResult[] = []
   let maintenanceResults: MaintenanceResult[] = []
   let quotaResults: QuotaResult[] = []
+  let s3Results: S3Result[] = []
   try {
     if (scenarios.length > 0) result = await runLoads({ options, scenarios, workers, tools, node: process.execPath, mainPath, workDir, progress })
     if (restarts.length > 0) {
@@ -77,6 +81,7 @@ async function runLoad (options: BenchOptions): Promise<number> {
       maintenanceResults = await runMaintenanceScenarios({ options, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, workDir, progress })
     }
     if (quota) quotaResults = await runQuotaScenarios({ options, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, progress })
+    if (s3) s3Results = await runS3Scenarios({ options, workers, rdkafka: tools.rdkafka, node: process.execPath, mainPath, workDir, progress })
   } finally {
     rmSync(workDir, { recursive: true, force: true })
   }
@@ -86,10 +91,12 @@ async function runLoad (options: BenchOptions): Promise<number> {
   if (restarts.length > 0) process.stdout.write((scenarios.length > 0 ? '\n' : '') + renderRestartTable(restartResults) + '\n')
   if (maintenance) process.stdout.write((scenarios.length > 0 || restarts.length > 0 ? '\n' : '') + renderMaintenanceTable(maintenanceResults) + '\n')
   if (quota) process.stdout.write((scenarios.length > 0 || restarts.length > 0 || maintenance ? '\n' : '') + renderQuotaTable(quotaResults) + '\n')
+  if (s3) process.stdout.write((scenarios.length > 0 || restarts.length > 0 || maintenance || quota ? '\n' : '') + renderS3Table(s3Results) + '\n')
   const date = new Date()
   const { mode: _mode, ...rest } = options
-  // `maintenance`: bench/lib/maintenance.ts's rows, `quota`: bench/lib/quota.ts's (each empty when it did not run).
-  const file: LoadResultFile & { maintenance: MaintenanceResult[], quota: QuotaResult[] } = {
+  // `maintenance`: bench/lib/maintenance.ts's rows, `quota`: bench/lib/quota.ts's, `s3`: bench/lib/s3.ts's (each
+  // empty when it did not run).
+  const file: LoadResultFile & { maintenance: MaintenanceResult[], quota: QuotaResult[], s3: S3Result[] } = {
     schema: kResultSchema,
     date: date.toISOString(),
     git,
@@ -101,14 +108,16 @@ async function runLoad (options: BenchOptions): Promise<number> {
     results: result.cases,
     restarts: restartResults,
     maintenance: maintenanceResults,
-    quota: quotaResults
+    quota: quotaResults,
+    s3: s3Results
   }
   const out = options.out === null ? defaultResultPath(kRepoRoot, date, git.commit) : resolve(options.out)
   writeResultFile(out, file)
   process.stdout.write(`\nresult: ${out}\n`)
   const measured = result.cases.filter((item) => item.status === 'ok' || item.status === 'partial')
   return measured.length > 0 || restartResults.some((item) => item.status === 'ok') ||
-    maintenanceResults.some((item) => item.status !== 'failed') || quotaResults.some((item) => item.status !== 'failed') ? 0 : 1
+    maintenanceResults.some((item) => item.status !== 'failed') || quotaResults.some((item) => item.status !== 'failed') ||
+    s3Results.some((item) => item.status !== 'failed') ? 0 : 1
 }
 
 /**
@@ -145,6 +154,8 @@ function listScenarios (options: BenchOptions): void {
     `${selectMaintenance(options.scenarios, options.matrix) ? 'selected' : 'not selected'} (named in --scenarios, or --full; --repeat rounds; --maintenance-mib ${options.maintenanceMib})\n`)
   process.stdout.write(`${kQuotaScenario}: a producer with producer_byte_rate 1 MiB/s beside an unlimited one, then the unlimited one alone; ` +
     `${selectQuota(options.scenarios, options.matrix) ? 'selected' : 'not selected'} (named in --scenarios, or --full)\n`)
+  process.stdout.write(`${kS3Scenario}: the S3 copy against s3rver: upload rate per --flushers, acks=-1 with --durability s3 against local, the s3-mode p99, ` +
+    `RSS while S3 is down; ${selectS3(options.scenarios, options.matrix) ? 'selected' : 'not selected'} (named in --scenarios, or --full)\n`)
   if (scenariosOf(options).some((scenario) => scenario.kind === 'rate')) {
     process.stdout.write(`rate: records of the flat-out run (maximum rate M); the paced run then sends round(M/2 x ${options.rateSeconds}) (--rate-seconds)\n`)
   }

@@ -2,15 +2,20 @@
 // (object-format.ts), not one per partition, so PUTs per second follow the flush rate and not the partition
 // count. It implements RemoteTier: the rest of the worker asks it what is in S3.
 //
-// The cycle, one upload in flight per worker at a time:
+// The cycle:
 //   1. a partition's log tells it of every append (PartitionLog.onAppend: the batch's size), which marks the
 //      partition dirty and counts its bytes in the backlog;
 //   2. every --s3-flush-interval-ms, or as soon as --s3-flush-bytes wait, or (--durability s3) as soon as an
-//      acks=-1 request waits and no upload runs, it reads every dirty partition's new batches from its log (page
-//      cache reads, copies: the log may roll, clean or delete meanwhile) into one object and hands it to the store
-//      (the flusher pool, through the main thread: nothing here waits for S3 on the event loop);
-//   3. once the PUT succeeded it records the ranges in the partitions' RemotePartitionIndex and answers the acks=-1
-//      requests that waited for them; a failed PUT is retried with back-off, reading again (more may have come).
+//      acks=-1 request waits, a round reads every dirty partition's new batches from its log (page cache reads,
+//      copies: the log may roll, clean or delete meanwhile) into objects ("pieces") of about --s3-flush-bytes
+//      (at most 15 MiB: single PUTs), up to 4 of them, a partition's batches continuing from one piece into the
+//      next; the pieces go to the store in parallel (the flusher pool, through the main thread: nothing here
+//      waits for S3 on the event loop). Two rounds may be in flight: the next is read and sent while the
+//      previous one uploads;
+//   3. rounds are confirmed in order, once all their pieces are in S3: the ranges go into the partitions'
+//      RemotePartitionIndex and the acks=-1 requests they cover are answered. A failed PUT is retried with
+//      back-off, its spans read again from the log (the body of an attempt moves to the flusher, uncopied), and
+//      later rounds wait for it, so every partition's ranges stay contiguous and in order.
 // Reads go up to the log end, fsynced or not: after a power loss the local log may end below what S3 holds, and
 // the next start tops it up from S3 (restore.ts) before serving, so offsets never diverge between the tiers.
 //
@@ -60,6 +65,8 @@ class PartitionState {
   readonly index: RemotePartitionIndex
   /** Everything below it is in S3 (the index's end, or the log start when that is higher). */
   uploaded: number
+  /** Everything below it is in S3 or in a round in flight (at least `uploaded`). */
+  queued: number
   /** Bytes appended since `uploaded` (an estimate after a restart: what was appended before is not counted). */
   pendingBytes = 0
   /** The log start moved since the last upload: the next object reports it even without data. */
@@ -77,6 +84,7 @@ class PartitionState {
     this.compacted = partition.compacted ?? notCompacted
     this.index = index
     this.uploaded = Math.max(index.endOffset, partition.log.logStartOffset)
+    this.queued = this.uploaded
   }
 }
 
@@ -95,8 +103,11 @@ export interface UploaderOptions {
   readonly now?: () => number
 }
 
-/** The most one object carries; a larger backlog goes in several objects, one after the other. */
-const kObjectBytesFactor = 4
+/** A round's pieces (objects uploaded in parallel) and the largest a piece aims at: a single PUT each. */
+const kPiecesPerRound = 4
+const kMaxPieceBytes = 15 * 1024 * 1024
+/** Rounds in flight at once: the next one is read and sent while the previous is still uploading. */
+const kMaxRoundsInFlight = 2
 /** A merge round reads at most this many times --s3-merge-bytes at once (what it holds in memory). */
 const kMergeRoundFactor = 4
 /** A compacted partition's S3 copy is rewritten from its log only up to this size (it is read into memory). */
@@ -118,12 +129,17 @@ export class Uploader implements RemoteTier {
   readonly #dirty = new Set<PartitionState>()
   #backlogBytes = 0
   #seq = 0
-  #uploading = false
-  /** An upload is due as soon as the running one is done (bytes or waiters arrived meanwhile). */
+  /** Rounds in flight, oldest first (at most kMaxRoundsInFlight); confirmed in this order. */
+  readonly #rounds: Round[] = []
+  /** Bytes read into the rounds in flight. */
+  #inFlightBytes = 0
+  /** A round could not take everything: another is due once it is confirmed. */
   #again = false
   #scheduled = false
+  /** Failed PUTs in a row (the back-off), the probe's timer, and the failed pieces waiting to go again. */
   #failures = 0
-  #retryTimer: NodeJS.Timeout | null = null
+  readonly #retryTimers = new Set<NodeJS.Timeout>()
+  readonly #failed: Array<{ round: Round, piece: Piece }> = []
   #interval: NodeJS.Timeout | null = null
   #mergeTimer: NodeJS.Timeout | null = null
   #merging = false
@@ -210,6 +226,7 @@ export class Uploader implements RemoteTier {
     const state = this.#partitions.get(name)
     if (state !== undefined) {
       if (state.uploaded < offset) state.uploaded = offset
+      if (state.queued < offset) state.queued = offset
       state.startChanged = true
       this.#markDirty(state, 0)
       // Rare (DeleteRecords, retention): reported at once, so a restore does not bring those offsets back.
@@ -256,7 +273,7 @@ export class Uploader implements RemoteTier {
 
   #appended (state: PartitionState, bytes: number): void {
     this.#markDirty(state, bytes)
-    if (this.#backlogBytes >= this.#config.flushBytes) this.#schedule()
+    if (this.#unqueuedBytes >= this.#config.flushBytes) this.#schedule()
   }
 
   #markDirty (state: PartitionState, bytes: number): void {
@@ -275,129 +292,216 @@ export class Uploader implements RemoteTier {
     return promise
   }
 
-  /** An upload soon (this turn's other appends and waiters join it), or right after the running one. */
+  /** Rounds start soon (this turn's other appends and waiters join them), as many as may be in flight. */
   #schedule (): void {
-    if (this.#closed || this.#fenced !== null) return
-    if (this.#uploading || this.#retryTimer !== null) {
-      this.#again = true
-      return
-    }
-    if (this.#scheduled) return
+    if (this.#closed || this.#fenced !== null || this.#scheduled) return
     this.#scheduled = true
     setImmediate(() => {
       this.#scheduled = false
-      this.#run()
+      this.#startRounds()
     })
   }
 
-  #run (): void {
-    if (this.#uploading || this.#closed || this.#fenced !== null) return
-    this.#again = false
-    const batch = this.#collect()
-    if (batch === null) return
-    this.#uploading = true
+  #startRounds (): void {
+    // While S3 fails, no new round: the data waits on disk until the probe gets through.
+    while (!this.#closed && this.#fenced === null && this.#failures === 0 && this.#rounds.length < kMaxRoundsInFlight) {
+      const round = this.#collectRound()
+      if (round === null) return
+      this.#rounds.push(round)
+      for (const piece of round.pieces) this.#putPiece(round, piece)
+    }
+  }
+
+  /** Bytes appended and not yet in a round. */
+  get #unqueuedBytes (): number {
+    return this.#backlogBytes - this.#inFlightBytes
+  }
+
+  /** Whether an acks=-1 request waits for offsets no round carries yet. */
+  #hasUnqueuedWaiters (): boolean {
+    for (const state of this.#dirty) {
+      const waiters = state.waiters
+      if (waiters.length > 0 && waiters[waiters.length - 1].offset > state.queued) return true
+    }
+    return false
+  }
+
+  /**
+   * Reads every dirty partition's batches not yet in a round into pieces of about kPieceBytes (a partition's
+   * batches may continue into the next piece), at most kPiecesPerRound of them; null when there is nothing.
+   */
+  #collectRound (): Round | null {
+    const pieceBytes = this.#pieceBytes
+    const pieces: Piece[] = []
+    let piece: Piece | null = null
+    let truncated = false
+    const newPiece = (): Piece | null => {
+      if (pieces.length >= kPiecesPerRound) return null
+      const made: Piece = { spans: [], chunks: [], bytes: 0, key: '', header: null }
+      pieces.push(made)
+      return made
+    }
+    for (const state of [...this.#dirty]) {
+      if (truncated) break
+      const log = state.log
+      if (log.isClosed || log.hasFailed) {
+        this.#dirty.delete(state)
+        continue
+      }
+      // Evicted offsets (local.retention.*) are in S3 already; the log reads only from its first local one.
+      let from = Math.max(state.queued, log.localStartOffset)
+      const to = log.nextOffset
+      if (from >= to && !state.startChanged) {
+        this.#dirty.delete(state)
+        continue
+      }
+      piece ??= newPiece()
+      if (piece === null) break
+      let span = addSpan(piece, state, from, log.logStartOffset)
+      state.startChanged = false
+      while (from < to) {
+        if (piece.bytes >= pieceBytes) {
+          const next = newPiece()
+          if (next === null) {
+            truncated = true
+            break
+          }
+          piece = next
+          span = addSpan(piece, state, from, log.logStartOffset)
+        }
+        const result = log.read(from, pieceBytes - piece.bytes, true)
+        const records = result.records
+        if (result.errorCode !== ErrorCode.NONE || records === null || records.length === 0) break
+        from = walkBatches(records, span)
+        span.end = from
+        piece.chunks.push(records)
+        piece.bytes += records.length
+      }
+      state.queued = from
+      if (from >= to) this.#dirty.delete(state)
+    }
+    if (pieces.length === 0) {
+      // Nothing new: waiters whose offsets are already in S3 (a retried duplicate) are answered.
+      for (const state of [...this.#dirty]) this.#settleWaiters(state)
+      return null
+    }
+    let bytes = 0
+    for (const made of pieces) bytes += made.bytes
+    this.#inFlightBytes += bytes
+    return { pieces, pending: pieces.length, truncated, bytes }
+  }
+
+  /** The object size a piece aims at: --s3-flush-bytes, within 1 MiB and kMaxPieceBytes (single PUTs). */
+  get #pieceBytes (): number {
+    return Math.min(kMaxPieceBytes, Math.max(1024 * 1024, this.#config.flushBytes))
+  }
+
+  /** Uploads a piece (reading its spans again for a retry: the body of an attempt moves to the flusher). */
+  #putPiece (round: Round, piece: Piece): void {
+    if (this.#closed) return
+    const chunks = piece.chunks.length > 0 || piece.bytes === 0 ? piece.chunks : this.#reread(piece)
+    piece.chunks = []
+    const createdMs = this.#now()
+    const key = dataObjectKey(this.#config.prefix, 'flush', createdMs, this.#instance, this.#worker, this.#seq++)
+    const ranges: Array<Omit<ObjectRange, 'position'>> = piece.spans.map((span) => ({
+      topicId: span.state.topicId, topic: span.state.topicName, partition: span.state.partition, baseOffset: span.base, endOffset: span.end,
+      length: span.length, maxTimestamp: span.maxTimestamp, logStartOffset: span.logStartOffset
+    }))
+    const encoded = encodeObject({ kind: 'flush', instance: this.#instance, worker: this.#worker, createdMs }, ranges, chunks)
+    const body = Buffer.concat(encoded.chunks, encoded.size)
+    const bytes = body.length
     const started = performance.now()
-    // The body is built for this attempt only (a retry reads again), so it can move to the flusher, uncopied.
-    const bytes = batch.body.length
-    const put = this.store.putMoved === undefined ? this.store.put(batch.key, batch.body) : this.store.putMoved(batch.key, batch.body)
+    const put = this.store.putMoved === undefined ? this.store.put(key, body) : this.store.putMoved(key, body)
     put.then(() => {
-      this.#uploading = false
+      if (this.#closed) return
       this.#failures = 0
       this.stats.uploads++
       this.stats.uploadedBytes += bytes
       this.stats.lastPutMs = performance.now() - started
       count('s3-uploads')
       count('s3-upload-bytes', bytes)
-      this.#confirm(batch.key, batch.header, batch.states)
-      if (this.#again || this.#hasWaiters() || this.#backlogBytes >= this.#config.flushBytes || batch.truncated) this.#schedule()
+      piece.key = key
+      piece.header = encoded.header
+      round.pending--
+      this.#confirmRounds()
+      // S3 answers again: the pieces that failed meanwhile go again at once.
+      for (const waiting of this.#failed.splice(0)) this.#putPiece(waiting.round, waiting.piece)
     }, (error: Error) => {
-      this.#uploading = false
+      if (this.#closed) return
       this.#failures++
       this.stats.failures++
       count('s3-upload-errors')
+      // While S3 fails, one piece probes it (after a back-off); the others wait, holding no bytes (they are read
+      // again when sent), so memory does not grow with the outage.
+      this.#failed.push({ round, piece })
+      if (this.#retryTimers.size > 0) return
       const delay = retryDelayMs(this.#failures - 1)
-      this.#logger.limited('s3-upload', 'warn', `S3 upload of ${bytes} bytes (${batch.header.ranges.length} ranges) failed, retrying in ${delay} ms (${this.#failures} failure(s) in a row, ${this.#backlogBytes} bytes not yet in S3): ${error.message}`)
-      this.#retryTimer = setTimeout(() => {
-        this.#retryTimer = null
-        this.#run()
+      this.#logger.limited('s3-upload', 'warn', `S3 upload of ${bytes} bytes (${ranges.length} ranges) failed, retrying in ${delay} ms (${this.#failures} failure(s) in a row, ${this.#backlogBytes} bytes not yet in S3): ${error.message}`)
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(timer)
+        const next = this.#failed.shift()
+        if (next !== undefined) this.#putPiece(next.round, next.piece)
       }, delay)
+      this.#retryTimers.add(timer)
     })
   }
 
-  #hasWaiters (): boolean {
-    for (const state of this.#dirty) if (state.waiters.length > 0) return true
-    return false
-  }
-
   /**
-   * Reads every dirty partition's new batches into one object (at most kObjectBytesFactor x --s3-flush-bytes;
-   * `truncated` when more is left). Null when there is nothing to upload.
+   * A piece's spans read from the logs again, for a retry. A span whose offsets are gone meanwhile (retention,
+   * DeleteRecords, a deleted topic) comes back empty: it then only reports the log start.
    */
-  #collect (): { key: string, body: Buffer, header: ObjectHeader, states: PartitionState[], truncated: boolean } | null {
-    const budgetBytes = Math.max(this.#config.flushBytes, 1024 * 1024) * kObjectBytesFactor
-    const ranges: Array<Omit<ObjectRange, 'position'>> = []
+  #reread (piece: Piece): Buffer[] {
     const chunks: Buffer[] = []
-    const states: PartitionState[] = []
-    let bytes = 0
-    let truncated = false
-    for (const state of this.#dirty) {
-      const log = state.log
-      if (log.isClosed || log.hasFailed) continue
-      const start = log.logStartOffset
-      // Evicted offsets (local.retention.*) are in S3 already; the log reads only from its first local one.
-      let from = Math.max(state.uploaded, log.localStartOffset)
-      const to = log.nextOffset
-      const base = from
-      let maxTimestamp = -1
-      let length = 0
-      while (from < to && bytes < budgetBytes) {
-        const result = log.read(from, budgetBytes - bytes, true)
+    piece.bytes = 0
+    for (const span of piece.spans) {
+      const log = span.state.log
+      span.length = 0
+      span.maxTimestamp = -1
+      let from = Math.max(span.base, log.isClosed ? span.end : log.logStartOffset)
+      while (from < span.end && !log.isClosed && !log.hasFailed) {
+        const result = log.read(from, kMaxPieceBytes, true)
         const records = result.records
         if (result.errorCode !== ErrorCode.NONE || records === null || records.length === 0) break
-        // Whole batches; the first may start below `from` only when a batch straddles it (never: `from` is a
-        // batch boundary: the log start and every range end are).
-        let at = 0
-        let end = from
-        while (at + kLogOverhead <= records.length) {
-          const size = kLogOverhead + records.readInt32BE(at + kBatchLengthOffset)
-          const batchBase = readInt64(records, at)
-          end = batchBase + records.readInt32BE(at + kLastOffsetDeltaOffset) + 1
-          const timestamp = readInt64(records, at + kMaxTimestampOffset)
-          if (timestamp > maxTimestamp) maxTimestamp = timestamp
-          at += size
-        }
-        chunks.push(records)
-        length += records.length
-        bytes += records.length
-        from = end
-      }
-      if (length === 0 && !state.startChanged && from === base) continue
-      ranges.push({ topicId: state.topicId, topic: state.topicName, partition: state.partition, baseOffset: base, endOffset: from, length, maxTimestamp, logStartOffset: start })
-      states.push(state)
-      if (bytes >= budgetBytes) {
-        truncated = true
-        break
+        // Only the batches below the span's end (the log has grown since).
+        const kept = batchesBelow(records, span.end)
+        if (kept.length === 0) break
+        const next = walkBatches(kept, span)
+        chunks.push(kept)
+        piece.bytes += kept.length
+        if (next <= from) break
+        from = next
       }
     }
-    if (ranges.length === 0) {
-      // Nothing new: waiters whose offsets are already in S3 (a retried duplicate) are answered.
-      for (const state of [...this.#dirty]) this.#settleWaiters(state)
-      return null
-    }
-    const createdMs = this.#now()
-    const key = dataObjectKey(this.#config.prefix, 'flush', createdMs, this.#instance, this.#worker, this.#seq++)
-    const encoded = encodeObject({ kind: 'flush', instance: this.#instance, worker: this.#worker, createdMs }, ranges, chunks)
-    return { key, body: Buffer.concat(encoded.chunks, encoded.size), header: encoded.header, states, truncated }
+    return chunks
   }
 
-  /** The PUT of `key` succeeded: record its ranges, answer the waiters they cover. */
-  #confirm (key: string, header: ObjectHeader, states: PartitionState[]): void {
+  /** Confirms the rounds at the head whose pieces are all in S3, in order (see the header). */
+  #confirmRounds (): void {
+    let confirmed = false
+    while (this.#rounds.length > 0 && this.#rounds[0].pending === 0) {
+      const round = this.#rounds.shift() as Round
+      this.#inFlightBytes -= round.bytes
+      for (const piece of round.pieces) this.#confirmPiece(piece)
+      confirmed = true
+      if (round.truncated) this.#again = true
+    }
+    if (!confirmed) return
+    // More now: a backlog past --s3-flush-bytes, a round that could not take everything, or acks=-1 waiting.
+    if (this.#again || this.#unqueuedBytes >= this.#config.flushBytes || this.#hasUnqueuedWaiters()) {
+      this.#again = false
+      this.#schedule()
+    }
+  }
+
+  /** A piece's PUT succeeded (and every earlier one): record its ranges, answer the waiters they cover. */
+  #confirmPiece (piece: Piece): void {
+    const header = piece.header as ObjectHeader
+    const key = piece.key
     const names: string[] = []
     header.ranges.forEach((range, at) => {
-      const state = states[at]
+      const state = piece.spans[at].state
       names.push(state.name)
       if (state.detached) return
-      state.startChanged = false
       if (range.length > 0 && range.endOffset > state.index.endOffset) {
         state.index.append({ key, baseOffset: range.baseOffset, endOffset: range.endOffset, position: range.position, length: range.length, maxTimestamp: range.maxTimestamp })
       }
@@ -409,7 +513,6 @@ export class Uploader implements RemoteTier {
         // Everything is up: what the estimate still counts (batches appended before a restart) is dropped.
         this.#backlogBytes -= state.pendingBytes
         state.pendingBytes = 0
-        this.#dirty.delete(state)
       }
       this.#settleWaiters(state)
     })
@@ -421,7 +524,6 @@ export class Uploader implements RemoteTier {
     let answered = 0
     while (answered < waiters.length && waiters[answered].offset <= state.uploaded) waiters[answered++].resolve()
     if (answered > 0) waiters.splice(0, answered)
-    if (waiters.length === 0 && state.uploaded >= state.log.nextOffset && state.pendingBytes === 0) this.#dirty.delete(state)
   }
 
   // ---- deleting what nothing needs ----------------------------------------------------------------------
@@ -659,7 +761,8 @@ export class Uploader implements RemoteTier {
     this.#closed = true
     if (this.#interval !== null) clearInterval(this.#interval)
     if (this.#mergeTimer !== null) clearInterval(this.#mergeTimer)
-    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
+    for (const timer of this.#retryTimers) clearTimeout(timer)
+    this.#retryTimers.clear()
     const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the broker is stopping')
     for (const state of this.#partitions.values()) {
       state.log.onAppend = null
@@ -667,6 +770,68 @@ export class Uploader implements RemoteTier {
       for (const waiter of state.waiters.splice(0)) waiter.reject(error)
     }
   }
+}
+
+/** One partition's offsets [base, end) in a piece: `length` bytes of whole batches, the newest timestamp among them. */
+interface Span {
+  readonly state: PartitionState
+  readonly base: number
+  end: number
+  /** The partition's log start when the span was read (the object reports it). */
+  readonly logStartOffset: number
+  length: number
+  maxTimestamp: number
+}
+
+/** One object of a round: the spans of several partitions, and (until its first PUT) their bytes. */
+interface Piece {
+  readonly spans: Span[]
+  chunks: Buffer[]
+  bytes: number
+  /** Set once its PUT succeeded. */
+  key: string
+  header: ObjectHeader | null
+}
+
+/** What one collection read: its pieces go up in parallel, and the round is confirmed once all are in S3. */
+interface Round {
+  readonly pieces: Piece[]
+  pending: number
+  /** More was waiting than the round could take. */
+  readonly truncated: boolean
+  readonly bytes: number
+}
+
+function addSpan (piece: Piece, state: PartitionState, from: number, logStartOffset: number): Span {
+  const span: Span = { state, base: from, end: from, logStartOffset, length: 0, maxTimestamp: -1 }
+  piece.spans.push(span)
+  return span
+}
+
+/** Adds the whole batches of `records` to `span` (length, newest timestamp); returns the offset after the last. */
+function walkBatches (records: Buffer, span: Span): number {
+  let at = 0
+  let end = span.end
+  while (at + kLogOverhead <= records.length) {
+    const size = kLogOverhead + records.readInt32BE(at + kBatchLengthOffset)
+    end = readInt64(records, at) + records.readInt32BE(at + kLastOffsetDeltaOffset) + 1
+    const timestamp = readInt64(records, at + kMaxTimestampOffset)
+    if (timestamp > span.maxTimestamp) span.maxTimestamp = timestamp
+    at += size
+  }
+  span.length += records.length
+  return end
+}
+
+/** The whole batches of `records` that end at or below `end`. */
+function batchesBelow (records: Buffer, end: number): Buffer {
+  let at = 0
+  while (at + kLogOverhead <= records.length) {
+    const batchEnd = readInt64(records, at) + records.readInt32BE(at + kLastOffsetDeltaOffset) + 1
+    if (batchEnd > end) break
+    at += kLogOverhead + records.readInt32BE(at + kBatchLengthOffset)
+  }
+  return at === records.length ? records : records.subarray(0, at)
 }
 
 function notCompacted (): boolean {

@@ -243,3 +243,56 @@ test('a compacted partition\'s S3 copy is rewritten from the cleaned log once S3
   assert.equal(restored.nextOffset, 400)
   assert.deepEqual(restored.read(restored.logStartOffset, 1 << 20, true).records, bytes)
 })
+
+test('pieces and rounds in flight complete out of order and fail: the index stays contiguous, waiters answer in order, a retry reads again', async (t) => {
+  // A store whose PUTs the test settles one by one, in any order.
+  const inner = new MemoryObjectStore()
+  const puts: Array<{ key: string, body: Buffer, settle: (ok: boolean) => void }> = []
+  const store = {
+    put: (key: string, body: Buffer) => new Promise<void>((resolve, reject) => {
+      const copy = Buffer.from(body)
+      puts.push({ key, body: copy, settle: (ok) => { if (ok) inner.put(key, copy).then(resolve, reject); else reject(new Error('SlowDown')) } })
+    }),
+    get: inner.get.bind(inner),
+    list: inner.list.bind(inner),
+    delete: inner.delete.bind(inner)
+  }
+  const logs = openLogs(t, 3)
+  // 1 MiB pieces (the smallest): 3 x 700 KiB make two pieces, partition 1's batches across both.
+  const uploader = new Uploader({ store, config: s3Config({ flushBytes: 1 << 20 }), durability: 's3', worker: 0, instance: '0123456789abcdef', logger })
+  t.after(() => uploader.close())
+  logs.forEach((log, p) => uploader.attach({ topicId: 'a1'.repeat(16), topicName: 'z', partition: p, log }))
+  const value = 'w'.repeat(100 * 1024)
+  for (const log of logs) for (let i = 0; i < 7; i++) log.append(buildBatch({ values: [value] }), -1)
+  const answered: number[] = []
+  const first = logs.map((log, p) => log.flush().then(() => answered.push(p)))
+  await until('the first round\'s pieces', () => puts.length >= 2)
+  const round1 = puts.length
+  assert.equal(round1, 2)
+  // A second round while the first is in flight.
+  for (const log of logs) log.append(buildBatch({ values: ['late'] }), -1)
+  const second = logs.map((log) => log.flush())
+  await until('the second round', () => puts.length > round1)
+  // The second round finishes first; nothing is confirmed until the first is.
+  for (const put of puts.slice(round1)) put.settle(true)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  assert.equal(answered.length, 0)
+  assert.equal(uploader.index('a1'.repeat(16), 0), undefined)
+  // The first round: one piece fails, is read again and sent again; the rest succeed.
+  puts[0].settle(false)
+  for (const put of puts.slice(1, round1)) put.settle(true)
+  const sent = puts.length
+  await until('the retried PUT', () => puts.length > sent)
+  const retry = puts[puts.length - 1]
+  assert.notEqual(retry.key, puts[0].key)
+  retry.settle(true)
+  await Promise.all([...first, ...second])
+  assert.equal(answered.length, 3)
+  for (const [p, log] of logs.entries()) {
+    const index = uploader.index('a1'.repeat(16), p)!
+    for (let i = 1; i < index.ranges.length; i++) assert.equal(index.ranges[i].baseOffset, index.ranges[i - 1].endOffset)
+    assert.equal(index.endOffset, 8)
+    const bytes = Buffer.concat(await Promise.all(index.ranges.map((range) => inner.get(range.key, { start: range.position, end: range.position + range.length }))))
+    assert.deepEqual(bytes, log.read(0, 8 << 20, true).records)
+  }
+})
