@@ -43,6 +43,7 @@ import { startMetricsServer, type MetricsServer } from './metrics/server.ts'
 import { openBrokerStorage, type BrokerStorage } from './storage/broker-storage.ts'
 import { setRemoteStorageAvailable } from './config/topic-config.ts'
 import { LeaseHeldError } from './storage/lease.ts'
+import { ObjectStoreError } from './storage/object-store.ts'
 import { ShardTable } from './shard/shard-table.ts'
 
 export interface Broker {
@@ -139,8 +140,10 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     try {
       storage = await openBrokerStorage(config.s3, config.flushers, config.dataDir, logger)
     } catch (error) {
-      // Another broker holds the prefix: a configuration error (one line, exit 2), not a crash.
+      // Another broker holds the prefix, or the bucket cannot be used (missing, denied, unreachable after the
+      // retries): one line and exit 2, as for a bad flag, not a crash. The broker does not start without its copy.
       if (error instanceof LeaseHeldError) throw new ConfigError(error.message)
+      if (error instanceof ObjectStoreError) throw new ConfigError(`S3 bucket ${config.s3.bucket} (prefix "${config.s3.prefix}"${config.s3.endpoint === null ? '' : `, endpoint ${config.s3.endpoint}`}) cannot be used: ${error.kind}: ${error.message}`)
       throw error
     }
   }

@@ -156,3 +156,10 @@ test('SIGTERM uploads what is not yet in S3 before exiting', { timeout: 60_000 }
   const values = [...(await fetchRecords(again, 'pending', 0)), ...(await fetchRecords(again, 'pending', 1))].map((record) => record.value).sort()
   assert.deepEqual(values, Array.from({ length: 10 }, (_, i) => `m${i}`).sort())
 })
+
+test('a bucket that does not exist stops the start with one line and exit 2', { timeout: 60_000 }, async (t) => {
+  const s3 = await startS3()
+  t.after(() => s3.close())
+  await assert.rejects(startBroker({ dataDir: dataDirectory(t), cleanup: false, args: ['--s3-bucket', 'no-such-bucket', '--s3-endpoint', s3.endpoint], env: s3.env }),
+    (error: Error) => /exited with 2/.test(error.message) && /no-such-bucket .*cannot be used: no-bucket/.test(error.message))
+})
