@@ -111,14 +111,13 @@ async function earliestLocal (client: KafkaClient, topic: string): Promise<numbe
   return Number(response.topics[0].partitions[0].offset)
 }
 
-test('evicted offsets (local.retention.bytes=0) are fetched from S3 byte for byte, for every codec; kcat reads them all', { timeout: 120_000 }, async (t) => {
+test('evicted offsets (local.retention.bytes=0) are fetched from S3 byte for byte, for every codec; kcat reads them all; a restore onto an empty disk serves them again', { timeout: 120_000 }, async (t) => {
   const s3 = await startS3()
   t.after(() => s3.close())
-  const broker = await startBroker({
-    dataDir: dataDirectory(t), cleanup: false, env: s3.env,
-    args: ['--s3-bucket', s3.bucket, '--s3-endpoint', s3.endpoint, '--s3-flush-interval-ms', '100', '--s3-lease-ms', '60000', '--flushers', '1',
-      '--segment-bytes', '4096', '--log-retention-check-interval-ms', '100']
-  })
+  const dataDir = dataDirectory(t)
+  const brokerArgs = ['--s3-bucket', s3.bucket, '--s3-endpoint', s3.endpoint, '--s3-flush-interval-ms', '100', '--s3-lease-ms', '1000', '--flushers', '1',
+    '--segment-bytes', '4096', '--log-retention-check-interval-ms', '100']
+  let broker = await startBroker({ dataDir, cleanup: false, env: s3.env, args: brokerArgs })
   t.after(() => broker.kill())
   const client = await KafkaClient.to(broker.bootstrap)
   t.after(() => client.close())
@@ -145,4 +144,12 @@ test('evicted offsets (local.retention.bytes=0) are fetched from S3 byte for byt
   // A real client reads the whole log, evicted part included.
   const { stdout } = await run('kcat', ['-C', '-b', broker.bootstrap, '-t', 'cold', '-p', '0', '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { maxBuffer: 16 << 20 })
   assert.deepEqual(stdout.trim().split('\n'), values)
+  // The disk lost: a restart on an empty data directory serves the whole log again, evicted part included.
+  client.close()
+  await broker.kill()
+  rmSync(dataDir, { recursive: true, force: true })
+  broker = await startBroker({ dataDir, cleanup: false, env: s3.env, args: brokerArgs })
+  const again = await KafkaClient.to(broker.bootstrap)
+  t.after(() => again.close())
+  assert.ok((await rawFrom(again, 'cold', 0)).equals(before), 'the restored log is byte-identical')
 })
