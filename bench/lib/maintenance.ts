@@ -47,6 +47,7 @@
 // 2 cores (a second of fill, 5 + 2 x 10 s of paced runs), so the default 3 rounds take about 1.5 minutes per
 // worker count and write 120 MiB per worker, and its p99s need a quiet machine to mean anything (the restart
 // scenarios are selected the same way).
+import { forEachWorkerCount, type ShoalScenarioInput } from './per-worker.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
@@ -405,24 +406,10 @@ export interface MaintenanceResult extends MaintenanceTotals {
   commands: string[]
 }
 
-interface MaintenanceInput {
-  options: BenchOptions
-  workers: number[]
-  rdkafka: RdkafkaTool | ToolMissing
-  node: string
-  mainPath: string
-  workDir: string
-  progress: Progress
-}
+type MaintenanceInput = ShoalScenarioInput & { workDir: string }
 
 export async function runMaintenanceScenarios (input: MaintenanceInput): Promise<MaintenanceResult[]> {
-  const results: MaintenanceResult[] = []
-  for (const workers of input.workers) {
-    input.progress.step(`shoal w=${workers} ${kMaintenanceScenario}`)
-    results.push(await runMaintenance(input, workers))
-  }
-  input.progress.clear()
-  return results
+  return forEachWorkerCount(input, kMaintenanceScenario, (workers) => runMaintenance(input, workers))
 }
 
 function emptyResult (workers: number, options: BenchOptions): MaintenanceResult {

@@ -15,6 +15,7 @@
 // A run starts with a burst above the quota (the first responses come before any throttle), which the
 // whole-run rate includes; the row also shows the rate after the first second (the table rows' difference).
 // Runs only when named (--scenarios quota) or with --full, like restart-* and maintenance.
+import { forEachWorkerCount, type ShoalScenarioInput } from './per-worker.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -136,23 +137,10 @@ export interface QuotaResult {
   brokerSaid: string
 }
 
-export interface QuotaInput {
-  options: BenchOptions
-  workers: number[]
-  rdkafka: RdkafkaTool | ToolMissing
-  node: string
-  mainPath: string
-  progress: Progress
-}
+export type QuotaInput = ShoalScenarioInput
 
 export async function runQuotaScenarios (input: QuotaInput): Promise<QuotaResult[]> {
-  const results: QuotaResult[] = []
-  for (const workers of input.workers) {
-    input.progress.step(`shoal w=${workers} ${kQuotaScenario}`)
-    results.push(await runQuota(input, workers))
-  }
-  input.progress.clear()
-  return results
+  return forEachWorkerCount(input, kQuotaScenario, (workers) => runQuota(input, workers))
 }
 
 function emptyResult (workers: number): QuotaResult {

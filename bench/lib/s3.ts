@@ -31,6 +31,7 @@
 //      backlog takes to reach 0 (polled every 200 ms, at most kDrainTimeoutMs; the uploader's retry back-off,
 //      up to 5 s, is part of it).
 // About 90 s per worker count on 2 cores. Runs only when named (--scenarios s3) or with --full, like quota.
+import { forEachWorkerCount, type ShoalScenarioInput } from './per-worker.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -283,24 +284,10 @@ export interface S3Result {
   brokerSaid: string
 }
 
-export interface S3Input {
-  options: BenchOptions
-  workers: number[]
-  rdkafka: RdkafkaTool | ToolMissing
-  node: string
-  mainPath: string
-  workDir: string
-  progress: Progress
-}
+export type S3Input = ShoalScenarioInput & { workDir: string }
 
 export async function runS3Scenarios (input: S3Input): Promise<S3Result[]> {
-  const results: S3Result[] = []
-  for (const workers of input.workers) {
-    input.progress.step(`shoal w=${workers} ${kS3Scenario}`)
-    results.push(await runS3(input, workers))
-  }
-  input.progress.clear()
-  return results
+  return forEachWorkerCount(input, kS3Scenario, (workers) => runS3(input, workers))
 }
 
 function emptyResult (workers: number): S3Result {
