@@ -82,6 +82,14 @@ export interface LogConfig {
    * maintenance pass through rollIfOlderThan).
    */
   segmentMs?: number
+  /**
+   * Kafka's segment.jitter.ms: each segment rolls up to this much earlier than segmentMs (a random amount, at
+   * most segmentMs, drawn when it gets its first batch), so that partitions created together do not all roll at
+   * once. 0 or absent: no jitter.
+   */
+  segmentJitterMs?: number
+  /** The random source of the jitter, [0, 1) (tests pass their own); Math.random unless set. */
+  jitterRandom?: () => number
   /** The fsync used by flush(); fs.fdatasync unless set (tests count calls through it). */
   fsyncImpl?: FsyncFunction
   /** Called (synchronously, on the append path) when a segment is sealed; the hook for tiered storage uploads. */
@@ -221,6 +229,8 @@ export class PartitionLog {
    * returns, which resolves once every offset below `endOffset` is in S3.
    */
   remoteDurability: ((endOffset: number) => Promise<void>) | null = null
+  /** segment.jitter.ms: how much earlier than segment.ms the active segment rolls (drawn at its first batch). */
+  private activeRollJitterMs = 0
   /** Set by the S3 uploader: called after every append with the batch's size (no allocation; one call per batch). */
   onAppend: ((bytes: number) => void) | null = null
 
@@ -372,7 +382,16 @@ export class PartitionLog {
       if (active.tornByFailedWrite) this.failure = error as Error
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `append to ${active.logPath} failed: ${(error as Error).message}`)
     }
-    if (active.createdAtMs < 0 && this.config.segmentMs !== undefined) active.createdAtMs = Date.now()
+    if (active.createdAtMs < 0 && this.config.segmentMs !== undefined) this.startSegmentClock(active)
+  }
+
+  /** The active segment got its first batch (or segment.ms was set): its age counts from now, with its jitter. */
+  private startSegmentClock (active: LogSegment): void {
+    active.createdAtMs = Date.now()
+    const jitterMs = this.config.segmentJitterMs ?? 0
+    const segmentMs = this.config.segmentMs ?? 0
+    // Kafka's draw: a random amount below min(segment.jitter.ms, segment.ms).
+    this.activeRollJitterMs = jitterMs > 0 && segmentMs > 0 ? Math.floor((this.config.jitterRandom ?? Math.random)() * Math.min(jitterMs, segmentMs)) : 0
   }
 
   /**
@@ -497,7 +516,7 @@ export class PartitionLog {
     if (active.size + batchSize > this.config.segmentBytes) return true
     if (lastOffset - active.baseOffset > kMaxRelativeOffset) return true
     const segmentMs = this.config.segmentMs
-    return segmentMs !== undefined && active.createdAtMs >= 0 && Date.now() - active.createdAtMs >= segmentMs
+    return segmentMs !== undefined && active.createdAtMs >= 0 && Date.now() - active.createdAtMs >= segmentMs - this.activeRollJitterMs
   }
 
   /**
@@ -1105,18 +1124,22 @@ export class PartitionLog {
   rollIfOlderThan (segmentMs: number, nowMs = Date.now()): boolean {
     if (this.closed || this.failure !== null) return false
     const active = this.active
-    if (active.isEmpty || active.createdAtMs < 0 || nowMs - active.createdAtMs < segmentMs) return false
+    if (active.isEmpty || active.createdAtMs < 0 || nowMs - active.createdAtMs < segmentMs - this.activeRollJitterMs) return false
     this.roll()
     return true
   }
 
-  /** A topic's segment.bytes / segment.ms changed (AlterConfigs): later rolls follow the new values. */
-  updateSegmentConfig (segmentBytes: number, segmentMs: number | undefined): void {
+  /**
+   * A topic's segment.bytes / segment.ms / segment.jitter.ms changed (AlterConfigs): later rolls follow the new
+   * values (a new jitter is drawn for the next segment).
+   */
+  updateSegmentConfig (segmentBytes: number, segmentMs: number | undefined, segmentJitterMs?: number): void {
     resolveLogConfig({ segmentBytes, segmentMs })
     this.config.segmentBytes = segmentBytes
     this.config.segmentMs = segmentMs
+    if (segmentJitterMs !== undefined) this.config.segmentJitterMs = segmentJitterMs
     const active = this.active
-    if (segmentMs !== undefined && active.createdAtMs < 0 && !active.isEmpty) active.createdAtMs = Date.now()
+    if (segmentMs !== undefined && active.createdAtMs < 0 && !active.isEmpty) this.startSegmentClock(active)
   }
 
   // ---- log compaction (src/log/cleaner.ts cleans; this swaps) ----
@@ -1298,7 +1321,7 @@ export class PartitionLog {
       for (let index = 0; index < this.segments.length - 1; index++) this.segmentsToSync.push(this.segments[index])
       this.directoryNeedsSync = true
     }
-    this.active.createdAtMs = Date.now()
+    this.startSegmentClock(this.active)
   }
 
   private recoverSegments (): void {

@@ -342,7 +342,8 @@ export class Shard {
         if (existing !== undefined) {
           // Same log; the topic entry (configs, partition count) may have changed, and with it the rolling.
           partitions[p] = new LocalPartition(topic, p, existing.log, existing.stats)
-          existing.log.updateSegmentConfig(Number(topicConfigValue(topic.configs, 'segment.bytes')), Number(topicConfigValue(topic.configs, 'segment.ms')))
+          existing.log.updateSegmentConfig(Number(topicConfigValue(topic.configs, 'segment.bytes')), Number(topicConfigValue(topic.configs, 'segment.ms')),
+            Number(topicConfigValue(topic.configs, 'segment.jitter.ms')))
           for (const waiter of existing.waiters) partitions[p]?.waiters.add(waiter)
           continue
         }
@@ -351,7 +352,8 @@ export class Shard {
         // The topic's override, else log.segment.bytes (dynamic, else --segment-bytes, else Kafka's default).
         const segmentBytes = Number(topicConfigValue(topic.configs, 'segment.bytes'))
         const segmentMs = Number(topicConfigValue(topic.configs, 'segment.ms'))
-        partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, segmentMs, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
+        const segmentJitterMs = Number(topicConfigValue(topic.configs, 'segment.jitter.ms'))
+        partitions[p] = new LocalPartition(topic, p, PartitionLog.open(dir, { segmentBytes, segmentMs, segmentJitterMs, indexIntervalBytes: 4096, maxOpenSegmentFiles: this.config.maxOpenSegmentFiles }))
         this.#uploader?.attach({
           topicId: topic.id, topicName: topic.name, partition: p, log: (partitions[p] as LocalPartition).log,
           // The current configs (they change with AlterConfigs), asked by the S3 merge.

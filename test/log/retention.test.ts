@@ -243,3 +243,21 @@ test('DeleteRecords renames the segments below the new log start .deleted and re
   assert.equal(log.pendingDeletedFiles, 0)
   log.close()
 })
+
+test('segment.jitter.ms rolls a segment up to that much before segment.ms (Kafka\'s random draw below min(jitter, segment.ms))', (t) => {
+  const open = (random: number): PartitionLog => {
+    const log = PartitionLog.open(join(temporaryDirectory(t), `jitter-${random}`), { segmentBytes: 1 << 20, indexIntervalBytes: 4096, segmentMs: 10_000, segmentJitterMs: 4000, jitterRandom: () => random })
+    t.after(() => log.close())
+    log.append(buildBatch({ values: ['a'] }), -1)
+    return log
+  }
+  const now = Date.now()
+  // The largest draw: 3999 ms of jitter, so the segment rolls once 6001 ms old.
+  const early = open(0.99999)
+  assert.equal(early.rollIfOlderThan(10_000, now + 5_000), false)
+  assert.equal(early.rollIfOlderThan(10_000, now + 6_500), true)
+  // No jitter drawn: it waits for segment.ms itself.
+  const late = open(0)
+  assert.equal(late.rollIfOlderThan(10_000, now + 9_000), false)
+  assert.equal(late.rollIfOlderThan(10_000, now + 10_500), true)
+})
