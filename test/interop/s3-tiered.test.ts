@@ -153,3 +153,34 @@ test('evicted offsets (local.retention.bytes=0) are fetched from S3 byte for byt
   t.after(() => again.close())
   assert.ok((await rawFrom(again, 'cold', 0)).equals(before), 'the restored log is byte-identical')
 })
+
+test('a deleted topic\'s objects are deleted from S3, and a topic of the same name starts afresh', { timeout: 60_000 }, async (t) => {
+  const s3 = await startS3()
+  t.after(() => s3.close())
+  const broker = await startBroker({
+    dataDir: dataDirectory(t), cleanup: false, env: s3.env,
+    args: ['--s3-bucket', s3.bucket, '--s3-endpoint', s3.endpoint, '--durability', 's3', '--s3-lease-ms', '60000', '--flushers', '1']
+  })
+  t.after(() => broker.kill())
+  const client = await KafkaClient.to(broker.bootstrap)
+  t.after(() => client.close())
+  await createTopic(client, 'doomed', 2)
+  for (let i = 0; i < 6; i++) {
+    const response = await client.request(0, 9, {
+      transactionalId: null, acks: -1, timeoutMs: 30_000,
+      topicData: [{ name: 'doomed', partitionData: [{ index: i % 2, records: buildRecordBatch([{ key: null, value: Buffer.from(`d${i}`) }]) }] }]
+    })
+    assert.equal(response.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE)
+  }
+  const before = (await s3.listKeys('data/')).length
+  assert.ok(before >= 1)
+  const deleted = await client.request(20, 6, { topics: [{ name: 'doomed', topicId: '0'.repeat(32) }], timeoutMs: 10_000 })
+  assert.equal(deleted.responses[0].errorCode, 0)
+  await waitFor(async () => (await s3.listKeys('data/')).length === 0, 20_000, 'the topic\'s objects to go')
+  await createTopic(client, 'doomed', 1)
+  const fresh = await client.request(0, 9, {
+    transactionalId: null, acks: -1, timeoutMs: 30_000,
+    topicData: [{ name: 'doomed', partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: Buffer.from('new') }]) }] }]
+  })
+  assert.equal(Number(fresh.responses[0].partitionResponses[0].baseOffset), 0)
+})
