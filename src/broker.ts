@@ -34,6 +34,7 @@ import { checkTlsFiles, watchTlsReload } from './net/tls.ts'
 import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
+import { kConnectionCreationRate } from './quota/client-quotas.ts'
 import { count as countEvent } from './counters.ts' // `count` is the number of workers here
 import { exposeGarbageCollection, fixMallocMmapThreshold, ProcessReclaim } from './memory-reclaim.ts'
 import { createMetricsSlab } from './metrics/layout.ts'
@@ -128,6 +129,22 @@ const kDownConnections = 2 ** 30
 /** Restarts within this long of the previous death are delayed (doubling from 100 ms to 10 s). */
 const kRestartWindowMs = 10_000
 
+/**
+ * The ip entities' connection_creation_rate client quotas (AlterClientQuotas, KIP-612) for the acceptor: by
+ * address, and the default ip entity's. Called at start and for every metadata version.
+ */
+function applyCreationRateQuotas (limits: AcceptorLimits, metadata: ClusterMetadata): void {
+  const byIp = new Map<string, number>()
+  let defaultRate: number | null = null
+  for (const record of metadata.clientQuotas ?? []) {
+    const rate = record.values[kConnectionCreationRate]
+    if (rate === undefined || record.entity.ip === undefined) continue
+    if (record.entity.ip === null) defaultRate = rate
+    else byIp.set(record.entity.ip, rate)
+  }
+  limits.setCreationRates(byIp, defaultRate)
+}
+
 export async function startBroker (config: BrokerConfig, logger: Logger): Promise<Broker> {
   // TLS listeners: certificate files that do not load stop the start here (src/net/tls.ts), not at a first client.
   const tlsListeners = config.listeners.some(isTlsListener)
@@ -196,6 +213,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     maxConnectionCreationRatePerIp: config.maxConnectionCreationRatePerIp
   }
   const limits = new AcceptorLimits(limitOptions)
+  applyCreationRateQuotas(limits, controller.metadata)
   const acks = new Map<number, { pending: Set<number>, done: () => void }>()
   // Before any worker starts: the reclaim's full collections need `gc` (see memory-reclaim.ts).
   if (config.memoryReclaimIntervalMs > 0) {
@@ -410,6 +428,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
     installBrokerConfigs(metadata, config, logger, 'main')
     limitOptions.maxConnections = dynamicBrokerSetting('max.connections', metadata.brokerConfigs, config)
     limitOptions.maxConnectionsPerIp = dynamicBrokerSetting('max.connections.per.ip', metadata.brokerConfigs, config)
+    applyCreationRateQuotas(limits, metadata)
     // Workers that are down get the current metadata when they start again.
     const pending = new Set<number>()
     for (let i = 0; i < handles.length; i++) if (handles[i].up) pending.add(i)
@@ -473,7 +492,7 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       // Kafka closes a connection over max.connections(.per.ip) at once; so do we, before any worker sees it.
       countEvent('connections-rejected')
       countEvent(`connections-rejected-${refused}`)
-      logger.limited(refused, 'warn', `refusing connection from ${ip}:${socket.remotePort}: --${refused} reached (${refused === 'max-connections' ? limits.total : refused === 'max-connections-per-ip' ? limits.connectionsFrom(ip) : config.maxConnectionCreationRatePerIp + '/s'})`)
+      logger.limited(refused, 'warn', `refusing connection from ${ip}:${socket.remotePort}: --${refused} reached (${refused === 'max-connections' ? limits.total : refused === 'max-connections-per-ip' ? limits.connectionsFrom(ip) : limits.creationRateOf(ip) + '/s, the flag or the ip\'s connection_creation_rate quota'})`)
       socket.destroy()
       return
     }

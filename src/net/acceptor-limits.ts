@@ -7,7 +7,8 @@
 // The rate is a fixed one-second window per IP (the count of admissions since the window opened): cheap, and
 // an IP that opens connections in a tight loop is refused for the rest of its window. Kafka delays such
 // connections (it throttles the acceptor); we close them, which a client sees as a failed connection attempt
-// and retries with its reconnect backoff.
+// and retries with its reconnect backoff. An IP's rate is its `connection_creation_rate` client quota (KIP-612,
+// AlterClientQuotas on an ip entity), else the default ip entity's, else --max-connection-creation-rate-per-ip.
 
 export interface AcceptorLimitsOptions {
   /** Most connections open at once (Kafka's `max.connections`). */
@@ -38,6 +39,9 @@ export class AcceptorLimits {
   /** Connection creation windows by IP; windows that ended are swept at most once a window. */
   readonly #rates: Map<string, RateWindow>
   #lastSweep: number
+  /** connection_creation_rate quotas: by IP, and the default ip entity's (null: none). */
+  #ipRates: ReadonlyMap<string, number> = new Map()
+  #defaultIpRate: number | null = null
 
   constructor (options: AcceptorLimitsOptions) {
     this.options = options
@@ -46,6 +50,27 @@ export class AcceptorLimits {
     this.#byWorker = new Map()
     this.#rates = new Map()
     this.#lastSweep = 0
+  }
+
+  /**
+   * The connection_creation_rate quotas in force (the ip entities of the client quotas): `byIp` by address, and
+   * the default ip entity's rate (null when there is none). Replaces the previous set.
+   */
+  setCreationRates (byIp: ReadonlyMap<string, number>, defaultRate: number | null): void {
+    this.#ipRates = byIp
+    this.#defaultIpRate = defaultRate
+  }
+
+  /**
+   * New connections `ip` may open in a second (Infinity: unlimited): its quota, else the default ip quota (a
+   * quota of 0 refuses every connection, as a Kafka quota of 0 does), else the flag (where 0 means unlimited).
+   */
+  creationRateOf (ip: string): number {
+    // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; its quota is set for a.b.c.d.
+    const quota = this.#ipRates.get(ip) ?? (ip.startsWith('::ffff:') ? this.#ipRates.get(ip.slice(7)) : undefined) ?? this.#defaultIpRate
+    if (quota !== null && quota !== undefined) return quota
+    const flag = this.options.maxConnectionCreationRatePerIp
+    return flag > 0 ? flag : Infinity
   }
 
   /** Open connections in all. */
@@ -70,8 +95,8 @@ export class AcceptorLimits {
    * else the limit it breaches (and nothing is counted but the attempt against the rate).
    */
   admit (ip: string, worker: number, now = Date.now()): RefusalReason | null {
-    const rate = this.options.maxConnectionCreationRatePerIp
-    if (rate > 0) {
+    const rate = this.creationRateOf(ip)
+    if (rate !== Infinity) {
       if (now - this.#lastSweep >= kWindowMs) this.#sweep(now)
       let window = this.#rates.get(ip)
       if (window === undefined || now - window.start >= kWindowMs) {
