@@ -14,7 +14,7 @@ import { kS3Scenario, renderS3Table, runS3Scenarios, selectS3, type S3Result } f
 import { defaultResultPath, kRatioMetric, kResultSchema, renderLoadTable, toolsForFile, writeResultFile, type LoadResultFile } from './lib/report.ts'
 import { renderRestartTable, restartGigabytes, restartScenarios, runRestarts, selectRestartScenarios, type RestartResult } from './lib/restart.ts'
 import { runLoads, type Tools } from './lib/runner.ts'
-import { defaultScenarios, fullScenarios, recordsFor, selectScenarios, transactionScenarios } from './lib/scenarios.ts'
+import { allScenarios, recordsFor, selectScenarios } from './lib/scenarios.ts'
 import { formatMiB, renderTable } from './lib/stats.ts'
 import { findKafkaPerf, findRdkafka } from './lib/tools.ts'
 import { runMicro } from './micro.ts'
@@ -22,8 +22,7 @@ import { runMicro } from './micro.ts'
 const kRepoRoot = fileURLToPath(new URL('..', import.meta.url))
 
 function scenariosOf (options: BenchOptions) {
-  const base = options.matrix === 'full' ? fullScenarios() : defaultScenarios()
-  return selectScenarios([...base, ...transactionScenarios()], options.scenarios)
+  return selectScenarios(allScenarios(options.matrix), options.scenarios)
 }
 
 async function runLoad (options: BenchOptions): Promise<number> {

@@ -24,6 +24,11 @@ export interface Scenario {
   partitions: number
   /** txn-produce and txn-consume: records per transaction. */
   recordsPerTxn?: number
+  /**
+   * produce: the producer's batch.size in bytes, with the rest of the Java producer's default request shape (see
+   * javaShapedScenarios). Absent: each tool's own defaults (librdkafka packs up to 1 MB per partition and request).
+   */
+  batchBytes?: number
 }
 
 export const kCodecs: readonly Codec[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
@@ -40,7 +45,7 @@ export function scenarioName (scenario: Omit<Scenario, 'name'>): string {
   const size = sizeName(scenario.recordSize)
   const partitions = `${scenario.partitions}p`
   switch (scenario.kind) {
-    case 'produce': return `produce-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
+    case 'produce': return `produce-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}${scenario.batchBytes === undefined ? '' : `-batch${sizeName(scenario.batchBytes)}`}`
     case 'e2e': return `e2e-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
     case 'rate': return `rate-${size}-${acksName(scenario.acks)}-${scenario.compression}-${partitions}`
     case 'consume': return `consume-${size}-${partitions}`
@@ -71,6 +76,30 @@ export function defaultScenarios (): Scenario[] {
     make('e2e', 100, 1, 'none', 1),
     make('group', 100, 1, 'none', 1),
     make('rate', 100, -1, 'none', 1)
+  ]
+}
+
+/**
+ * The rows users compare with Kafka's own Java tools: the Java producer's default request shape, which is one
+ * batch of at most batch.size bytes per partition per request with five requests in flight per connection, so at
+ * acks=-1 the cost of each request (its fsync) sets the throughput. batch.size is 16 KiB (Java's default) or
+ * 256 KiB; linger.ms is the bench's --linger-ms (5, Kafka 4.0's default). kafka-producer-perf-test runs them with
+ * batch.size set and Java's other defaults (max.in.flight.requests.per.connection=5, idempotence on with
+ * acks=all); rdkafka_performance with batch.size, max.in.flight=5 and idempotence off (see RdkafkaRunner.shapeArgs).
+ * Part of the default set; consume-1KiB-1p is the Java consume row (its rate is the fetch rate, see KafkaRunner).
+ */
+export function javaShapedScenarios (): Scenario[] {
+  const shaped = (recordSize: number, acks: number, partitions: number, batchBytes: number): Scenario => {
+    const fields = { kind: 'produce' as const, recordSize, acks, compression: 'none' as const, partitions, batchBytes }
+    return { name: scenarioName(fields), ...fields }
+  }
+  return [
+    shaped(1024, -1, 1, 16_384),
+    shaped(1024, -1, 1, 262_144),
+    shaped(1024, 1, 1, 16_384),
+    shaped(1024, -1, 8, 16_384),
+    shaped(100, -1, 1, 16_384),
+    make('consume', 1024, 1, 'none', 1)
   ]
 }
 
@@ -114,6 +143,16 @@ export function fullScenarios (): Scenario[] {
   scenarios.push(make('group', 100, 1, 'none', 1))
   for (const recordSize of [100, 1024]) scenarios.push(make('rate', recordSize, -1, 'none', 1))
   return scenarios
+}
+
+/**
+ * What `npm run bench` runs before --scenarios selects: the default set or the full matrix, then the transaction
+ * rows and the Java-shaped rows (a row already in the set by name is not repeated).
+ */
+export function allScenarios (matrix: 'default' | 'full'): Scenario[] {
+  const base = matrix === 'full' ? fullScenarios() : defaultScenarios()
+  const names = new Set(base.map((scenario) => scenario.name))
+  return [...base, ...[...transactionScenarios(), ...javaShapedScenarios()].filter((scenario) => !names.has(scenario.name))]
 }
 
 /** `*` matches any run of characters; a pattern without `*` matches names containing it. */

@@ -3,7 +3,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { ArgsError, defaultOptions, kUsage, parseArgs, parseHostPort, parseIntegerList } from '../../bench/lib/args.ts'
-import { defaultScenarios, fullScenarios, matchesPattern, recordsFor, scenarioName, selectScenarios } from '../../bench/lib/scenarios.ts'
+import { allScenarios, defaultScenarios, fullScenarios, javaShapedScenarios, matchesPattern, recordsFor, scenarioName, selectScenarios } from '../../bench/lib/scenarios.ts'
+import { RdkafkaRunner } from '../../bench/lib/loads.ts'
 
 test('no flags: the defaults', () => {
   assert.deepEqual(parseArgs([]), defaultOptions())
@@ -107,6 +108,24 @@ test('rate scenarios: named like produce, in the default set once and in the ful
   assert.equal(recordsFor(rate, null), 1_000_000)
   assert.ok(recordsFor(rate, null) > recordsFor(produce, null))
   assert.equal(recordsFor(rate, 5000), 5000)
+})
+
+test('the Java-shaped rows: in both sets once, named by their batch.size, given to each tool as its settings', () => {
+  const shaped = javaShapedScenarios()
+  assert.deepEqual(shaped.map((scenario) => scenario.name), [
+    'produce-1KiB-acksall-none-1p-batch16KiB', 'produce-1KiB-acksall-none-1p-batch256KiB', 'produce-1KiB-acks1-none-1p-batch16KiB',
+    'produce-1KiB-acksall-none-8p-batch16KiB', 'produce-100B-acksall-none-1p-batch16KiB', 'consume-1KiB-1p'])
+  for (const matrix of ['default', 'full'] as const) {
+    const names = allScenarios(matrix).map((scenario) => scenario.name)
+    assert.equal(new Set(names).size, names.length, `${matrix}: a row twice`)
+    for (const scenario of shaped) assert.ok(names.includes(scenario.name), `${matrix} lacks ${scenario.name}`)
+    assert.ok(names.includes('txn-produce-100B-4p'))
+  }
+  // A pattern naming a plain row does not pick its Java-shaped sibling, a 'batch' pattern picks only them.
+  assert.deepEqual(selectScenarios(allScenarios('default'), ['produce-1KiB-acksall-none-1p']).length, 3)
+  assert.ok(selectScenarios(allScenarios('default'), ['*batch*']).every((scenario) => scenario.batchBytes !== undefined))
+  assert.deepEqual(RdkafkaRunner.shapeArgs(shaped[0]), ['-X', 'batch.size=16384', '-X', 'max.in.flight=5', '-X', 'enable.idempotence=false'])
+  assert.deepEqual(RdkafkaRunner.shapeArgs(defaultScenarios()[0]), [])
 })
 
 test('records per run: --records wins, otherwise sized by record size and kind', () => {

@@ -2,6 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseKafkaConsumerOutput, parseKafkaProducerLine, parseKafkaProducerOutput } from '../../bench/lib/parse-kafka-perf.ts'
+import { kafkaConsumerMetrics } from '../../bench/lib/loads.ts'
 
 const kMiB = 1024 * 1024
 
@@ -75,4 +76,19 @@ test('a consumer that gave up on its timeout is flagged; older six-column output
   const hidden = parseKafkaConsumerOutput('2023-03-30 13:18:56:066, 2023-03-30 13:19:11:826, 0.9766, 0.0620, 1000, 63.4518, 6219, 9541, 0.1024, 104.8108\n')
   assert.equal(hidden?.fetchMs, 9541)
   assert.equal(parseKafkaConsumerOutput('Exception in thread "main" org.apache.kafka.common.errors.TimeoutException'), null)
+})
+
+test("a consume row's rate is the fetch rate, the group's join left out, where the tool prints it", () => {
+  const result = parseKafkaConsumerOutput('2024-06-27 09:44:58:834, 2024-06-27 09:45:07:905, 953.6911, 105.1363, 10000176, 1102433.6898, 3411, 5660, 168.4967, 1766815.5477\n')!
+  const { metrics, note } = kafkaConsumerMetrics(result)
+  assert.equal(metrics.msgsPerSec, 1766815.5477)
+  assert.equal(metrics.bytesPerSec, 168.4967 * kMiB)
+  assert.equal(metrics.elapsedMs, 5660)
+  assert.equal(metrics.records, 10000176)
+  assert.match(note, /fetch rate .*3411 ms.*1102434 msg\/s/)
+  // No fetch columns (or a zero fetch rate): the overall rate, said so.
+  const overall = kafkaConsumerMetrics({ ...result, fetchMs: null, fetchMbPerSec: null, fetchRecordsPerSec: null })
+  assert.equal(overall.metrics.msgsPerSec, 1102433.6898)
+  assert.equal(overall.metrics.bytesPerSec, 105.1363 * kMiB)
+  assert.match(overall.note, /overall rate/)
 })
