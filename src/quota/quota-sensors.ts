@@ -2,14 +2,16 @@
 // by the resolved quota's sensor (src/quota/client-quotas.ts, ResolvedQuota.sensorKey), and the calls the
 // handlers make to learn a request's throttle time.
 //
-// Accounting is per worker, each worker judging against the whole quota. Kafka's quotas are per broker, and a
-// Kafka client opens one connection per broker, which the acceptor gives to one worker: for that client (the
-// common case) the worker's windows are exactly the broker's, and the throttle times are Kafka's. A client
-// spread over several connections on several workers (many instances sharing one client id, or a user's
-// clients) can get up to workers times its quota. The alternatives were worse: dividing the quota by the
-// workers throttles every single-connection client at a fraction of what was configured; shared windows in a
-// SharedArrayBuffer need a cross-thread hash table of unbounded (user, client-id) keys and atomic float sums
-// and window rotation on every produce and fetch. Stated in README.md (Quotas).
+// Kafka's quotas are per broker. Each worker keeps the windows of the connections it owns and judges a request
+// against the whole quota by its own measure plus what the same sensor measures on the broker's other workers:
+// every kShareIntervalMs each worker sends the others its rates above zero (Shard, over the rings), and a rate
+// heard from a worker counts for kPeerRateTtlMs after it was sent, so a peer that stops sending stops counting.
+// A client id or user whose connections land on several workers is therefore held to its quota across them, as
+// on a Kafka broker, within one share interval (the rates are over windows of a second or more, so a rate a
+// quarter of a second old is close). Nothing crosses threads per request: a broker with no quota shares nothing,
+// and a request with a quota pays one lookup per worker. The windows and the throttle formula stay Kafka's; a
+// single-connection client (the common case) sees exactly the throttles of before, its peers measuring nothing
+// for its sensor. Stated in README.md (Quotas).
 //
 // A sensor not recorded into for an hour is dropped (Kafka's inactive sensor expiry), checked at most once a
 // minute, when a request is recorded.
@@ -19,6 +21,12 @@ import { QuotaKind, type QuotaKindIndex, type QuotaResolver, type ResolvedQuota 
 
 const kInactiveSensorMs = 3600_000
 const kExpiryScanIntervalMs = 60_000
+/** How often a worker shares its rates with the others (src/shard/shard.ts). */
+export const kShareIntervalMs = 250
+/** How long a rate heard from another worker counts (a worker that is gone or idle stops counting). */
+export const kPeerRateTtlMs = 4 * kShareIntervalMs
+/** At most this many sensors go into one share (the busiest first), so a flood of client ids stays bounded. */
+export const kMaxSharedSensors = 4096
 
 /** What a quota mutes: the connection (src/net/connection.ts, Connection#throttle), structurally. */
 export interface Throttleable {
@@ -49,6 +57,11 @@ export class QuotaSensors {
   readonly #rates = new Map<string, SampledRate>()
   readonly #buckets = new Map<string, TokenBucket>()
   #nextExpiryScan = 0
+  /** The other workers' shared rates by worker index (sensor key -> units a second), and when each was sent. */
+  readonly #peerRates: Array<Map<string, number> | undefined> = []
+  readonly #peerSentMs: number[] = []
+  /** The last share had rates (so the next, even empty, goes out: the peers drop them at once). */
+  #sharedSome = false
 
   get size (): number {
     return this.#rates.size + this.#buckets.size
@@ -79,7 +92,58 @@ export class QuotaSensors {
     this.#expire(nowMs)
     const rate = this.#rate(quota, windows, nowMs)
     rate.record(value, nowMs)
-    return rateThrottleTimeMs(rate, quota.bound, nowMs, kind === QuotaKind.REQUEST ? windows.windowMs : Infinity)
+    return rateThrottleTimeMs(rate, quota.bound, nowMs, kind === QuotaKind.REQUEST ? windows.windowMs : Infinity, this.peerRate(quota.sensorKey, nowMs))
+  }
+
+  /** What the other workers measure for the sensor `key`, in units a second (0 when none shared it lately). */
+  peerRate (key: string, nowMs: number): number {
+    let total = 0
+    for (let worker = 0; worker < this.#peerRates.length; worker++) {
+      const rates = this.#peerRates[worker]
+      if (rates === undefined || nowMs - this.#peerSentMs[worker] > kPeerRateTtlMs) continue
+      total += rates.get(key) ?? 0
+    }
+    return total
+  }
+
+  /**
+   * This worker's rates for the others: [sensor key, units a second] of each sensor measuring above zero (at most
+   * kMaxSharedSensors, the largest first), or null when there is nothing to say (nothing now, nothing last time).
+   */
+  ratesToShare (nowMs: number): Array<[string, number]> | null {
+    const rates: Array<[string, number]> = []
+    for (const [key, rate] of this.#rates) {
+      const value = rate.measure(nowMs)
+      if (value > 0) rates.push([key, value])
+    }
+    if (rates.length === 0 && !this.#sharedSome) return null
+    this.#sharedSome = rates.length > 0
+    if (rates.length > kMaxSharedSensors) {
+      rates.sort((a, b) => b[1] - a[1])
+      rates.length = kMaxSharedSensors
+    }
+    return rates
+  }
+
+  /**
+   * Another worker's share (as ratesToShare made it; `sentMs` is when): replaces what it shared before. Entries
+   * that are not [string, finite number >= 0] are skipped (the rings carry only what workers wrote, but a rate
+   * must never make a throttle NaN).
+   */
+  acceptPeerRates (worker: number, rates: unknown, sentMs: number): void {
+    if (!Number.isInteger(worker) || worker < 0 || worker > 1024 || !Array.isArray(rates)) return
+    const map = new Map<string, number>()
+    for (const entry of rates) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number' || !Number.isFinite(entry[1]) || entry[1] < 0) continue
+      map.set(entry[0], entry[1])
+    }
+    this.#peerRates[worker] = map
+    this.#peerSentMs[worker] = sentMs
+  }
+
+  /** Forgets what `worker` shared (it died: its connections are gone). */
+  forgetPeer (worker: number): void {
+    this.#peerRates[worker] = undefined
   }
 
   /** Takes back bytes recorded for a response that was then not sent (a throttled fetch answers empty). */

@@ -96,10 +96,12 @@ export class SampledRate {
 /**
  * Kafka's QuotaUtils.throttleTime: the delay X that brings an observed rate O back to the bound T over the
  * window W, were nothing more recorded: O * W / (W + X) = T, so X = (O - T) / T * W, rounded. 0 within the
- * bound. `maxMs` caps it (Kafka caps request_percentage throttles at one window, not byte-rate ones).
+ * bound. `maxMs` caps it (Kafka caps request_percentage throttles at one window, not byte-rate ones). `otherRate`
+ * is added to the observed rate: the rest of the broker's measure of the same sensor.
  */
-export function rateThrottleTimeMs (rate: SampledRate, bound: number, nowMs: number, maxMs = Infinity): number {
-  const observed = rate.measure(nowMs)
+export function rateThrottleTimeMs (rate: SampledRate, bound: number, nowMs: number, maxMs = Infinity, otherRate = 0): number {
+  // otherRate: what the same sensor measures on the broker's other workers (QuotaSensors' shared rates).
+  const observed = rate.measure(nowMs) + otherRate
   if (observed <= bound) return 0
   const throttle = Math.round((observed - bound) / bound * rate.windowSizeMs(nowMs))
   return Math.min(throttle, maxMs, kMaxThrottleTimeMs)

@@ -52,10 +52,13 @@ import { topicConfigValue } from '../config/topic-config.ts'
 import type { RemoteTier } from '../storage/remote-tier.ts'
 import { RemoteReader } from '../storage/remote-reader.ts'
 import type { Uploader } from '../storage/uploader.ts'
+import { kShareIntervalMs, workerQuotaSensors } from '../quota/quota-sensors.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
 export const kOpReplyError = 1002
+/** One-way: the sender's quota rates, JSON {sentMs, rates} (QuotaSensors.ratesToShare), every kShareIntervalMs. */
+export const kOpQuotaRates = 1003
 export const kCallHeaderBytes = 16
 
 /**
@@ -191,6 +194,8 @@ export class Shard {
   readonly #uploader: Uploader | null
   #nextToken: number
   #stopping: boolean
+  /** Shares this worker's quota rates with the others (broker-wide quotas, see src/quota/quota-sensors.ts). */
+  #quotaShareTimer: NodeJS.Timeout | null = null
   /** Set by drain(): called once the last connection has closed. */
   #drained: (() => void) | null
   #draining: boolean
@@ -285,6 +290,22 @@ export class Shard {
     // OAUTHBEARER's key set loads as the worker starts, so the first login does not wait for the JWKS.
     const oauthBearer = options.config.oauthBearer
     if (oauthBearer !== null) oauthBearerValidator(oauthBearer, (message) => this.logger.limited('oauthbearer-jwks', 'warn', message))
+    if (this.workers > 1) {
+      this.#quotaShareTimer = setInterval(() => this.#shareQuotaRates(), kShareIntervalMs)
+      this.#quotaShareTimer.unref()
+    }
+  }
+
+  /** Sends the other workers this worker's quota rates, when it has any (or had some at the last share). */
+  #shareQuotaRates (): void {
+    const sentMs = Date.now()
+    const rates = workerQuotaSensors.ratesToShare(sentMs)
+    if (rates === null) return
+    const payload = Buffer.from(JSON.stringify({ sentMs, rates }))
+    for (let worker = 0; worker < this.workers; worker++) {
+      if (worker !== this.index && this.#writers[worker] !== null) this.#send(worker, kOpQuotaRates, 0, 0, payload)
+    }
+    count('quota-rate-shares-sent')
   }
 
   // ---- partitions ----------------------------------------------------------------------------------------
@@ -476,6 +497,7 @@ export class Shard {
   peerDown (worker: number): void {
     if (worker === this.index || this.#down[worker] === 1) return
     this.#down[worker] = 1
+    workerQuotaSensors.forgetPeer(worker)
     this.#writers[worker]?.reset()
     this.#readers[worker]?.reset()
     let failed = 0
@@ -568,7 +590,7 @@ export class Shard {
     const apiVersion = view.readInt32LE(12)
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
     this.logger.limited(`ring-op:${op}`, 'error', `worker ${this.index}: op ${op} v${apiVersion} from worker ${source} failed: ${text}`)
-    if (op !== kOpReply && op !== kOpReplyError && op !== kOpFetchWake && source >= 0 && source < this.workers && source !== this.index) {
+    if (op !== kOpReply && op !== kOpReplyError && op !== kOpFetchWake && op !== kOpQuotaRates && source >= 0 && source < this.workers && source !== this.index) {
       this.replyError(source, token, ErrorCode.UNKNOWN_SERVER_ERROR)
     }
   }
@@ -599,6 +621,12 @@ export class Shard {
     }
     if (op === kOpFetchWake) {
       this.fetchWakers.get(`${source}:${token}`)?.()
+      return
+    }
+    if (op === kOpQuotaRates) {
+      const share = JSON.parse(view.subarray(kCallHeaderBytes).toString('utf8')) as { sentMs: number, rates: unknown }
+      workerQuotaSensors.acceptPeerRates(source, share.rates, share.sentMs)
+      count('quota-rate-shares-received')
       return
     }
     const server = this.remoteServers.get(op)
@@ -659,6 +687,7 @@ export class Shard {
 
   stop (): void {
     this.#stopping = true
+    if (this.#quotaShareTimer !== null) clearInterval(this.#quotaShareTimer)
     this.maintenance.stop()
     this.compaction.stop()
     this.groups.shutdown()

@@ -159,3 +159,39 @@ describe('client quota enforcement', () => {
     assert.equal(await produceAs('anonymous-producer'), 0)
   })
 })
+
+describe('client quotas across workers', () => {
+  let broker: TestBroker
+  let metric: (name: string) => Promise<number>
+
+  before(async () => {
+    broker = await startBroker({ workers: 2, args: ['--metrics-listen', '127.0.0.1:0', '--quota-window-num', '2', '--quota-window-size-seconds', '1'] })
+    const address = (await waitFor(() => /metrics on ([^\s]+):(\d+)/.exec(broker.output()), 10_000, 'the metrics address line'))!
+    metric = async (name: string) => sampleSum(parsePrometheus(await (await globalThis.fetch(`http://${address[1]}:${address[2]}/metrics`)).text()), name)
+  })
+  after(async () => {
+    await broker?.stop()
+  })
+
+  test('one client id on connections of both workers is held to its quota together, as on one Kafka broker', async (t) => {
+    const admin = await KafkaClient.connect(broker.host, broker.port, 'quota-admin')
+    await createTopic(admin, 'shared-quota', 1)
+    assert.equal((await setQuota(admin, { 'client-id': 'shared-producer' }, 'producer_byte_rate', kQuotaBytes)).entries[0].errorCode, ErrorCode.NONE)
+    admin.close()
+    // With no connection open, the acceptor (least connections first) gives the next two one worker each.
+    await waitFor(async () => await metric('kafka_server_socket_server_metrics_connection_count') === 0, 10_000, 'the admin connection to close')
+    const first = await KafkaClient.connect(broker.host, broker.port, 'shared-producer')
+    const second = await KafkaClient.connect(broker.host, broker.port, 'shared-producer')
+    t.after(() => { first.close(); second.close() })
+    const produceOn = async (client: KafkaClient): Promise<number> => {
+      const response = await client.request(0, 9, { transactionalId: null, acks: 1, timeoutMs: 10_000, topicData: [{ name: 'shared-quota', partitionData: [{ index: 0, records: batchOf(8000) }] }] })
+      assert.equal(response.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE)
+      return response.throttleTimeMs
+    }
+    // 8 KB against 10 KB/s over a one-second window: within the quota on its own...
+    assert.equal(await produceOn(first), 0)
+    // ...and once the first worker has shared its rate, the second connection's 8 KB on the other worker is not.
+    await waitFor(async () => await metric('shoal_quota_rate_shares_received_total') > 0, 10_000, 'a worker to hear the other\'s quota rates')
+    assert.ok(await produceOn(second) > 0, 'the second connection was not throttled: the workers did not share the rate')
+  })
+})

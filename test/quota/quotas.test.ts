@@ -198,3 +198,43 @@ test('a throttle never exceeds what throttle_time_ms (an int32) can carry', () =
   bucket.record(1e6, 1e-9, 0)
   assert.equal(bucketThrottleTimeMs(bucket, 1e-9, 0), 2 ** 31 - 1)
 })
+
+test('a quota holds across workers: each judges by its own rate plus the rates the others shared lately', () => {
+  const resolver = new QuotaResolver(configsOf([{ 'client-id': 'shared' }, { producer_byte_rate: 1000 }]))
+  const quota = resolver.resolve(QuotaKind.PRODUCE, 'ANONYMOUS', 'shared')!
+  const workerA = new QuotaSensors()
+  const workerB = new QuotaSensors()
+  // Nothing recorded, nothing shared: no share goes out at all.
+  assert.equal(workerA.ratesToShare(0), null)
+  // Worker A's connection sends 8,000 B (800 B/s over the windows' minimum span of 10 s): within the quota.
+  assert.equal(workerA.recordRate(quota, QuotaKind.PRODUCE, 8000, windows, 0), 0)
+  const share = workerA.ratesToShare(10)!
+  assert.deepEqual(share.map(([key]) => key), [quota.sensorKey])
+  assert.ok(share[0][1] > 0)
+  // Worker B's connection (same client id) sends as much: alone within the quota, with A's share above it.
+  const alone = new QuotaSensors()
+  assert.equal(alone.recordRate(quota, QuotaKind.PRODUCE, 8000, windows, 10), 0)
+  workerB.acceptPeerRates(0, JSON.parse(JSON.stringify(share)), 10)
+  assert.equal(workerB.peerRate(quota.sensorKey, 20), share[0][1])
+  const throttle = workerB.recordRate(quota, QuotaKind.PRODUCE, 8000, windows, 20)
+  const own = new SampledRate(windows, 20)
+  own.record(8000, 20)
+  assert.equal(throttle, rateThrottleTimeMs(own, 1000, 20, Infinity, share[0][1]))
+  assert.ok(throttle > 0)
+  // A share counts for a second after it was sent; a later one replaces it; an empty one clears it.
+  assert.equal(workerB.peerRate(quota.sensorKey, 10 + 1001), 0)
+  workerB.acceptPeerRates(0, [[quota.sensorKey, 5]], 2000)
+  assert.equal(workerB.peerRate(quota.sensorKey, 2000), 5)
+  workerB.acceptPeerRates(0, [], 2100)
+  assert.equal(workerB.peerRate(quota.sensorKey, 2100), 0)
+  // A worker that stops measuring sends one empty share, then nothing.
+  assert.deepEqual(workerA.ratesToShare(60_000), [])
+  assert.equal(workerA.ratesToShare(60_250), null)
+  // Garbage in a share is skipped, never a NaN throttle; a dead worker's share is forgotten.
+  workerB.acceptPeerRates(1, [[quota.sensorKey, Number.NaN], [quota.sensorKey], 'x', [7, 1], [quota.sensorKey, -1], [quota.sensorKey, 3]], 2100)
+  assert.equal(workerB.peerRate(quota.sensorKey, 2100), 3)
+  workerB.acceptPeerRates(1, 'not an array', 2100)
+  assert.equal(workerB.peerRate(quota.sensorKey, 2100), 3)
+  workerB.forgetPeer(1)
+  assert.equal(workerB.peerRate(quota.sensorKey, 2100), 0)
+})
