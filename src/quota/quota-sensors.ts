@@ -11,7 +11,8 @@
 // quarter of a second old is close). Nothing crosses threads per request: a broker with no quota shares nothing,
 // and a request with a quota pays one lookup per worker. The windows and the throttle formula stay Kafka's; a
 // single-connection client (the common case) sees exactly the throttles of before, its peers measuring nothing
-// for its sensor. Stated in README.md (Quotas).
+// for its sensor. controller_mutation_rate's token buckets are kept in step the same way: each share carries the
+// permits spent since the last, and the others spend them from their own buckets. Stated in README.md (Quotas).
 //
 // A sensor not recorded into for an hour is dropped (Kafka's inactive sensor expiry), checked at most once a
 // minute, when a request is recorded.
@@ -62,6 +63,8 @@ export class QuotaSensors {
   readonly #peerSentMs: number[] = []
   /** The last share had rates (so the next, even empty, goes out: the peers drop them at once). */
   #sharedSome = false
+  /** controller_mutation_rate permits this worker recorded since its last share, by sensor key, with the bound. */
+  readonly #unsharedMutations = new Map<string, { permits: number, bound: number }>()
 
   get size (): number {
     return this.#rates.size + this.#buckets.size
@@ -172,11 +175,49 @@ export class QuotaSensors {
         return false
       }
       bucket.record(permits, quota.bound, nowMs)
+      this.#noteMutation(quota, permits)
       return true
     }
     bucket.record(permits, quota.bound, nowMs)
+    this.#noteMutation(quota, permits)
     out.throttleTimeMs = Math.max(out.throttleTimeMs, bucketThrottleTimeMs(bucket, quota.bound, nowMs))
     return true
+  }
+
+  #noteMutation (quota: ResolvedQuota, permits: number): void {
+    const pending = this.#unsharedMutations.get(quota.sensorKey)
+    if (pending === undefined) this.#unsharedMutations.set(quota.sensorKey, { permits, bound: quota.bound })
+    else pending.permits += permits
+  }
+
+  /**
+   * The controller_mutation_rate permits recorded here since the last call, as [sensor key, permits, bound], or
+   * null when there were none. Each worker spends the others' permits from its own bucket (acceptPeerMutations),
+   * so every bucket holds the broker's spending within a share interval (each refills at the quota on its own,
+   * the same for all).
+   */
+  mutationsToShare (): Array<[string, number, number]> | null {
+    if (this.#unsharedMutations.size === 0) return null
+    const mutations: Array<[string, number, number]> = []
+    for (const [key, { permits, bound }] of this.#unsharedMutations) mutations.push([key, permits, bound])
+    this.#unsharedMutations.clear()
+    return mutations
+  }
+
+  /** Another worker's mutations (as mutationsToShare made them), spent from this worker's buckets; garbage skipped. */
+  acceptPeerMutations (mutations: unknown, windows: QuotaWindows, nowMs: number): void {
+    if (!Array.isArray(mutations)) return
+    for (const entry of mutations) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number' || typeof entry[2] !== 'number') continue
+      const [key, permits, bound] = entry as [string, number, number]
+      if (!Number.isFinite(permits) || permits <= 0 || !Number.isFinite(bound) || bound <= 0) continue
+      let bucket = this.#buckets.get(key)
+      if (bucket === undefined) {
+        bucket = new TokenBucket(windows, bound, nowMs)
+        this.#buckets.set(key, bucket)
+      }
+      bucket.record(permits, bound, nowMs)
+    }
   }
 }
 

@@ -52,12 +52,15 @@ import { topicConfigValue } from '../config/topic-config.ts'
 import type { RemoteTier } from '../storage/remote-tier.ts'
 import { RemoteReader } from '../storage/remote-reader.ts'
 import type { Uploader } from '../storage/uploader.ts'
-import { kShareIntervalMs, workerQuotaSensors } from '../quota/quota-sensors.ts'
+import { kShareIntervalMs, quotaWindowsOf, workerQuotaSensors } from '../quota/quota-sensors.ts'
 
 export const kOpReply = 1000
 export const kOpFetchWake = 1001
 export const kOpReplyError = 1002
-/** One-way: the sender's quota rates, JSON {sentMs, rates} (QuotaSensors.ratesToShare), every kShareIntervalMs. */
+/**
+ * One-way: the sender's quota rates and controller mutations, JSON {sentMs, rates, mutations} (QuotaSensors'
+ * ratesToShare and mutationsToShare), every kShareIntervalMs while it has any.
+ */
 export const kOpQuotaRates = 1003
 export const kCallHeaderBytes = 16
 
@@ -300,8 +303,9 @@ export class Shard {
   #shareQuotaRates (): void {
     const sentMs = Date.now()
     const rates = workerQuotaSensors.ratesToShare(sentMs)
-    if (rates === null) return
-    const payload = Buffer.from(JSON.stringify({ sentMs, rates }))
+    const mutations = workerQuotaSensors.mutationsToShare()
+    if (rates === null && mutations === null) return
+    const payload = Buffer.from(JSON.stringify({ sentMs, rates: rates ?? [], mutations: mutations ?? [] }))
     for (let worker = 0; worker < this.workers; worker++) {
       if (worker !== this.index && this.#writers[worker] !== null) this.#send(worker, kOpQuotaRates, 0, 0, payload)
     }
@@ -624,8 +628,9 @@ export class Shard {
       return
     }
     if (op === kOpQuotaRates) {
-      const share = JSON.parse(view.subarray(kCallHeaderBytes).toString('utf8')) as { sentMs: number, rates: unknown }
+      const share = JSON.parse(view.subarray(kCallHeaderBytes).toString('utf8')) as { sentMs: number, rates: unknown, mutations: unknown }
       workerQuotaSensors.acceptPeerRates(source, share.rates, share.sentMs)
+      workerQuotaSensors.acceptPeerMutations(share.mutations, quotaWindowsOf(this.config), Date.now())
       count('quota-rate-shares-received')
       return
     }

@@ -173,10 +173,11 @@ describe('client quotas across workers', () => {
     await broker?.stop()
   })
 
-  test('one client id on connections of both workers is held to its quota together, as on one Kafka broker', async (t) => {
+  test('one client id on connections of both workers is held to its quotas together, as on one Kafka broker', async (t) => {
     const admin = await KafkaClient.connect(broker.host, broker.port, 'quota-admin')
     await createTopic(admin, 'shared-quota', 1)
     assert.equal((await setQuota(admin, { 'client-id': 'shared-producer' }, 'producer_byte_rate', kQuotaBytes)).entries[0].errorCode, ErrorCode.NONE)
+    assert.equal((await setQuota(admin, { 'client-id': 'shared-producer' }, 'controller_mutation_rate', 1)).entries[0].errorCode, ErrorCode.NONE)
     admin.close()
     // With no connection open, the acceptor (least connections first) gives the next two one worker each.
     await waitFor(async () => await metric('kafka_server_socket_server_metrics_connection_count') === 0, 10_000, 'the admin connection to close')
@@ -193,5 +194,20 @@ describe('client quotas across workers', () => {
     // ...and once the first worker has shared its rate, the second connection's 8 KB on the other worker is not.
     await waitFor(async () => await metric('shoal_quota_rate_shares_received_total') > 0, 10_000, 'a worker to hear the other\'s quota rates')
     assert.ok(await produceOn(second) > 0, 'the second connection was not throttled: the workers did not share the rate')
+
+    // controller_mutation_rate 1/s (a bucket of 2 permits): the first connection's 5-partition topic empties it; once
+    // that is shared, the second connection's CreateTopics v6 (strict) is refused on the other worker. The probe
+    // asks for 0 partitions: it spends nothing and creates nothing (the controller refuses it, INVALID_PARTITIONS)
+    // while the second worker's bucket is still full, so it can be sent until the share has arrived.
+    const topic = (name: string, partitions: number) => ({ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] })
+    const spent = await first.request(19, 6, { topics: [topic('shared-mutation-a', 5)], timeoutMs: 10_000, validateOnly: false })
+    assert.equal(spent.topics[0].errorCode, ErrorCode.NONE)
+    let refused: any
+    await waitFor(async () => {
+      refused = await second.request(19, 6, { topics: [topic('shared-mutation-probe', 0)], timeoutMs: 10_000, validateOnly: false })
+      assert.ok([ErrorCode.INVALID_PARTITIONS, ErrorCode.THROTTLING_QUOTA_EXCEEDED].includes(refused.topics[0].errorCode), `CreateTopics answered ${refused.topics[0].errorCode}`)
+      return refused.topics[0].errorCode === ErrorCode.THROTTLING_QUOTA_EXCEEDED
+    }, 10_000, 'the other worker to refuse a mutation once the first worker\'s spending is shared')
+    assert.ok(refused.throttleTimeMs > 0)
   })
 })

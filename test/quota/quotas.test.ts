@@ -238,3 +238,30 @@ test('a quota holds across workers: each judges by its own rate plus the rates t
   workerB.forgetPeer(1)
   assert.equal(workerB.peerRate(quota.sensorKey, 2100), 0)
 })
+
+test('controller mutations spent on one worker are spent from the others\' buckets too', () => {
+  const resolver = new QuotaResolver(configsOf([{ 'client-id': null }, { controller_mutation_rate: 1 }]))
+  const quota = resolver.resolve(QuotaKind.CONTROLLER_MUTATION, 'ANONYMOUS', 'admin')!
+  const short = { samples: 2, windowMs: 1000 }
+  const workerA = new QuotaSensors()
+  const workerB = new QuotaSensors()
+  assert.equal(workerA.mutationsToShare(), null)
+  // The bucket holds 2 permits (2 windows x 1 s x 1/s): A spends 5 (a strict mutation may take it below zero).
+  const out = { throttleTimeMs: 0 }
+  assert.equal(workerA.recordMutation(quota, 5, true, short, 0, out), true)
+  const mutations = workerA.mutationsToShare()!
+  assert.deepEqual(mutations, [[quota.sensorKey, 5, 1]])
+  assert.equal(workerA.mutationsToShare(), null)
+  // Alone, B would accept a strict mutation; with A's spending applied it refuses, with A's throttle.
+  const alone = new QuotaSensors()
+  assert.equal(alone.recordMutation(quota, 1, true, short, 0, { throttleTimeMs: 0 }), true)
+  workerB.acceptPeerMutations(JSON.parse(JSON.stringify(mutations)), short, 0)
+  const refused = { throttleTimeMs: 0 }
+  assert.equal(workerB.recordMutation(quota, 1, true, short, 0, refused), false)
+  assert.equal(refused.throttleTimeMs, 3000)
+  // A refused mutation spends nothing, so B has nothing to share; garbage is skipped.
+  assert.equal(workerB.mutationsToShare(), null)
+  workerB.acceptPeerMutations([['x', Number.NaN, 1], ['x', 1, 0], ['x', -1, 1], [1, 1, 1], 'y'], short, 0)
+  workerB.acceptPeerMutations('not an array', short, 0)
+  assert.equal(new QuotaSensors().recordMutation(quota, 1, true, short, 0, { throttleTimeMs: 0 }), true)
+})
