@@ -34,6 +34,7 @@ import { checkTlsFiles, watchTlsReload } from './net/tls.ts'
 import type { ClusterMetadata } from './shard/shard-table.ts'
 import type { Logger } from './logger.ts'
 import { AcceptorLimits } from './net/acceptor-limits.ts'
+import { prepareTransfer } from './net/socket-transfer.ts'
 import { kConnectionCreationRate } from './quota/client-quotas.ts'
 import { count as countEvent } from './counters.ts' // `count` is the number of workers here
 import { exposeGarbageCollection, fixMallocMmapThreshold, ProcessReclaim } from './memory-reclaim.ts'
@@ -315,6 +316,9 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
           }
           break
         }
+        case 'connection-move':
+          moveConnection(index, message)
+          break
         case 'memory-reclaimed':
           reclaim.report(message)
           break
@@ -476,6 +480,38 @@ export async function startBroker (config: BrokerConfig, logger: Logger): Promis
       for (const handle of handles) if (handle.up) handle.worker.postMessage({ type: 'tls-reload' })
     }, (reason) => logger.error(`SIGHUP: TLS certificates not reloaded, the old ones stay: ${reason}`))
     : () => {}
+
+  /**
+   * Worker `from` hands over a quiet connection to worker `message.to` (src/net/connection.ts, "Moving a
+   * connection"). When that worker is down or the broker is closing, it goes back to `from` (or is closed); the
+   * counts follow it either way.
+   */
+  const moveConnection = (from: number, message: { socket: Socket, listener: string, to: number, ip: string | undefined, moved: unknown }): void => {
+    const socket = message.socket
+    const source = handles[from]
+    if (closing || source === undefined || !source.up) {
+      // A dead worker's connections were given back at once (releaseWorker); a closing broker takes no more.
+      if (source?.up === true) { source.connections--; limits.released(message.ip, from) }
+      socket.destroy()
+      return
+    }
+    const to = handles[message.to]?.up === true ? message.to : from
+    const refusal = prepareTransfer(socket)
+    try {
+      if (refusal !== null) throw new Error(refusal)
+      handles[to].worker.postMessage({ type: 'socket', socket, listener: message.listener, moved: message.moved }, [socket as any])
+    } catch (error) {
+      logger.error(`cannot move a connection from worker ${from} to worker ${to}: ${(error as Error).message}`)
+      source.connections--
+      limits.released(message.ip, from)
+      socket.destroy()
+      return
+    }
+    countEvent(to === from ? 'connection-moves-returned' : 'connection-moves')
+    source.connections--
+    handles[to].connections++
+    limits.moved(message.ip, from, to)
+  }
 
   let next = 0
   // One server per listener; a socket goes to its worker with the name of the listener it came in on.

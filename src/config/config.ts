@@ -109,6 +109,11 @@ export interface BrokerConfig {
   readonly connectionsMaxIdleMs: number
   /** Requests handled at once on one connection before it stops reading (back-pressure). */
   readonly maxInFlightRequestsPerConnection: number
+  /**
+   * A connection whose last this many Produce/Fetch requests all went to partitions of one other worker moves to
+   * that worker (src/net/connection.ts, "Moving a connection"); 0 = never.
+   */
+  readonly connectionMoveAfterRequests: number
   /** Kafka's `queued.max.request.bytes`, per worker: request bytes held before its connections stop reading. */
   readonly queuedMaxRequestBytes: number
   /** Kafka's `message.max.bytes` (the broker default of a topic's `max.message.bytes`). */
@@ -259,6 +264,7 @@ export const kFlags: readonly FlagSpec[] = [
   { flag: '--max-connection-creation-rate-per-ip', env: 'SHOAL_MAX_CONNECTION_CREATION_RATE_PER_IP', property: 'shoal.max.connection.creation.rate.per.ip', help: 'new connections a second from one IP, more are closed; 0 = unlimited (default 0)' },
   { flag: '--connections-max-idle-ms', env: 'SHOAL_CONNECTIONS_MAX_IDLE_MS', property: 'connections.max.idle.ms', help: 'close a connection idle this long, Kafka connections.max.idle.ms; 0 = never (default 600000)' },
   { flag: '--max-in-flight-requests-per-connection', env: 'SHOAL_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION', property: 'shoal.max.in.flight.requests.per.connection', help: 'requests handled at once per connection before it stops reading (default 128)' },
+  { flag: '--connection-move-after-requests', env: 'SHOAL_CONNECTION_MOVE_AFTER_REQUESTS', property: 'shoal.connection.move.after.requests', help: 'move a connection to the worker that owns the partitions of its last N produce/fetch requests; 0 = never (default 32)' },
   { flag: '--queued-max-request-bytes', env: 'SHOAL_QUEUED_MAX_REQUEST_BYTES', property: 'queued.max.request.bytes', help: 'request bytes each worker holds before its connections stop reading, Kafka queued.max.request.bytes (default 268435456)' },
   { flag: '--message-max-bytes', env: 'SHOAL_MESSAGE_MAX_BYTES', property: 'message.max.bytes', help: 'largest record batch accepted, Kafka message.max.bytes (default 1048588)' },
   { flag: '--max-decompressed-batch-bytes', env: 'SHOAL_MAX_DECOMPRESSED_BATCH_BYTES', property: 'shoal.max.decompressed.batch.bytes', help: 'most bytes a compressed batch may inflate to; beyond it MESSAGE_TOO_LARGE (default 134217728)' },
@@ -664,6 +670,7 @@ export function parseConfig (argv: readonly string[], env: NodeJS.ProcessEnv = {
     maxConnectionCreationRatePerIp: parseInteger(get('--max-connection-creation-rate-per-ip') ?? '0', where('--max-connection-creation-rate-per-ip'), 0),
     connectionsMaxIdleMs: parseInteger(get('--connections-max-idle-ms') ?? '600000', where('--connections-max-idle-ms'), 0),
     maxInFlightRequestsPerConnection: parseInteger(get('--max-in-flight-requests-per-connection') ?? '128', where('--max-in-flight-requests-per-connection'), 1),
+    connectionMoveAfterRequests: parseInteger(get('--connection-move-after-requests') ?? '32', where('--connection-move-after-requests'), 0),
     queuedMaxRequestBytes: parseInteger(get('--queued-max-request-bytes') ?? String(256 * 1024 * 1024), where('--queued-max-request-bytes'), 64 * 1024),
     messageMaxBytes: parseInteger(get('--message-max-bytes') ?? '1048588', where('--message-max-bytes'), 64),
     maxDecompressedBatchBytes: parseInteger(get('--max-decompressed-batch-bytes') ?? String(128 * 1024 * 1024), where('--max-decompressed-batch-bytes'), 1024),

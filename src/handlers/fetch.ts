@@ -628,6 +628,8 @@ async function fetchTopics (context: RequestContext, request: FetchRequest): Pro
   if (authorized !== null) request = { ...request, topics: authorized.allowed }
   const grouping = groupByOwner(shard, request.topics, (t) => topicEntry(shard, t, apiVersion), (t) => t.partitions, (p) => p.partition,
     (t, partitions) => ({ ...t, partitions }))
+  // All on one other worker, request after request: the connection may move there (src/net/connection.ts).
+  context.connection.noteRequestOwners(grouping.owners)
   const parts = new Map<number, FetchRequest>()
   // Owners serve sessionless parts: sessions are the connection's worker's alone.
   for (const [owner, topics] of grouping.owners) parts.set(owner, { ...request, sessionId: 0, sessionEpoch: kFinalEpoch, topics, forgottenTopicsData: [] })

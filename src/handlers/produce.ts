@@ -553,6 +553,8 @@ async function handle (context: RequestContext, request: ProduceRequest): Promis
   }
   const grouping = groupByOwner(shard, request.topicData, (t) => topicEntry(shard, t, apiVersion), (t) => t.partitionData, (p) => p.index,
     (t, partitionData) => ({ ...t, partitionData }))
+  // All on one other worker, request after request: the connection may move there (src/net/connection.ts).
+  context.connection.noteRequestOwners(grouping.owners)
   const parts = new Map<number, ProduceRequest>()
   for (const [owner, topicData] of grouping.owners) parts.set(owner, { ...request, topicData })
   const calls = dispatchParts(shard, api, apiVersion, parts, serveLocal, null)

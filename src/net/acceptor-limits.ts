@@ -133,6 +133,26 @@ export class AcceptorLimits {
     this.#drop(ips, key, 1)
   }
 
+  /**
+   * A connection from `ip` moved from worker `from` to worker `to` (src/net/connection.ts, "Moving a
+   * connection"): the totals stay; what each worker's death would give back follows it.
+   */
+  moved (ip: string | undefined, from: number, to: number): void {
+    const ips = this.#byWorker.get(from)
+    if (ips === undefined || ips.size === 0) return
+    let key = ip
+    if (key === undefined || !ips.has(key)) key = ips.keys().next().value as string
+    const left = (ips.get(key) ?? 0) - 1
+    if (left > 0) ips.set(key, left)
+    else ips.delete(key)
+    let target = this.#byWorker.get(to)
+    if (target === undefined) {
+      target = new Map()
+      this.#byWorker.set(to, target)
+    }
+    target.set(key, (target.get(key) ?? 0) + 1)
+  }
+
   /** Every connection of `worker` is gone (it died): gives them all back. Returns how many there were. */
   releaseWorker (worker: number): number {
     const ips = this.#byWorker.get(worker)

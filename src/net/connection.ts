@@ -8,6 +8,21 @@
 //
 // Reads: a plaintext socket reads straight into the connection's arena (`onread`); a TLS listener's socket
 // (src/net/tls.ts) is a TLSSocket, whose handle copies the decrypted bytes into the arena; the same code frames them.
+//
+// Moving a connection: a connection's Produce and Fetch requests are served wherever their partitions live, the
+// parts owned by other workers over the rings, which costs each such request about twice the CPU of a local one
+// (bench/README, "Java-shaped requests"). So a connection whose last --connection-move-after-requests Produce/Fetch
+// requests all went to one other worker's partitions (a producer or consumer of one partition, say) moves there:
+//   1. it stops reading; what the kernel holds stays there, and complete frames already read are being handled;
+//   2. once every request read is answered and every answer handed to the kernel (in order, as always), the
+//      bytes read past the last complete frame (a partial frame) are copied out, and the socket's handle goes to
+//      the main thread (postMessage, src/net/socket-transfer.ts), which hands it to the target worker;
+//   3. that worker adopts it with those bytes first in its arena and the principal, and reads on.
+// The client sees a pause of a few round trips, once. Only PLAINTEXT connections move (TLS and SASL state stay
+// with their thread); one that is muted, draining or waiting for the memory budget does not, and a move waits at
+// most kMoveWaitMs for its requests (a long poll) before it is called off. A connection moves at most once per
+// kMoveCooldownMs. Fetch sessions belong to a worker's cache: after a move the client's next incremental fetch
+// gets FETCH_SESSION_ID_NOT_FOUND and starts a new session, as after any session eviction.
 
 import { Socket } from 'node:net'
 import { Reader } from '../protocol/reader.ts'
@@ -22,6 +37,7 @@ import { ErrorCode, KafkaError, errorName } from '../protocol/errors.ts'
 import { count } from '../counters.ts'
 import { kSmallestArenaBytes, releaseArena, releaseReaderArena, retainArena, takeArena, type Arena } from './arena-pool.ts'
 import { workerBudget, type BudgetWaiter } from './memory-budget.ts'
+import { prepareTransfer } from './socket-transfer.ts'
 import { recordConnectionAccepted, recordConnectionClosed, recordError, recordRequest } from '../metrics/worker-metrics.ts'
 import { kAnonymousPrincipal, type KafkaPrincipal } from '../auth/principal.ts'
 import { QuotaKind } from '../quota/client-quotas.ts'
@@ -33,6 +49,26 @@ import { distinguishedName, mapPrincipalName } from '../auth/principal-mapping.t
 import type { TLSSocket } from 'node:tls'
 import { lookupCredential } from '../auth/credentials.ts'
 import { oauthBearerValidator } from '../auth/oauthbearer.ts'
+
+/** What a connection moving from another worker brings (see "Moving a connection" above). */
+export interface MovedConnection {
+  /** Bytes read past the last complete frame: the start of the next request. */
+  readonly prefix: Uint8Array
+  readonly principal: KafkaPrincipal
+}
+
+/** How long a move waits for the requests in flight to be answered and written before it is called off. */
+const kMoveWaitMs = 2000
+/** A connection that moved (or arrived) does not move again for this long. */
+const kMoveCooldownMs = 10_000
+
+function moveWaitOver (connection: Connection): void {
+  connection.moveWaitOver()
+}
+
+function continueMove (connection: Connection): void {
+  connection.continueMove()
+}
 
 /** A handler's way of saying the request gets no response (acks=0 produce). */
 export const kNoResponse: unique symbol = Symbol('shoal.noResponse')
@@ -237,13 +273,25 @@ export class Connection {
    * (--sasl-authentication-timeout-ms). Idleness alone does not bound a client that trickles a byte at a time.
    */
   #authenticationDeadline: ReturnType<typeof setTimeout> | null
+  /** Moving (see the header): the worker this connection goes to once quiet, else -1. */
+  #movingTo: number
+  /** The move's wait for its answers to reach the kernel (polled), and its deadline (kMoveWaitMs). */
+  #moveTimer: ReturnType<typeof setTimeout> | null
+  #moveDeadline: ReturnType<typeof setTimeout> | null
+  /** The socket's handle went to another worker: its 'close' here is not the connection's end. */
+  #moved: boolean
+  /** The other worker the recent Produce/Fetch requests all went to, and how many in a row. */
+  #remoteOwner: number
+  #remoteStreak: number
+  /** Date.now() before which this connection does not move. */
+  #movableAt: number
 
   /**
    * Takes over `transferred`, a socket handed over by the acceptor and not yet reading (pauseOnConnect). Its
    * handle moves to a new Socket that reads into our arena (`onread`): Node accepts `onread` only when a
    * Socket is constructed, and a transferred socket is constructed by Node itself.
    */
-  static adopt (transferred: Socket, shard: Shard, listenerName = 'PLAINTEXT'): Connection | null {
+  static adopt (transferred: Socket, shard: Shard, listenerName = 'PLAINTEXT', moved?: MovedConnection): Connection | null {
     const handle = (transferred as unknown as { _handle: unknown })._handle
     if (handle === null || handle === undefined) {
       shard.logger.error('a transferred socket came without its handle: connection dropped')
@@ -253,7 +301,10 @@ export class Connection {
     ;(transferred as unknown as { _handle: unknown })._handle = null
     const listener = shard.config.listeners.find((candidate) => candidate.name === listenerName)
     if (listener !== undefined && isTlsListener(listener)) return Connection.#adoptTls(handle, shard, listenerName)
-    const firstArena = takeArena(kArenaBytes)
+    // A moved connection's partial frame goes first in the arena; the first read lands after it.
+    const prefixLength = moved?.prefix.length ?? 0
+    const firstArena = takeArena(Math.max(kArenaBytes, prefixLength + kMinReadBytes))
+    if (prefixLength > 0) firstArena.buffer.set(moved!.prefix, 0)
     let connection: Connection | null = null
     const socket = new Socket({
       handle: handle as any,
@@ -261,12 +312,21 @@ export class Connection {
       writable: true,
       onread: {
         // The first call comes from inside the Socket constructor, before the Connection exists.
-        buffer: () => connection === null ? firstArena.buffer : connection.#nextReadBuffer(),
+        buffer: () => connection === null ? firstArena.buffer.subarray(prefixLength) : connection.#nextReadBuffer(),
         callback: (bytes: number) => connection!.#onRead(bytes)
       }
     })
     connection = new Connection(socket, shard, firstArena, listenerName)
+    if (moved !== undefined) connection.#arrived(moved, prefixLength)
     return connection
+  }
+
+  /** Came from another worker (see the header): its principal, and the bytes it had read past its last frame. */
+  #arrived (moved: MovedConnection, prefixLength: number): void {
+    count('connections-moved-in')
+    this.principal = moved.principal
+    this.#movableAt = Date.now() + kMoveCooldownMs
+    if (prefixLength > 0) this.#onRead(prefixLength)
   }
 
   /**
@@ -405,6 +465,13 @@ export class Connection {
     this.#throttledUntil = 0
     const authenticationTimeoutMs = shard.config.saslAuthenticationTimeoutMs
     this.#authenticationDeadline = this.sasl !== null && authenticationTimeoutMs > 0 ? setTimeout(authenticationTimedOut, authenticationTimeoutMs, this) : null
+    this.#movingTo = -1
+    this.#moveTimer = null
+    this.#moveDeadline = null
+    this.#moved = false
+    this.#remoteOwner = -1
+    this.#remoteStreak = 0
+    this.#movableAt = 0
     workerBudget.limit = shard.config.queuedMaxRequestBytes
     liveConnections.add(this)
     recordConnectionAccepted()
@@ -437,6 +504,7 @@ export class Connection {
   drain (): void {
     if (this.#draining) return
     this.#draining = true
+    this.#cancelMove()
     if (this.#readPaused && !this.#closed) {
       this.#readPaused = false
       this.#inFlightPaused = false
@@ -527,12 +595,14 @@ export class Connection {
       clearTimeout(this.#authenticationDeadline)
       this.#authenticationDeadline = null
     }
+    this.#clearMoveTimers()
     liveConnections.delete(this)
     if (liveConnections.size === 0 && idleTimer !== null) {
       clearInterval(idleTimer)
       idleTimer = null
     }
-    this.shard.connectionClosed(this)
+    // A moved connection lives on in another worker (the Shard already let it go).
+    if (!this.#moved) this.shard.connectionClosed(this)
   }
 
   /** Closes for a limit a client can breach again and again: the log line is rate-limited per limit. */
@@ -989,6 +1059,7 @@ export class Connection {
     if (this.shard.logger.debugEnabled) this.#logAnswered(slot, seconds)
     this.#flush()
     if (this.#draining && this.#inFlight === 0) this.#endDrained()
+    if (this.#movingTo !== -1 && this.#inFlight === 0) this.continueMove()
   }
 
   /** --log-level debug: one line per request answered (or settled without an answer: acks=0, a closed connection). */
@@ -1050,7 +1121,7 @@ export class Connection {
 
   /** Reads on once every cause of the pause is gone (in-flight requests: once half of the limit are answered). */
   #maybeResume (): void {
-    if (!this.#readPaused || this.#closed) return
+    if (!this.#readPaused || this.#closed || this.#movingTo !== -1) return
     if (this.#inFlightPaused) {
       if (this.#inFlight >= this.#maxInFlight / 2) return
       this.#inFlightPaused = false
@@ -1058,5 +1129,113 @@ export class Connection {
     if (this.#inFlight >= this.#maxInFlight || this.socket.writableNeedDrain || this.#budgetWaiting || this.#throttleTimer !== null) return
     this.#readPaused = false
     this.socket.resume()
+  }
+  /**
+   * Produce and Fetch tell which workers own the partitions of each request (src/handlers/partitioned.ts,
+   * groupByOwner): after --connection-move-after-requests in a row that all went to one other worker, the
+   * connection moves there (see the header). A few comparisons per request.
+   */
+  noteRequestOwners (owners: ReadonlyMap<number, unknown>): void {
+    const after = this.shard.config.connectionMoveAfterRequests
+    if (after === 0 || this.#movingTo !== -1) return
+    let owner = -1
+    if (owners.size === 1) for (const key of owners.keys()) owner = key
+    if (owner === -1 || owner === this.shard.index) {
+      this.#remoteStreak = 0
+      return
+    }
+    if (owner !== this.#remoteOwner) {
+      this.#remoteOwner = owner
+      this.#remoteStreak = 0
+    }
+    if (++this.#remoteStreak >= after) this.#startMove(owner)
+  }
+
+  /** Whether nothing keeps this connection where it is (TLS, SASL, a mute, a drain, the memory budget). */
+  #movable (): boolean {
+    return !this.#closed && !this.#draining && this.securityProtocol === 'PLAINTEXT' && this.sasl === null &&
+      this.#throttleTimer === null && !this.#budgetWaiting && this.#closeAfterAnswers === null
+  }
+
+  #startMove (to: number): void {
+    this.#remoteStreak = 0
+    if (!this.#movable() || this.shard.isDown(to)) return
+    const now = Date.now()
+    if (now < this.#movableAt) return
+    this.#movableAt = now + kMoveCooldownMs
+    this.#movingTo = to
+    this.#moveDeadline = setTimeout(moveWaitOver, kMoveWaitMs, this)
+    count('connection-moves-started')
+    // Step 1: no more reads here. The request that asked is in flight, so the move goes on from #settle.
+    if (!this.#readPaused) {
+      this.#readPaused = true
+      this.socket.pause()
+    }
+  }
+
+  /**
+   * Step 2 of a move, once nothing is in flight (from #settle, then from a timer while answers still wait to
+   * reach the kernel): hands the socket over, or calls the move off when something now keeps it here.
+   */
+  continueMove (): void {
+    if (this.#moveTimer !== null) {
+      clearTimeout(this.#moveTimer)
+      this.#moveTimer = null
+    }
+    if (this.#movingTo === -1 || this.#inFlight !== 0 || this.#head !== this.#slots.length) return
+    if (!this.#movable()) {
+      this.#cancelMove()
+      return
+    }
+    const socket = this.socket
+    if (socket.writableLength > 0) {
+      this.#moveTimer = setTimeout(continueMove, 1, this)
+      return
+    }
+    const refusal = prepareTransfer(socket)
+    if (refusal !== null) {
+      this.shard.logger.limited('connection-move', 'warn', `connection ${this.remote} stays on worker ${this.shard.index}: ${refusal}`)
+      this.#cancelMove()
+      return
+    }
+    const to = this.#movingTo
+    const moved: MovedConnection = { prefix: Buffer.from(this.#arena.buffer.subarray(this.#frameStart, this.#readEnd)), principal: this.principal }
+    // The next frame's first bytes go along (the kernel holds the rest): counted, as the case tests aim at.
+    if (moved.prefix.length > 0) count('connection-moves-mid-frame')
+    this.#moved = true
+    if (!this.shard.handOver(this, socket, to, moved)) {
+      this.#moved = false
+      this.#cancelMove()
+      return
+    }
+    this.#clearMoveTimers()
+    count('connections-moved-out')
+  }
+
+  /** The move waited kMoveWaitMs for its requests (a long poll, a client not reading its answers): called off. */
+  moveWaitOver (): void {
+    this.#moveDeadline = null
+    if (this.#movingTo === -1 || this.#moved) return
+    count('connection-moves-timed-out')
+    this.#cancelMove()
+  }
+
+  /** A move called off: the connection reads on here (unless something else pauses it). */
+  #cancelMove (): void {
+    if (this.#movingTo === -1) return
+    this.#movingTo = -1
+    this.#clearMoveTimers()
+    this.#maybeResume()
+  }
+
+  #clearMoveTimers (): void {
+    if (this.#moveTimer !== null) {
+      clearTimeout(this.#moveTimer)
+      this.#moveTimer = null
+    }
+    if (this.#moveDeadline !== null) {
+      clearTimeout(this.#moveDeadline)
+      this.#moveDeadline = null
+    }
   }
 }

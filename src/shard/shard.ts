@@ -30,7 +30,7 @@ import type { Socket } from 'node:net'
 import { Doorbells, RingReader, RingWriter } from './ring.ts'
 import { ShardTable, type ClusterMetadata, type TopicEntry } from './shard-table.ts'
 import { PartitionLog } from '../log/partition-log.ts'
-import { Connection } from '../net/connection.ts'
+import { Connection, type MovedConnection } from '../net/connection.ts'
 import type { BrokerConfig } from '../config/config.ts'
 import type { Logger } from '../logger.ts'
 import type { Handler } from '../handlers/handler.ts'
@@ -416,14 +416,32 @@ export class Shard {
   // ---- connections ---------------------------------------------------------------------------------------
 
   /** `listener`: the name of the listener the socket was accepted on (src/config/listeners.ts). */
-  adopt (socket: Socket, listener?: string): void {
+  adopt (socket: Socket, listener?: string, moved?: MovedConnection): void {
     if (this.#stopping || this.#draining) {
       socket.destroy()
+      // The acceptor counted it here: it is given back as closed.
+      this.#port.postMessage({ type: 'connection-closed', worker: this.index })
       return
     }
-    const connection = Connection.adopt(socket, this, listener)
+    const connection = Connection.adopt(socket, this, listener, moved)
     if (connection !== null) this.#connections.add(connection)
     else this.#port.postMessage({ type: 'connection-closed', worker: this.index })
+  }
+
+  /**
+   * A quiet connection moves to worker `to` (src/net/connection.ts, "Moving a connection"): its socket goes to
+   * the main thread, which hands it on. False when the socket could not be transferred (it stays here).
+   */
+  handOver (connection: Connection, socket: Socket, to: number, moved: MovedConnection): boolean {
+    if (this.#stopping || this.#draining) return false
+    try {
+      this.#port.postMessage({ type: 'connection-move', socket, listener: connection.listenerName, to, ip: connection.remoteIp, moved }, [socket as any])
+    } catch (error) {
+      this.logger.limited('connection-move', 'warn', `connection ${connection.remote} stays on worker ${this.index}: ${(error as Error).message}`)
+      return false
+    }
+    this.#connections.delete(connection)
+    return true
   }
 
   connectionClosed (connection: Connection): void {

@@ -115,7 +115,7 @@ async function openStorage (objectStore: RelayedObjectStore): Promise<Uploader> 
 function onControlMessage (shard: Shard, message: any): void {
   switch (message.type) {
     case 'socket':
-      shard.adopt(message.socket, message.listener)
+      shard.adopt(message.socket, message.listener, message.moved)
       break
     case 'metadata':
       shard.applyMetadata(message.metadata)

@@ -52,7 +52,7 @@ function setup (t: TestContext, configs: Record<string, string> = {}): Setup {
   const tier = new TestTier()
   shard.tier = tier
   shard.remoteReader = new RemoteReader(tier, { cacheBytes: 1 << 20, readAheadBytes: 64 * 1024 })
-  const context = (apiKey: number, apiVersion: number): RequestContext => ({ shard, apiKey, apiVersion, correlationId: 1, clientId: 'test', requestBytes: 0, connection: {} as RequestContext['connection'] })
+  const context = (apiKey: number, apiVersion: number): RequestContext => ({ shard, apiKey, apiVersion, correlationId: 1, clientId: 'test', requestBytes: 0, connection: { noteRequestOwners: () => {} } as unknown as RequestContext['connection'] })
   return { shard, log, tier, context }
 }
 

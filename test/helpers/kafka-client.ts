@@ -104,6 +104,28 @@ export class KafkaClient {
     })
   }
 
+  /**
+   * Encodes a request and registers for its response without writing it: the caller writes `bytes` itself
+   * (in pieces, say, to leave a frame half sent), in the order of the requests prepared.
+   */
+  prepare<T = any> (apiKey: number, version: number, body: object): { bytes: Buffer, response: Promise<T> } {
+    const api = apiByKey(apiKey)
+    if (api === undefined) throw new RangeError(`unknown API key ${apiKey}`)
+    const correlationId = this.#nextCorrelationId++
+    const writer = new Writer()
+    writer.startFrame()
+    codecFor(requestHeader, requestHeaderVersion(api, version)).encode(writer, {
+      requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: this.#clientId
+    })
+    api.request(version).encode(writer, body)
+    const bytes = Buffer.concat(writer.finishFrame())
+    const response = new Promise<T>((resolve, reject) => {
+      if (this.#isClosed) reject(new Error('connection closed'))
+      else this.#pending.set(correlationId, { api, responseVersion: version, resolve, reject })
+    })
+    return { bytes, response }
+  }
+
   /** Writes raw bytes (no framing added). */
   sendBytes (bytes: Buffer): void {
     this.socket.write(bytes)

@@ -102,3 +102,17 @@ test('connection_creation_rate quotas: an ip entity\'s rate, else the default ip
   assert.equal(l.creationRateOf('10.0.0.1'), 5)
   assert.equal(limits(10, 10, 0).creationRateOf('10.0.0.1'), Infinity)
 })
+
+test('a connection that moves between workers keeps the totals, and a worker\'s death gives back what it holds now', () => {
+  const l = limits(100, 100)
+  assert.equal(l.admit('10.0.0.1', 0), null)
+  assert.equal(l.admit('10.0.0.1', 0), null)
+  l.moved('10.0.0.1', 0, 1)
+  assert.equal(l.total, 2)
+  assert.equal(l.connectionsFrom('10.0.0.1'), 2)
+  assert.equal(l.connectionsOf(0), 1)
+  assert.equal(l.connectionsOf(1), 1)
+  assert.equal(l.releaseWorker(1), 1)
+  assert.equal(l.total, 1)
+  assert.equal(l.connectionsOf(0), 1)
+})
