@@ -128,9 +128,7 @@ export class AcceptorLimits {
   released (ip: string | undefined, worker: number): void {
     const ips = this.#byWorker.get(worker)
     if (ips === undefined || ips.size === 0) return
-    let key = ip
-    if (key === undefined || !ips.has(key)) key = ips.keys().next().value as string
-    this.#drop(ips, key, 1)
+    this.#drop(ips, keyIn(ips, ip), 1)
   }
 
   /**
@@ -140,8 +138,7 @@ export class AcceptorLimits {
   moved (ip: string | undefined, from: number, to: number): void {
     const ips = this.#byWorker.get(from)
     if (ips === undefined || ips.size === 0) return
-    let key = ip
-    if (key === undefined || !ips.has(key)) key = ips.keys().next().value as string
+    const key = keyIn(ips, ip)
     const left = (ips.get(key) ?? 0) - 1
     if (left > 0) ips.set(key, left)
     else ips.delete(key)
@@ -181,4 +178,9 @@ export class AcceptorLimits {
     this.#lastSweep = now
     for (const [ip, window] of this.#rates) if (now - window.start >= kWindowMs) this.#rates.delete(ip)
   }
+}
+
+/** `ip` when the worker holds a connection from it, else one it does (a worker that could not read the IP). */
+function keyIn (ips: ReadonlyMap<string, number>, ip: string | undefined): string {
+  return ip !== undefined && ips.has(ip) ? ip : ips.keys().next().value as string
 }
